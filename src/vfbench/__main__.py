@@ -1,0 +1,5 @@
+import sys
+
+from vfbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,101 @@
+"""The ``vfbench`` command: a thin layer that parses arguments and prints results.
+
+Each stage has its own module ``vfbench/cli/<stage>.py`` exposing ``register(app)``,
+which adds its commands or sub-groups. Library errors (:class:`VfbenchError`) are
+printed as one line with exit code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+import typer
+
+from vfbench import __version__
+from vfbench.errors import VfbenchError
+
+# Stage modules, in the order they appear in --help. A missing module is skipped so
+# the CLI keeps working while a stage is being built.
+STAGES = (
+    "data",
+    "synth",
+    "preprocess",
+    "train",
+    "embed",
+    "evaluate",
+    "report",
+    "collect",
+    "demo",
+    "methods",
+)
+
+app = typer.Typer(
+    name="vfbench",
+    help="Voice-face cross-modal matching and retrieval: data, TriNet baseline, evaluation with test confidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+
+
+def _version_cb(value: bool) -> None:
+    if value:
+        typer.echo(f"vfbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_cb, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register_stages() -> None:
+    for stage in STAGES:
+        try:
+            mod = importlib.import_module(f"vfbench.cli.{stage}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"vfbench.cli.{stage}":
+                continue
+            raise
+        mod.register(app)
+
+
+_register_stages()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vfbench`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        rc = app(args=args, prog_name="vfbench", standalone_mode=False)
+    except VfbenchError as exc:
+        if debug:
+            raise
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        return 2
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

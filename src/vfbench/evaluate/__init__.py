@@ -1,0 +1,1 @@
+"""Evaluation: trials, metrics, test confidence and results. Takes embeddings, never models."""

@@ -1,0 +1,1 @@
+"""vfbench.train"""

@@ -1,0 +1,1 @@
+"""Small shared helpers: atomic IO, hashing, safe paths, provenance."""

@@ -1,0 +1,138 @@
+"""Atomic writes, hashing and root-confined paths.
+
+Every file vfbench writes goes through :func:`atomic_write` (temp file in the same
+folder + ``os.replace``), so a crash or Ctrl-C never leaves a half-written output and an
+existing file is only replaced by a complete new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from vfbench.errors import PathEscapeError
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | Path, mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; on success rename it over ``path``.
+
+    ``mode`` is ``"w"`` (text) or ``"wb"`` (binary). On any exception the temp file is
+    removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    binary = "b" in mode
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(
+            fd, mode, encoding=None if binary else encoding, newline=None if binary else ""
+        ) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+
+
+def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> None:
+    atomic_write_text(
+        path, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n"
+    )
+
+
+def atomic_save_npz(path: str | Path, compressed: bool = False, **arrays: np.ndarray) -> None:
+    """``np.savez`` to ``path`` atomically (the exact name is kept; no ``.npz`` is appended)."""
+    buf = io.BytesIO()
+    if compressed:
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
+    else:
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """Short hash of a JSON-serialisable object with sorted keys (config hashes, cache keys)."""
+    text = json.dumps(obj, sort_keys=True, default=_json_default, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def resolve_under(root: str | Path, rel: str | Path) -> Path:
+    """Resolve ``rel`` against ``root`` and refuse results outside ``root``.
+
+    Absolute ``rel`` paths and ``..`` components that escape the root raise
+    :class:`PathEscapeError` naming both paths.
+    """
+    root_p = Path(root).resolve()
+    rel_p = Path(rel)
+    if rel_p.is_absolute():
+        raise PathEscapeError(
+            f"path {str(rel)!r} is absolute; manifest paths must be relative to {root_p}"
+        )
+    full = (root_p / rel_p).resolve()
+    if full != root_p and root_p not in full.parents:
+        raise PathEscapeError(f"path {str(rel)!r} escapes its root {root_p}")
+    return full
+
+
+def ensure_inside(path: str | Path, root: str | Path) -> Path:
+    """Return ``path`` resolved, or raise if it is not inside ``root``."""
+    p = Path(path).resolve()
+    r = Path(root).resolve()
+    if p != r and r not in p.parents:
+        raise PathEscapeError(f"refusing to write {p}: outside the output folder {r}")
+    return p
