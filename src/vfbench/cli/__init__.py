@@ -10,8 +10,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors its own copy of click
+    from typer._click import exceptions as _cx  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as _cx  # type: ignore[no-redef,unused-ignore]
 
 from vfbench import __version__
 from vfbench.errors import VfbenchError
@@ -83,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.secho(f"error: {exc}", err=True, fg="red")
         return 2
-    except click.exceptions.Abort:
+    except _cx.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except click.exceptions.Exit as exc:
+    except _cx.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.ClickException as exc:
+    except _cx.ClickException as exc:
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:
