@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.secho(f"error: {exc}", err=True, fg="red")
         return 2
-    except _cx.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except _cx.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except _cx.ClickException as exc:
         exc.show()
