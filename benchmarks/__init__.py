@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory figures reported in the README (not timed unit tests)."""
