@@ -1,0 +1,268 @@
+"""Shared recipe machinery: walk identity folders, build probed items, collect a report.
+
+Item ids are the media path relative to its root without the extension
+(``id10001/1zcIwhmdeo4/00001``): unique within a modality and stable across runs.
+Problems (unsupported files, unreadable media, identities that cannot be joined) never
+crash a recipe: they are collected in a :class:`RecipeReport`, stored in
+``manifest.meta["unjoined"]`` / ``manifest.meta["skipped"]`` and summarised in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from vfbench.data.manifest import FaceItem, VoiceItem
+from vfbench.data.media import AUDIO_EXTS, IMAGE_EXTS, probe_many
+from vfbench.errors import DataError
+
+log = logging.getLogger("vfbench.data")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reported problem: ``reason`` is a short code, ``name`` the culprit (file/folder/id)."""
+
+    reason: str
+    modality: str
+    name: str
+    message: str
+
+
+@dataclass
+class RecipeReport:
+    """What a recipe could not use, and why."""
+
+    unjoined: list[Problem] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+
+    def unjoin(self, reason: str, modality: str, name: str, message: str) -> None:
+        self.unjoined.append(Problem(reason, modality, name, message))
+
+    def skip(self, reason: str, modality: str, name: str, message: str) -> None:
+        self.skipped.append(Problem(reason, modality, name, message))
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "unjoined": [asdict(p) for p in self.unjoined],
+            "skipped": [asdict(p) for p in self.skipped],
+        }
+
+    def summary(self) -> str:
+        """One line per reason with its count and up to three examples."""
+        lines = []
+        for title, probs in (("unjoined", self.unjoined), ("skipped", self.skipped)):
+            by: dict[tuple[str, str], list[Problem]] = {}
+            for p in probs:
+                by.setdefault((p.reason, p.modality), []).append(p)
+            for (reason, modality), ps in sorted(by.items()):
+                ex = ", ".join(p.name for p in ps[:3]) + (", ..." if len(ps) > 3 else "")
+                lines.append(f"{title}: {len(ps)} x {reason} ({modality}): {ex}")
+        return "\n".join(lines)
+
+    def log(self, corpus: str) -> None:
+        if self.unjoined or self.skipped:
+            log.warning("%s: %s", corpus, self.summary().replace("\n", "; "))
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".")
+
+
+def list_subdirs(folder: Path) -> list[str]:
+    """Sorted names of the visible sub-folders of ``folder``."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if _visible(e.name) and e.is_dir())
+    except FileNotFoundError:
+        raise DataError(f"{folder}: folder not found") from None
+    except NotADirectoryError:
+        raise DataError(f"{folder}: not a folder") from None
+
+
+def list_loose_files(folder: Path) -> list[str]:
+    """Sorted names of visible plain files directly in ``folder``."""
+    with os.scandir(folder) as it:
+        return sorted(e.name for e in it if _visible(e.name) and e.is_file())
+
+
+def walk_files(folder: Path) -> Iterator[PurePosixPath]:
+    """Visible files under ``folder`` (recursive, sorted), as POSIX paths relative to it."""
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if _visible(d))
+        rel_dir = Path(dirpath).relative_to(folder)
+        for f in sorted(filenames):
+            if _visible(f):
+                yield PurePosixPath(rel_dir.as_posix()) / f
+
+
+@dataclass(frozen=True)
+class Found:
+    """A media file found under a root: ``rel`` is relative to the modality root."""
+
+    rel: str
+    identity: str
+    group: str  # session (voice) or source video (face); "" if none
+
+
+def scan_identity_folder(
+    root: Path,
+    prefix: str,
+    identity: str,
+    modality: str,
+    report: RecipeReport,
+    *,
+    group_level: str = "first",
+) -> list[Found]:
+    """All supported media under ``root/prefix`` (recursive) for one identity.
+
+    ``group_level`` picks the session / source-video name: ``"first"`` = the first
+    sub-folder below the identity folder, ``"parent"`` = the image's own parent folder
+    (when it is not the identity folder). Unsupported files are reported and skipped.
+    """
+    exts = AUDIO_EXTS if modality == "voice" else IMAGE_EXTS
+    base = root / prefix
+    out: list[Found] = []
+    for rel in walk_files(base):
+        full_rel = (PurePosixPath(prefix) / rel).as_posix()
+        if rel.suffix.lower() not in exts:
+            report.skip(
+                "unsupported_format",
+                modality,
+                full_rel,
+                f"{root / full_rel}: unsupported {modality} file type {rel.suffix or '(none)'!r}",
+            )
+            continue
+        parents = rel.parts[:-1]
+        if not parents:
+            group = ""
+        elif group_level == "first":
+            group = parents[0]
+        else:
+            group = parents[-1]
+        out.append(Found(full_rel, identity, group))
+    return out
+
+
+def _stem(rel: str) -> str:
+    p = PurePosixPath(rel)
+    return str(p.with_suffix("")) if p.suffix else rel
+
+
+def _dedupe(found: Iterable[Found], modality: str, root: Path, report: RecipeReport) -> list[Found]:
+    seen: dict[str, str] = {}
+    out = []
+    for f in found:
+        iid = _stem(f.rel)
+        if iid in seen:
+            report.skip(
+                "duplicate_item_id",
+                modality,
+                f.rel,
+                f"{root / f.rel}: item id {iid!r} already used by {seen[iid]!r}; skipped",
+            )
+            continue
+        seen[iid] = f.rel
+        out.append(f)
+    return out
+
+
+def build_voice_items(
+    root: Path,
+    found: Iterable[Found],
+    report: RecipeReport,
+    *,
+    probe: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+    language: dict[str, str] | None = None,
+) -> list[VoiceItem]:
+    """Voice items for ``found`` files; unreadable files (when probing) are reported and skipped."""
+    files = _dedupe(found, "voice", root, report)
+    lang = language or {}
+    if not probe:
+        return [
+            VoiceItem(_stem(f.rel), f.identity, f.rel, 0.0, 0, f.group, lang.get(f.identity, ""))
+            for f in files
+        ]
+    results = probe_many(
+        [root / f.rel for f in files], "audio", workers=workers, progress=progress, desc="voices"
+    )
+    out = []
+    for f, r in zip(files, results, strict=True):
+        if r.values is None:
+            report.skip("unreadable", "voice", f.rel, r.error)
+            continue
+        dur, sr = r.values
+        out.append(
+            VoiceItem(
+                _stem(f.rel),
+                f.identity,
+                f.rel,
+                float(dur),
+                int(sr),
+                f.group,
+                lang.get(f.identity, ""),
+            )
+        )
+    return out
+
+
+def build_face_items(
+    root: Path,
+    found: Iterable[Found],
+    report: RecipeReport,
+    *,
+    probe: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[FaceItem]:
+    """Face items for ``found`` files; unreadable files (when probing) are reported and skipped."""
+    files = _dedupe(found, "face", root, report)
+    if not probe:
+        return [FaceItem(_stem(f.rel), f.identity, f.rel, 0, 0, f.group) for f in files]
+    results = probe_many(
+        [root / f.rel for f in files], "image", workers=workers, progress=progress, desc="faces"
+    )
+    out = []
+    for f, r in zip(files, results, strict=True):
+        if r.values is None:
+            report.skip("unreadable", "face", f.rel, r.error)
+            continue
+        w, h = r.values
+        out.append(FaceItem(_stem(f.rel), f.identity, f.rel, int(w), int(h), f.group))
+    return out
+
+
+def find_container(root: Path, looks_like_identity: Any, candidates: Iterable[str]) -> Path:
+    """The folder that holds the identity folders: ``root`` itself or one of its children.
+
+    ``looks_like_identity(name) -> bool`` recognises an identity folder name (e.g.
+    ``idXXXXX``). Returns ``root / c`` for the first candidate child that holds such
+    folders when ``root`` itself holds none.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: folder not found")
+    if any(looks_like_identity(d) for d in list_subdirs(root)):
+        return root
+    for c in candidates:
+        sub = root / c
+        if sub.is_dir() and any(looks_like_identity(d) for d in list_subdirs(sub)):
+            return sub
+    return root
+
+
+def report_loose_files(container: Path, modality: str, report: RecipeReport) -> None:
+    """Files lying directly in the container (not in an identity folder) are reported."""
+    for name in list_loose_files(container):
+        report.skip(
+            "no_identity_folder",
+            modality,
+            name,
+            f"{container / name}: not inside an identity folder; skipped",
+        )

@@ -1,0 +1,266 @@
+"""Recipe for any folder tree: ``faces/<identity>/**/<img>`` + ``voices/<identity>/**/<audio>``.
+
+Layout::
+
+    root/
+      voices/<identity>/[<session>/...]<n>.wav|flac|ogg|m4a|aac|mp3|mp4|webm
+      faces/<identity>/[<source video>/...]<n>.jpg|jpeg|png|bmp|webp
+      meta.csv        optional: identity[,gender][,nationality][,language][,split]
+
+The first sub-folder below the identity folder (if any) is the voice ``session`` /
+face ``source_video``. ``meta.csv`` is a comma CSV with a header naming any of the
+columns above (``identity`` is required); gender accepts m/f/male/female in any case.
+If the meta gives a split for an identity it is used, otherwise identities get a
+seeded random split (gender-stratified, :func:`split_identities`).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vfbench.data.manifest import Identity, Manifest
+from vfbench.data.media import default_workers
+from vfbench.data.recipes._scan import (
+    Found,
+    RecipeReport,
+    build_face_items,
+    build_voice_items,
+    list_subdirs,
+    report_loose_files,
+    scan_identity_folder,
+)
+from vfbench.data.recipes.splits import split_identities
+from vfbench.errors import DataError, ManifestError
+
+META_COLUMNS = ("identity", "gender", "nationality", "language", "split")
+_GENDER = {"m": "m", "male": "m", "f": "f", "female": "f", "": ""}
+
+
+def normalise_gender(raw: str) -> str | None:
+    """``"m"``, ``"f"`` or ``""`` for m/f/male/female (any case, padded); None if unknown."""
+    return _GENDER.get(raw.strip().lower())
+
+
+@dataclass(frozen=True)
+class FolderMeta:
+    """One row of a folder corpus' ``meta.csv``."""
+
+    identity: str
+    gender: str = ""
+    nationality: str = ""
+    language: str = ""
+    split: str = ""
+
+
+def read_folder_meta(path: str | Path) -> dict[str, FolderMeta]:
+    """Read ``meta.csv`` (comma CSV; BOM, CRLF and padded fields tolerated).
+
+    Raises :class:`ManifestError` naming file and line for: no ``identity`` column, an
+    empty identity, an identity listed twice, or an unknown gender. Unknown columns are
+    ignored.
+    """
+    path = Path(path)
+    out: dict[str, FolderMeta] = {}
+    first_line: dict[str, int] = {}
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise ManifestError("meta file not found", path) from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            raise ManifestError("empty file (no header)", path, 1) from None
+        if "identity" not in header:
+            raise ManifestError(
+                f"no 'identity' column in header {header}; expected some of {list(META_COLUMNS)}",
+                path,
+                1,
+            )
+        col = {c: header.index(c) for c in META_COLUMNS if c in header}
+        for lineno, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) < len(header):
+                raise ManifestError(
+                    f"expected {len(header)} fields, found {len(row)}", path, lineno
+                )
+            vals = {c: row[i].strip() for c, i in col.items()}
+            ident = vals["identity"]
+            if not ident:
+                raise ManifestError("empty identity", path, lineno)
+            if ident in out:
+                raise ManifestError(
+                    f"identity {ident!r} listed twice (first on line {first_line[ident]})",
+                    path,
+                    lineno,
+                )
+            g = normalise_gender(vals.get("gender", ""))
+            if g is None:
+                raise ManifestError(
+                    f"identity {ident!r}: gender {vals['gender']!r} is not one of "
+                    "m/f/male/female (or empty)",
+                    path,
+                    lineno,
+                )
+            out[ident] = FolderMeta(
+                identity=ident,
+                gender=g,
+                nationality=vals.get("nationality", ""),
+                language=vals.get("language", ""),
+                split=vals.get("split", "").lower(),
+            )
+            first_line[ident] = lineno
+    return out
+
+
+def prepare_folder(
+    root: str | Path,
+    *,
+    meta: str | Path | None = None,
+    split_seed: int = 0,
+    split_ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    probe: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+    keep_unpaired: bool = False,
+    name: str = "",
+) -> Manifest:
+    """Build a manifest from ``root/voices`` + ``root/faces`` (+ optional ``root/meta.csv``).
+
+    Args:
+        root: corpus folder holding ``voices/`` and ``faces/``.
+        meta: identity table; default ``root/meta.csv`` if it exists.
+        split_seed, split_ratios: seeded random split (train, val, test) for identities
+            whose split the meta does not give.
+        probe: read durations / sample rates / image sizes (``False`` fills 0).
+        workers: probing threads (default: :func:`default_workers`).
+        keep_unpaired: keep identities with only voices or only faces (default: report
+            them in ``meta["unjoined"]`` and leave them out).
+
+    Returns the manifest; ``voice_root``/``face_root`` are ``root/voices`` and ``root/faces``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: corpus folder not found")
+    vroot, froot = root / "voices", root / "faces"
+    for sub in (vroot, froot):
+        if not sub.is_dir():
+            raise DataError(
+                f"{sub}: missing; a folder corpus needs voices/<identity>/... and faces/<identity>/..."
+            )
+    meta_path = Path(meta) if meta is not None else root / "meta.csv"
+    table = read_folder_meta(meta_path) if (meta is not None or meta_path.is_file()) else {}
+    report = RecipeReport()
+    workers = default_workers() if workers is None else workers
+
+    found_v: list[Found] = []
+    found_f: list[Found] = []
+    report_loose_files(vroot, "voice", report)
+    report_loose_files(froot, "face", report)
+    v_ids = list_subdirs(vroot)
+    f_ids = list_subdirs(froot)
+    for ident in v_ids:
+        found_v += scan_identity_folder(vroot, ident, ident, "voice", report)
+    for ident in f_ids:
+        found_f += scan_identity_folder(froot, ident, ident, "face", report)
+
+    has_v = {f.identity for f in found_v}
+    has_f = {f.identity for f in found_f}
+    for ident in sorted(set(v_ids) - has_v):
+        report.unjoin("no_media", "voice", ident, f"{vroot / ident}: no supported audio files")
+    for ident in sorted(set(f_ids) - has_f):
+        report.unjoin("no_media", "face", ident, f"{froot / ident}: no supported image files")
+    if keep_unpaired:
+        keep = has_v | has_f
+    else:
+        keep = has_v & has_f
+        for ident in sorted(has_v - has_f):
+            report.unjoin(
+                "voice_only",
+                "voice",
+                ident,
+                f"identity {ident!r} has voices but no faces; left out",
+            )
+        for ident in sorted(has_f - has_v):
+            report.unjoin(
+                "face_only", "face", ident, f"identity {ident!r} has faces but no voices; left out"
+            )
+    if table:
+        for ident in sorted(keep - set(table)):
+            report.unjoin(
+                "not_in_meta", "meta", ident, f"{meta_path}: no row for identity {ident!r}"
+            )
+        for ident in sorted(set(table) - has_v - has_f):
+            report.unjoin(
+                "meta_only", "meta", ident, f"{meta_path}: identity {ident!r} has no media folder"
+            )
+
+    rows = {i: table.get(i, FolderMeta(i)) for i in keep}
+    given = {i: r.split for i, r in rows.items() if r.split}
+    rest = sorted(i for i in keep if i not in given)
+    random_split = split_identities(
+        rest,
+        split_ratios,
+        split_seed,
+        stratify_by_gender=True,
+        genders={i: rows[i].gender for i in rest},
+    )
+    identities = [
+        Identity(
+            id=i,
+            gender=rows[i].gender,
+            nationality=rows[i].nationality,
+            language=rows[i].language,
+            split=given.get(i) or random_split[i],
+            voice_source_id=i if i in has_v else "",
+            face_source_id=i if i in has_f else "",
+        )
+        for i in sorted(keep)
+    ]
+    lang = {i: rows[i].language for i in keep}
+    voices = build_voice_items(
+        vroot,
+        [f for f in found_v if f.identity in keep],
+        report,
+        probe=probe,
+        workers=workers,
+        progress=progress,
+        language=lang,
+    )
+    faces = build_face_items(
+        froot,
+        [f for f in found_f if f.identity in keep],
+        report,
+        probe=probe,
+        workers=workers,
+        progress=progress,
+    )
+    report.log("folder")
+    return Manifest(
+        identities=identities,
+        voices=voices,
+        faces=faces,
+        voice_root=vroot.resolve(),
+        face_root=froot.resolve(),
+        name=name or root.resolve().name,
+        meta={
+            "recipe": "folder",
+            "source": str(root.resolve()),
+            "meta_file": str(meta_path.resolve()) if table else None,
+            "split": {
+                "from_meta": len(given),
+                "random": len(rest),
+                "seed": split_seed,
+                "ratios": list(split_ratios),
+            },
+            "probed": probe,
+            # session names are folder names chosen per identity ("s1"), not global ids
+            "session_scope": "identity",
+            **report.to_meta(),
+        },
+    )
