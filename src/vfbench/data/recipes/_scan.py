@@ -238,23 +238,26 @@ def build_face_items(
     return out
 
 
-def find_container(root: Path, looks_like_identity: Any, candidates: Iterable[str]) -> Path:
-    """The folder that holds the identity folders: ``root`` itself or one of its children.
+def find_containers(root: Path, looks_like_identity: Any, candidates: Iterable[str]) -> list[Path]:
+    """The folder(s) holding the identity folders: ``root`` itself, else its candidate children.
 
     ``looks_like_identity(name) -> bool`` recognises an identity folder name (e.g.
-    ``idXXXXX``). Returns ``root / c`` for the first candidate child that holds such
-    folders when ``root`` itself holds none.
+    ``idXXXXX``). If ``root`` holds such folders it is the only container; otherwise
+    every existing ``root / c`` (``c`` in ``candidates``, e.g. ``wav``, ``dev/aac``) that
+    holds some is one. Returns ``[root]`` when nothing matches (its folders are then
+    reported as unknown by the recipe).
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: folder not found")
     if any(looks_like_identity(d) for d in list_subdirs(root)):
-        return root
+        return [root]
+    found = []
     for c in candidates:
         sub = root / c
         if sub.is_dir() and any(looks_like_identity(d) for d in list_subdirs(sub)):
-            return sub
-    return root
+            found.append(sub)
+    return found or [root]
 
 
 def report_loose_files(container: Path, modality: str, report: RecipeReport) -> None:
