@@ -1,0 +1,239 @@
+"""Metrics over score arrays: matching, verification and retrieval (all vectorised).
+
+Matching (paper Sec. 3.1): ``scores`` (T, n), column 0 = true candidate.
+  Tie rules: ``half`` (default) - among k tied maxima the true candidate earns 1/k (so a
+  constant scorer gets 1/n, exactly chance); ``correct`` - the peers' rule (SSNet/CMPC
+  argmax, first maximum wins), a tie counts as correct (a constant scorer gets 100%).
+
+Verification: ROC AUC (trapezoid = Mann-Whitney with ties as half, like
+``sklearn.metrics.roc_auc_score``), EER (``interp``: linear interpolation between the two
+ROC points where FNR - FPR changes sign, default; ``cmpc``: CMPC's FPR at the
+``sklearn.metrics.roc_curve`` point minimising |FNR - FPR|, no interpolation) and TAR at
+FAR (the highest TPR among ROC points with FPR <= FAR). All accept per-pair weights, and a
+(B, P) weight matrix gives B bootstrap replicates at once.
+
+Retrieval: per query AP, p@k, R-precision, recall@k over a gallery.
+  AP ``sklearn`` (default): a block of tied scores enters at once, as
+  ``average_precision_score``; order-independent, a constant scorer gets AP = R/N.
+  AP ``ssnet``: mean over relevant ranks of precision at k with a stable tie order
+  (gallery order) - SSNet's definition with a deterministic tie order.
+  With ``sklearn`` ties, p@k / recall@k / R-precision count each tied relevant item with
+  its probability of landing in the top k under a random tie order (exact expectation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vfbench.errors import EvaluationError
+
+TIE_RULES = ("half", "correct")
+AP_VARIANTS = ("sklearn", "ssnet")
+EER_MODES = ("interp", "cmpc")
+
+
+# ------------------------------------------------------------------------------ matching
+def match_outcomes(scores: np.ndarray, tie_rule: str = "half") -> np.ndarray:
+    """(T, n) scores, true candidate in column 0 -> (T,) outcomes in [0, 1]."""
+    s = np.asarray(scores)
+    if s.ndim != 2 or s.shape[1] < 2:
+        raise EvaluationError(f"matching scores must be (T, n>=2), got {s.shape}")
+    mx = s.max(axis=1)
+    if tie_rule == "correct":
+        return (s[:, 0] >= mx).astype(np.float64)
+    if tie_rule != "half":
+        raise EvaluationError(f"unknown tie rule {tie_rule!r}; known: {list(TIE_RULES)}")
+    at_max = s == mx[:, None]
+    return at_max[:, 0] / at_max.sum(axis=1)
+
+
+# -------------------------------------------------------------------------- verification
+@dataclass
+class Roc:
+    """ROC points at every distinct threshold, from (0, 0) to (1, 1); rows = replicates."""
+
+    fpr: np.ndarray  # (B, K+1) or (K+1,)
+    tpr: np.ndarray
+    thresholds: np.ndarray  # (K,) descending distinct scores
+
+
+def roc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> Roc:
+    """ROC over distinct thresholds. ``weights`` (P,) or (B, P) -> fpr/tpr (B, K+1)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).astype(bool).reshape(-1)
+    if s.shape != y.shape:
+        raise EvaluationError(f"scores {s.shape} and labels {y.shape} disagree")
+    if not y.any() or y.all():
+        raise EvaluationError("verification needs both positive and negative pairs")
+    order = np.argsort(-s, kind="stable")
+    ss = s[order]
+    ends = np.flatnonzero(np.r_[ss[1:] != ss[:-1], True])  # last index of each tie group
+    w = np.ones((1, s.size)) if weights is None else np.atleast_2d(np.asarray(weights, np.float64))
+    wy = w[:, order] * y[order]
+    wn = w[:, order] * ~y[order]
+    tp = np.cumsum(wy, axis=1)[:, ends]
+    fp = np.cumsum(wn, axis=1)[:, ends]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = tp / tp[:, -1:]
+        fpr = fp / fp[:, -1:]
+    zero = np.zeros((w.shape[0], 1))
+    tpr = np.concatenate([zero, tpr], axis=1)
+    fpr = np.concatenate([zero, fpr], axis=1)
+    if weights is None or np.ndim(weights) == 1:
+        tpr, fpr = tpr[0], fpr[0]
+    return Roc(fpr=fpr, tpr=tpr, thresholds=ss[ends])
+
+
+def auc_from_roc(r: Roc) -> np.ndarray | float:
+    """Trapezoid area under the ROC (ties = half credit)."""
+    fpr, tpr = np.atleast_2d(r.fpr), np.atleast_2d(r.tpr)
+    a = (np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]) / 2).sum(axis=1)
+    return float(a[0]) if np.ndim(r.fpr) == 1 else a
+
+
+def eer_from_roc(r: Roc) -> np.ndarray | float:
+    """Equal error rate by linear interpolation where FNR - FPR crosses 0."""
+    fpr, tpr = np.atleast_2d(r.fpr), np.atleast_2d(r.tpr)
+    d = (1.0 - tpr) - fpr  # non-increasing along the curve, 1 at (0,0), -1 at (1,1)
+    i = np.argmax(d <= 0, axis=1)  # first index at or past the crossing (>= 1)
+    rows = np.arange(d.shape[0])
+    d0, d1 = d[rows, i - 1], d[rows, i]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(d0 - d1 > 0, d0 / (d0 - d1), 0.0)
+    e = fpr[rows, i - 1] + t * (fpr[rows, i] - fpr[rows, i - 1])
+    return float(e[0]) if np.ndim(r.fpr) == 1 else e
+
+
+def tar_at_far(r: Roc, far: float) -> np.ndarray | float:
+    """Highest TPR among ROC points whose FPR <= ``far`` (an attainable threshold)."""
+    fpr, tpr = np.atleast_2d(r.fpr), np.atleast_2d(r.tpr)
+    t = np.where(fpr <= far + 1e-12, tpr, 0.0).max(axis=1)
+    return float(t[0]) if np.ndim(r.fpr) == 1 else t
+
+
+def eer_cmpc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """CMPC's EER: FPR at the ``roc_curve`` point minimising |FNR - FPR| (no interpolation)."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(np.asarray(labels).astype(int), np.asarray(scores, np.float64))
+    fnr = 1 - tpr
+    return float(fpr[np.nanargmin(np.abs(fnr - fpr))])
+
+
+def verification_metrics(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    fars: tuple[float, ...] = (0.01, 0.001),
+    eer_mode: str = "interp",
+) -> dict[str, float]:
+    """``auc``, ``eer``, ``tar@far=<far>`` for one score array."""
+    if eer_mode not in EER_MODES:
+        raise EvaluationError(f"unknown EER mode {eer_mode!r}; known: {list(EER_MODES)}")
+    r = roc(scores, labels)
+    out = {"auc": float(auc_from_roc(r))}
+    out["eer"] = float(eer_from_roc(r)) if eer_mode == "interp" else eer_cmpc(scores, labels)
+    for far in fars:
+        out[f"tar@far={far:g}"] = float(tar_at_far(r, far))
+    return out
+
+
+# ----------------------------------------------------------------------------- retrieval
+def _f32_keys(x: np.ndarray) -> np.ndarray:
+    """Order-preserving map float32 -> uint32 (exact; -0.0 folded onto +0.0)."""
+    u = (np.asarray(x, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
+    neg = (u >> np.uint32(31)).astype(bool)
+    return np.where(neg, ~u, u | np.uint32(0x80000000)).astype(np.uint32)
+
+
+def _row_searchsorted(sorted_rows: np.ndarray, values: np.ndarray, side: str) -> np.ndarray:
+    """Per-row ``searchsorted``: sorted_rows (Q, G) ascending float32, values (Q, R)."""
+    q, g = sorted_rows.shape
+    off = (np.arange(q, dtype=np.int64) << 32)[:, None]
+    hay = (off + _f32_keys(sorted_rows).astype(np.int64)).reshape(-1)
+    nee = off + _f32_keys(values).astype(np.int64)
+    pos = np.searchsorted(hay, nee.reshape(-1), side=side).reshape(values.shape)  # type: ignore[call-overload]
+    return pos - (np.arange(q, dtype=np.int64) * g)[:, None]
+
+
+@dataclass
+class QueryStats:
+    """Per-query retrieval results for one block of queries."""
+
+    ap: np.ndarray  # (Q,)
+    hits_at: dict[int, np.ndarray]  # k -> (Q,) expected hits in the top k
+    r_prec: np.ndarray  # (Q,)
+    n_rel: np.ndarray  # (Q,)
+
+
+def retrieval_block(
+    s: np.ndarray,
+    rel_idx: np.ndarray,
+    rel_mask: np.ndarray,
+    ks: tuple[int, ...] = (1, 5, 10),
+    ap: str = "sklearn",
+) -> QueryStats:
+    """Ranking statistics of a block of queries.
+
+    ``s`` (Q, G) scores of each query against the whole gallery; ``rel_idx`` (Q, R) the
+    gallery columns relevant to each query, padded, with ``rel_mask`` (Q, R) marking real
+    entries. Cost: one row sort of ``s`` plus searchsorted (sklearn) or a stable argsort
+    (ssnet).
+    """
+    s = np.asarray(s, dtype=np.float32)
+    q, g = s.shape
+    n_rel = rel_mask.sum(axis=1)
+    rows = np.arange(q)[:, None]
+    if ap == "ssnet":
+        order = np.argsort(-s, axis=1, kind="stable")
+        relm = np.zeros((q, g), dtype=bool)
+        relm[np.repeat(np.arange(q), rel_mask.sum(1)), rel_idx[rel_mask]] = True
+        rel_sorted = np.take_along_axis(relm, order, axis=1)
+        cum = np.cumsum(rel_sorted, axis=1, dtype=np.int64)
+        ranks = np.arange(1, g + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            apv = np.where(
+                n_rel > 0, (rel_sorted * (cum / ranks)).sum(1) / np.maximum(n_rel, 1), 0.0
+            )
+        hits = {k: cum[:, min(k, g) - 1].astype(np.float64) for k in ks}
+        rp_idx = np.clip(n_rel - 1, 0, g - 1)
+        rprec = np.where(n_rel > 0, cum[np.arange(q), rp_idx] / np.maximum(n_rel, 1), 0.0)
+        return QueryStats(apv, hits, rprec, n_rel)
+    if ap != "sklearn":
+        raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
+    ssort = np.sort(s, axis=1)
+    rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
+    n_ge = g - _row_searchsorted(ssort, rs, "left")  # items scoring >= each relevant score
+    n_gt = g - _row_searchsorted(ssort, rs, "right")
+    rsort = np.sort(rs, axis=1)  # padding (-inf) first
+    h_ge = rs.shape[1] - _row_searchsorted(rsort, rs, "left")
+    h_gt = rs.shape[1] - _row_searchsorted(rsort, rs, "right")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(rel_mask, h_ge / np.maximum(n_ge, 1), 0.0)
+    apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
+    tie = np.maximum(n_ge - n_gt, 1)
+
+    def hits_top(k: np.ndarray | int) -> np.ndarray:
+        kk = np.asarray(k)[..., None] if np.ndim(k) else k
+        p = np.clip((kk - n_gt) / tie, 0.0, 1.0)
+        return np.where(rel_mask, p, 0.0).sum(1)
+
+    del h_gt
+    hits = {k: hits_top(k) for k in ks}
+    rprec = np.where(n_rel > 0, hits_top(n_rel) / np.maximum(n_rel, 1), 0.0)
+    return QueryStats(apv, hits, rprec, n_rel)
+
+
+def average_precision(scores: np.ndarray, relevant: np.ndarray, ap: str = "sklearn") -> float:
+    """AP of one ranked list (reference/small use): ``scores`` (G,), ``relevant`` (G,) bool."""
+    rel = np.asarray(relevant, bool)
+    idx = np.flatnonzero(rel)
+    st = retrieval_block(
+        np.asarray(scores, np.float32)[None, :],
+        idx[None, :],
+        np.ones((1, idx.size), bool),
+        (1,),
+        ap,
+    )
+    return float(st.ap[0])
