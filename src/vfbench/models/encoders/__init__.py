@@ -1,0 +1,116 @@
+"""Encoder registry: ``create_encoder(name, modality=..., **kw)`` (one file per architecture).
+
+Every encoder is an ``nn.Module`` with three attributes:
+
+``out_dim``
+    size of the (B, out_dim) feature it returns;
+``input_kind``
+    what it reads (see :data:`INPUT_KINDS`): ``"spectrogram"`` (B, 1, 257, T) normalised
+    STFT magnitudes, 100 frames/s; ``"image"`` (B, 3, 112, 112) in [-1, 1];
+    ``"waveform"`` raw 16 kHz audio read from the manifest (pretrained speaker encoders);
+    ``"chip150"`` (150, 150, 3) uint8 face chips read from the manifest (dlib);
+``modality``
+    ``"voice"`` or ``"face"``.
+
+Encoders whose ``input_kind`` is ``waveform``/``chip150`` are frozen off-the-shelf models
+with an ``embed_items(list_of_arrays) -> (N, out_dim)`` method; they are used only in
+feature mode (:mod:`vfbench.train.features`), which reads the manifest media directly.
+
+The architecture modules are imported explicitly by :func:`load_all` (not by side effect of
+``import vfbench``), so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from vfbench.errors import ConfigError
+from vfbench.registry import Registry
+
+ENCODERS: Registry[Any] = Registry("encoder")
+
+INPUT_KINDS = {
+    "spectrogram": "(B, 1, 257, T) float32 normalised STFT magnitude, 100 frames/s",
+    "image": "(B, 3, 112, 112) float32 in [-1, 1]",
+    "waveform": "list of 1-D float32 16 kHz waveforms (read from the manifest)",
+    "chip150": "list of (150, 150, 3) uint8 RGB face chips (read from the manifest)",
+}
+
+# One module per architecture; add a line here when adding a file.
+MODULES = (
+    "small_cnn",
+    "iresnet",
+    "resnet",
+    "se_resnet",
+    "vgg_m",
+    "thin_resnet",
+    "dimnet",
+    "resemblyzer_enc",
+    "dlib_face",
+)
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every architecture module so that it registers into :data:`ENCODERS`."""
+    global _loaded
+    if _loaded:
+        return
+    for m in MODULES:
+        importlib.import_module(f"vfbench.models.encoders.{m}")
+    _loaded = True
+
+
+def check_modality(name: str, modality: str, allowed: tuple[str, ...]) -> None:
+    """Raise ConfigError if encoder ``name`` does not exist for ``modality``."""
+    if modality not in allowed:
+        raise ConfigError(
+            f"encoder {name!r} is a {'/'.join(allowed)} encoder; it cannot encode {modality!r}"
+        )
+
+
+def create_encoder(
+    name: str, modality: str, weights: str | Path | None = None, **kwargs: Any
+) -> nn.Module:
+    """Build encoder ``name`` for ``modality`` ("voice"/"face"); load ``weights`` if given.
+
+    ``weights`` is a state-dict file loaded with ``weights_only=True``; a shape mismatch
+    raises :class:`~vfbench.errors.CheckpointError` listing the keys.
+    """
+    if modality not in ("voice", "face"):
+        raise ConfigError(f"modality must be 'voice' or 'face', got {modality!r}")
+    load_all()
+    enc: nn.Module = ENCODERS.build(name, modality=modality, **kwargs)
+    if weights is not None and str(weights) != "":
+        if getattr(enc, "input_kind", "") in ("waveform", "chip150"):
+            # off-the-shelf models take their own weight files in their builder
+            raise ConfigError(
+                f"encoder {name!r}: pass its weight file as kwargs.weights_path, not weights"
+            )
+        from vfbench.models.weights import load_weights
+
+        load_weights(enc, weights)
+    return enc
+
+
+def encoder_names() -> list[str]:
+    load_all()
+    return ENCODERS.names()
+
+
+def out_dim(encoder: nn.Module) -> int:
+    """The encoder's feature size (its ``out_dim`` attribute)."""
+    v = vars(encoder).get("out_dim")
+    if not isinstance(v, int):
+        raise ConfigError(f"encoder {type(encoder).__name__} has no integer out_dim")
+    return v
+
+
+def input_kind(encoder: nn.Module) -> str:
+    """The encoder's input kind (see :data:`INPUT_KINDS`)."""
+    return str(vars(encoder).get("input_kind", "spectrogram"))
