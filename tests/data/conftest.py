@@ -104,7 +104,8 @@ def build_vox1_tree(
     audio = tmp / "vox1"
     wav = audio / "wav" if nest_wav else audio
     for i in ids:
-        for v, video in enumerate(("aaaaaaaaaa1", "bbbbbbbbbb2")):
+        # 11-character YouTube-like ids, distinct per identity (as in VoxCeleb)
+        for v, video in enumerate((f"v{i[2:]}aaaaa", f"v{i[2:]}bbbbb")):
             for n in range(clips):
                 write_wav(wav / i / video / f"{n + 1:05d}.wav", 0.1 * (v + 1))
     faces_root = tmp / "vgg1"

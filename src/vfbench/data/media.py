@@ -171,7 +171,7 @@ def probe_many(
         total=n,
         desc=desc or f"probe {kind}",
         unit="file",
-        disable=not progress,
+        disable=None if progress else True,  # None: off when not a TTY
         leave=False,
         mininterval=0.5,
     )
