@@ -1,0 +1,124 @@
+"""Collection-tool speed: video seconds processed per wall second on a 720p talking head.
+
+Builds a ~20 s 1280x720 H.264/AAC video from the real GRID clip (upscaled to 900x720,
+edge-padded to 1280x720, looped), then runs the per-video pipeline (decode, shot cuts,
+detection at ``sampling.detect_fps`` on the 360p-downscaled frame, landmarks, alignment,
+tracking, descriptors, speech segments, QC, writing faces and clips) with the default
+config, limited to 2 CPU cores. Target (issue 9): >= 2x real time.
+
+    .venv/bin/python benchmarks/bench_collect.py [--quick] [--seconds 20] [--fps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+GRID = (
+    Path(os.environ.get("VFBENCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    / "media"
+    / "grid"
+    / "bbaf2n.mpg"
+)
+
+
+def build_720p(out: Path, seconds: float) -> float:
+    """Write the looped 720p test video; returns its duration in seconds."""
+    import av
+    from PIL import Image
+
+    frames, chunks = [], []
+    with av.open(str(GRID)) as c:
+        for fr in c.decode(video=0):
+            img = fr.to_image().resize((900, 720), Image.Resampling.BILINEAR)
+            a = np.asarray(img)
+            frames.append(np.pad(a, ((0, 0), (190, 190), (0, 0)), mode="edge"))
+    with av.open(str(GRID)) as c:
+        rs = av.AudioResampler(format="flt", layout="mono", rate=16000)
+        for fr in c.decode(audio=0):
+            chunks += [o.to_ndarray().reshape(-1) for o in rs.resample(fr)]
+    audio = 0.6 * np.concatenate(chunks)
+    loops = max(1, round(seconds / (len(frames) / 25)))
+    with av.open(str(out), "w") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 1280, 720, "yuv420p"
+        vs.options = {"preset": "veryfast", "crf": "23"}
+        as_ = c.add_stream("aac", rate=16000)
+        as_.layout = "mono"
+        i = 0
+        for _ in range(loops):
+            for f in frames:
+                vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+                vf.pts, vf.time_base = i, Fraction(1, 25)
+                i += 1
+                for p in vs.encode(vf):
+                    c.mux(p)
+        for p in vs.encode():
+            c.mux(p)
+        pcm = np.tile(audio, loops).astype(np.float32)
+        for k in range(0, len(pcm), 1024):
+            af = av.AudioFrame.from_ndarray(
+                pcm[k : k + 1024].reshape(1, -1), format="flt", layout="mono"
+            )
+            af.sample_rate, af.pts, af.time_base = 16000, k, Fraction(1, 16000)
+            for p in as_.encode(af):
+                c.mux(p)
+        for p in as_.encode():
+            c.mux(p)
+    return i / 25
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="6 s video instead of 20 s")
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--fps", type=float, nargs="*", default=[5.0], help="detect_fps values")
+    ap.add_argument("--cores", type=int, default=2)
+    args = ap.parse_args()
+    if not GRID.is_file():
+        print(f"missing {GRID}", file=sys.stderr)
+        return 1
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))[: args.cores]
+        os.sched_setaffinity(0, cpus)
+    from vfbench.collect.config import CollectConfig
+    from vfbench.collect.faces import _model
+    from vfbench.collect.pipeline import process_video
+    from vfbench.collect.sources import VideoJob
+
+    for m in ("hog", "sp5", "rec"):  # model loading is a one-off cost, not per video
+        _model(m)
+    with tempfile.TemporaryDirectory() as tmp:
+        vid = Path(tmp) / "talk720p.mp4"
+        t0 = time.perf_counter()
+        dur = build_720p(vid, 6.0 if args.quick else args.seconds)
+        print(f"built {vid.name}: 1280x720, {dur:.1f} s in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"{'detect_fps':>10} {'video s':>8} {'wall s':>7} {'x real time':>12} {'faces kept':>11} {'voices kept':>12}"
+        )
+        for fps in args.fps:
+            cfg = CollectConfig()
+            cfg.sampling.detect_fps = fps
+            job = VideoJob(key=f"bench/fps{fps}", path=vid, identity="bench")
+            out = Path(tmp) / f"out{fps}"
+            t0 = time.perf_counter()
+            process_video(job, cfg, out)
+            wall = time.perf_counter() - t0
+            import json
+
+            rec = json.loads((out / "videos" / job.key / "video.json").read_text())
+            nf = sum(f["status"] == "kept" for f in rec["faces"])
+            nv = sum(s["status"] == "kept" for s in rec["segments"])
+            print(f"{fps:>10.1f} {dur:>8.1f} {wall:>7.2f} {dur / wall:>11.2f}x {nf:>11} {nv:>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Faces in sampled frames: detection, 5-point landmarks, 128-d descriptors, alignment,
+shot-change cuts and an IoU + descriptor tracker.
+
+Detection uses dlib's HOG detector (``"dlib_hog"``) on the downscaled frame; landmarks
+(dlib 5-point model), descriptors (dlib ResNet, 128-d, same person ≈ distance < 0.6) and
+the aligned 112x112 chip are computed on the full-resolution frame. dlib and the model
+files of ``face_recognition_models`` are imported lazily on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vfbench.errors import RegistryError
+from vfbench.registry import Registry
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in full-resolution pixels
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: Box
+    score: float
+
+
+# name -> builder(upsample=int) returning fn(image (h,w[,3]) uint8) -> list[(box, score)]
+COLLECT_DETECTORS: Registry[Callable[..., Callable[[np.ndarray], list[tuple[Box, float]]]]] = (
+    Registry("collect face detector")
+)
+
+_lock = threading.Lock()
+_cache: dict[str, Any] = {}
+
+
+def _dlib() -> Any:
+    import dlib
+
+    return dlib
+
+
+def _model(name: str) -> Any:
+    """Lazily loaded dlib models, shared by all threads of the process."""
+    with _lock:
+        if name not in _cache:
+            import warnings
+
+            dlib = _dlib()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import face_recognition_models as frm
+            if name == "hog":
+                _cache[name] = dlib.get_frontal_face_detector()
+            elif name == "sp5":
+                _cache[name] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+            elif name == "rec":
+                _cache[name] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+            else:  # pragma: no cover
+                raise KeyError(name)
+        return _cache[name]
+
+
+@COLLECT_DETECTORS.register("dlib_hog")
+def _build_dlib_hog(upsample: int = 0) -> Callable[[np.ndarray], list[tuple[Box, float]]]:
+    det = _model("hog")
+
+    def run(img: np.ndarray) -> list[tuple[Box, float]]:
+        rects, scores, _ = det.run(img, upsample, -0.5)
+        return [
+            ((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
+            for r, s in zip(rects, scores, strict=True)
+        ]
+
+    return run
+
+
+@COLLECT_DETECTORS.register("none")
+def _build_none(upsample: int = 0) -> Callable[[np.ndarray], list[tuple[Box, float]]]:
+    """No detection: every frame is one face (pre-cropped face videos)."""
+
+    def run(img: np.ndarray) -> list[tuple[Box, float]]:
+        h, w = img.shape[:2]
+        return [((0.0, 0.0, float(w - 1), float(h - 1)), 1.0)]
+
+    return run
+
+
+def build_detector(name: str, upsample: int = 0) -> Callable[[np.ndarray], list[tuple[Box, float]]]:
+    """A detector function from the registry; unknown names raise :class:`RegistryError`."""
+    if name not in COLLECT_DETECTORS:
+        raise RegistryError(
+            f"unknown face detector {name!r} (sampling.detector); known: "
+            f"{', '.join(COLLECT_DETECTORS.names())}"
+        )
+    return COLLECT_DETECTORS.build(name, upsample=upsample)
+
+
+def detect(
+    detector: Callable[[np.ndarray], list[tuple[Box, float]]],
+    small: np.ndarray,
+    scale: float,
+    min_score: float = -0.5,
+    max_faces: int = 8,
+) -> list[Detection]:
+    """Run ``detector`` on the downscaled image; boxes come back in full-resolution pixels."""
+    out = []
+    for (x0, y0, x1, y1), s in detector(small):
+        if s < min_score:
+            continue
+        out.append(Detection((x0 / scale, y0 / scale, x1 / scale, y1 / scale), s))
+    out.sort(key=lambda d: -d.score)
+    return out[:max_faces]
+
+
+def landmarks5(rgb: np.ndarray, box: Box) -> Any:
+    """dlib ``full_object_detection`` with 5 points (eye corners x4, nose base)."""
+    dlib = _dlib()
+    r = dlib.rectangle(*(round(v) for v in box))
+    return _model("sp5")(rgb, r)
+
+
+def shape_points(shape: Any) -> np.ndarray:
+    """(5, 2) float32 landmark coordinates of a dlib shape."""
+    return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+
+
+def descriptor(rgb: np.ndarray, shape: Any) -> np.ndarray:
+    """(128,) float32 dlib face descriptor (same person: Euclidean distance < ~0.6)."""
+    return np.asarray(_model("rec").compute_face_descriptor(rgb, shape), dtype=np.float32)
+
+
+def chip_descriptors(chips: list[np.ndarray]) -> np.ndarray:
+    """(n, 128) float32 descriptors of aligned 150x150 chips (:func:`align_chip` defaults).
+
+    dlib's ResNet costs ~0.1 s per face on a CPU without AVX, so the pipeline only
+    describes a few samples per track (``tracking.descriptors_per_track``).
+    """
+    if not chips:
+        return np.zeros((0, 128), np.float32)
+    rec = _model("rec")
+    return np.asarray([np.asarray(rec.compute_face_descriptor(c)) for c in chips], np.float32)
+
+
+def align_chip(rgb: np.ndarray, shape: Any, size: int = 150, padding: float = 0.25) -> np.ndarray:
+    """(size, size, 3) uint8 face aligned by a similarity transform on the 5 landmarks.
+
+    150 px with padding 0.25 is what dlib's descriptor network expects; the exported
+    112x112 face is this chip resized (:func:`resize_chip`), i.e. the same alignment."""
+    return np.asarray(_dlib().get_face_chip(rgb, shape, size=size, padding=padding))
+
+
+def resize_chip(chip: np.ndarray, size: int = 112) -> np.ndarray:
+    """Square chip resized to ``size`` x ``size`` (Lanczos)."""
+    if chip.shape[0] == size:
+        return chip
+    from PIL import Image
+
+    img = Image.fromarray(chip).resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(img)
+
+
+def pose_score(points: np.ndarray) -> float:
+    """Frontalness in [0, 1] from 5 dlib landmarks: 1 when the nose base lies midway between
+    the eye centres, 0 when it is half an inter-ocular distance (or more) off — a yaw proxy.
+    Also 0 for degenerate landmarks (eyes collapsed onto each other)."""
+    eye_a = points[0:2].mean(axis=0)
+    eye_b = points[2:4].mean(axis=0)
+    iod = float(np.linalg.norm(eye_a - eye_b))
+    if iod < 1e-3:
+        return 0.0
+    axis = (eye_b - eye_a) / iod
+    offset = float(np.dot(points[4] - (eye_a + eye_b) / 2, axis)) / iod
+    return float(np.clip(1.0 - 2.0 * abs(offset), 0.0, 1.0))
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian of a grey image (blur -> small values)."""
+    g = grey.astype(np.float32)
+    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8 -> (h, w) float32 luma (BT.601)."""
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def crop_with_margin(rgb: np.ndarray, box: Box, margin: float = 0.25) -> np.ndarray:
+    """Original-resolution crop of ``box`` grown by ``margin`` of its size, clipped to frame."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    a, b = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    c, d = min(w, int(x1 + mx) + 1), min(h, int(y1 + my) + 1)
+    return np.ascontiguousarray(rgb[b:d, a:c])
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when disjoint)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / ua if ua > 0 else 0.0
+
+
+def hist_distance(a: np.ndarray, b: np.ndarray, bins: int = 64) -> float:
+    """Half the L1 distance between normalised grey histograms: 0 same .. 1 disjoint."""
+    ha = np.bincount((a.reshape(-1) >> (8 - int(np.log2(bins)))).astype(np.int64), minlength=bins)
+    hb = np.bincount((b.reshape(-1) >> (8 - int(np.log2(bins)))).astype(np.int64), minlength=bins)
+    return float(0.5 * np.abs(ha / ha.sum() - hb / hb.sum()).sum())
+
+
+@dataclass
+class FaceSample:
+    """One detected face on a sampled frame, with the measurements QC needs."""
+
+    t: float
+    box: Box
+    score: float
+    points: np.ndarray  # (5, 2) landmarks, full-resolution pixels
+    chip150: np.ndarray  # (150, 150, 3) aligned for the descriptor network
+    chip: np.ndarray  # (112, 112, 3) aligned (exported)
+    orig: np.ndarray  # original-resolution crop with margin
+    sharpness: float
+    pose: float
+    desc: np.ndarray | None = None  # (128,) descriptor, computed for a few samples only
+
+
+@dataclass
+class Track:
+    """Detections of one face linked over consecutive sampled frames within one shot."""
+
+    id: int
+    shot: int
+    samples: list[FaceSample] = field(default_factory=list)
+    motion_t: list[float] = field(default_factory=list)  # frame times (s)
+    motion_v: list[float] = field(default_factory=list)  # mouth-region mean abs diff
+    closed: bool = False
+
+    @property
+    def start(self) -> float:
+        return self.samples[0].t
+
+    @property
+    def end(self) -> float:
+        return self.samples[-1].t
+
+    @property
+    def last_box(self) -> Box:
+        return self.samples[-1].box
+
+    def describe(self, k: int) -> None:
+        """Compute descriptors of ``k`` samples spread over the track (others stay None)."""
+        n = len(self.samples)
+        idx = [i for i in np.linspace(0, n - 1, min(k, n)).round().astype(int)]
+        idx = sorted(
+            {int(i) for i in idx} - {i for i, s in enumerate(self.samples) if s.desc is not None}
+        )
+        for i, d in zip(idx, chip_descriptors([self.samples[i].chip150 for i in idx]), strict=True):
+            self.samples[i].desc = d
+
+    def mean_descriptor(self) -> np.ndarray:
+        """(128,) L2-normalised mean of the computed descriptors (zeros if none)."""
+        ds = [s.desc for s in self.samples if s.desc is not None]
+        if not ds:
+            return np.zeros(128, np.float32)
+        d = np.mean(ds, axis=0)
+        return (d / max(1e-8, float(np.linalg.norm(d)))).astype(np.float32)
+
+
+class Tracker:
+    """Greedy-by-IoU assignment of detections to open tracks, gated by descriptor distance
+    when both sides have a descriptor (the pipeline computes them after tracking, so in
+    practice tracks are linked by IoU and cut at shot changes).
+
+    A track closes when unmatched for more than ``max_gap_s`` or at a shot cut
+    (:meth:`cut`); tracks never span a cut.
+    """
+
+    def __init__(self, iou_min: float = 0.3, desc_max: float = 0.6, max_gap_s: float = 0.5):
+        self.iou_min = iou_min
+        self.desc_max = desc_max
+        self.max_gap_s = max_gap_s
+        self.tracks: list[Track] = []
+        self.shot = 0
+
+    @property
+    def active(self) -> list[Track]:
+        return [t for t in self.tracks if not t.closed]
+
+    def cut(self) -> None:
+        """A shot change: close every open track."""
+        for tr in self.active:
+            tr.closed = True
+        self.shot += 1
+
+    def update(self, t: float, samples: list[FaceSample]) -> list[Track]:
+        """Add the samples of one sampled frame at time ``t``; returns their tracks."""
+        act = self.active
+        for tr in act:
+            if t - tr.end > self.max_gap_s + 1e-6:
+                tr.closed = True
+        act = self.active
+        pairs = []
+        for i, tr in enumerate(act):
+            for j, s in enumerate(samples):
+                ov = iou(tr.last_box, s.box)
+                if ov < self.iou_min:
+                    continue
+                last = tr.samples[-1].desc
+                if last is not None and s.desc is not None:
+                    if float(np.linalg.norm(last - s.desc)) > self.desc_max:
+                        continue
+                pairs.append((ov, i, j))
+        pairs.sort(reverse=True)
+        used_t: set[int] = set()
+        out: list[Track | None] = [None] * len(samples)
+        for _, i, j in pairs:
+            if i in used_t or out[j] is not None:
+                continue
+            used_t.add(i)
+            act[i].samples.append(samples[j])
+            out[j] = act[i]
+        for j, s in enumerate(samples):
+            if out[j] is None:
+                tr = Track(id=len(self.tracks), shot=self.shot, samples=[s])
+                self.tracks.append(tr)
+                out[j] = tr
+        return [tr for tr in out if tr is not None]
+
+    def finish(self) -> list[Track]:
+        for tr in self.active:
+            tr.closed = True
+        return self.tracks
+
+
+def mouth_region(box: Box, scale: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Rows/cols (y0, y1, x0, x1) of the mouth area (lower-middle of the box) at ``scale``."""
+    x0, y0, x1, y1 = (v * scale for v in box)
+    w, h = x1 - x0, y1 - y0
+    ya, yb = int(y0 + 0.62 * h), int(y1 + 0.05 * h)
+    xa, xb = int(x0 + 0.25 * w), int(x1 - 0.25 * w)
+    H, W = shape
+    return max(0, ya), min(H, max(ya + 2, yb)), max(0, xa), min(W, max(xa + 2, xb))
