@@ -10,8 +10,19 @@ from typing import Any
 import pytest
 
 from vfbench.data.manifest import load_manifest
+from vfbench.data.recipes._meta import (
+    RESOURCES,
+    name_key,
+    read_dimnet_split,
+    read_pins_split,
+    read_vox1_meta,
+    read_vox2_meta,
+)
 from vfbench.data.recipes.folder import normalise_gender, prepare_folder, read_folder_meta
 from vfbench.data.recipes.splits import split_counts, split_identities
+from vfbench.data.recipes.vox_vgg1 import prepare_vox_vgg1
+from vfbench.data.recipes.vox_vgg2 import prepare_vox_vgg2
+from vfbench.data.validate import validate_manifest
 from vfbench.errors import ConfigError, DataError, ManifestError
 
 # ---------------------------------------------------------------------------- splits
@@ -200,3 +211,234 @@ def test_normalise_gender() -> None:
         "",
         None,
     ]
+
+
+# ---------------------------------------------------------------------------- meta readers
+
+RESOURCE_FILES = (
+    "vox1_meta.csv",
+    "vox2_meta.csv",
+    "splits/dimnet/vox1_train.csv",
+    "splits/dimnet/vox1_val.csv",
+    "splits/dimnet/vox1_test.csv",
+    "splits/pins/identity_splits.txt",
+)
+
+
+@pytest.mark.parametrize("rel", RESOURCE_FILES)
+def test_packaged_copies_are_byte_identical(shared_dir: Path, rel: str) -> None:
+    assert (RESOURCES / rel).read_bytes() == (shared_dir / "data" / rel).read_bytes()
+
+
+@pytest.fixture(params=["packaged", "shared"])
+def meta_dir(request: pytest.FixtureRequest) -> Path:
+    if request.param == "packaged":
+        return RESOURCES
+    return request.getfixturevalue("shared_dir") / "data"
+
+
+def test_vox1_meta_counts(meta_dir: Path) -> None:
+    rows = read_vox1_meta(meta_dir / "vox1_meta.csv")
+    assert len(rows) == 1251 and rows[0].id == "id10001" and rows[-1].id == "id11251"
+    assert rows[0].face_id == "A.J._Buckley" and rows[0].nationality == "Ireland"
+    assert Counter(r.gender for r in rows) == {"m": 690, "f": 561}
+    assert Counter(r.set for r in rows) == {"dev": 1211, "test": 40}
+    assert any(r.nationality == "New Zealand" for r in rows)  # spaces inside a TAB field
+
+
+def test_vox2_meta_bom_crlf_padding(meta_dir: Path) -> None:
+    rows = read_vox2_meta(meta_dir / "vox2_meta.csv")
+    assert len(rows) == 6114
+    assert (rows[0].id, rows[0].face_id, rows[0].gender, rows[0].set) == (
+        "id00012",
+        "n000012",
+        "m",
+        "dev",
+    )
+    assert rows[-1].id == "id09272" and rows[-1].set == "dev"  # unterminated last line
+    assert Counter(r.set for r in rows) == {"dev": 5994, "test": 120}
+    assert {r.id: r.face_id for r in rows}["id00134"] == "n000140"  # digits differ
+
+
+def test_dimnet_split_counts_exclude_none(meta_dir: Path) -> None:
+    ds = read_dimnet_split(meta_dir / "splits" / "dimnet")
+    assert Counter(ds.split.values()) == {"train": 924, "val": 112, "test": 189}
+    assert Counter(ds.excluded.values()) == {"train": 18, "val": 4, "test": 4}
+    assert ds.excluded["id10001"] == "val" and "id10001" not in ds.split
+    assert set(ds.split).isdisjoint(ds.excluded) and len(ds.split) + len(ds.excluded) == 1251
+
+
+def test_pins_split_counts(meta_dir: Path) -> None:
+    pins = read_pins_split(meta_dir / "splits" / "pins" / "identity_splits.txt")
+    assert Counter(pins.values()) == {"train": 901, "val": 100, "test": 250}
+    assert pins["A.J._Buckley"] == "train" and pins["A.R._Rahman"] == "test"
+
+
+def test_meta_reader_errors_name_file_and_line(tmp_path: Path) -> None:
+    p = tmp_path / "vox1_meta.csv"
+    p.write_text("VoxCeleb1 ID,VGGFace1 ID,Gender,Nationality,Set\nid1,A,m,X,dev\n")
+    with pytest.raises(ManifestError, match=r"vox1_meta.csv:1: no column 'VoxCeleb1 ID'.*TAB"):
+        read_vox1_meta(p)
+    p.write_text("VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet\nid10001\tA\tq\tX\tdev\n")
+    with pytest.raises(ManifestError, match=r"vox1_meta.csv:2: identity 'id10001': gender 'q'"):
+        read_vox1_meta(p)
+    s = tmp_path / "identity_splits.txt"
+    s.write_text("A 1 \nB 3 \n")
+    with pytest.raises(ManifestError, match=r"identity_splits.txt:2: 'B': set code '3'"):
+        read_pins_split(s)
+    d = tmp_path / "dimnet"
+    d.mkdir()
+    for name in ("train", "val", "test"):
+        (d / f"vox1_{name}.csv").write_text("VoxCeleb1_ID,VGGFace1_ID,Gender,Nationality,Set\r\n")
+    (d / "vox1_test.csv").write_text(
+        "VoxCeleb1_ID,VGGFace1_ID,Gender,Nationality,Set\r\nid10001,A,m,X,dev\r\n"
+    )
+    (d / "vox1_val.csv").write_text(
+        "VoxCeleb1_ID,VGGFace1_ID,Gender,Nationality,Set\r\nid10001,A,m,X,dev\r\n"
+    )
+    with pytest.raises(ManifestError, match=r"vox1_test.csv:2: identity 'id10001' is also in"):
+        read_dimnet_split(d)
+
+
+def test_name_key_tolerates_spelling() -> None:
+    assert name_key("A.J._Buckley") == name_key("A.J. Buckley") == name_key("aj buckley")
+    assert name_key("Penélope_Cruz") == name_key("Penelope_Cruz")
+    assert name_key("Aamir_Khan") != name_key("Aaron_Tveit")
+
+
+# ---------------------------------------------------------------------------- vox-vgg1
+
+
+def _dimnet_reference(shared: Path) -> dict[str, str]:
+    """The DIMNet assignment read independently of vfbench (plain csv module)."""
+    import csv
+
+    out = {}
+    for s in ("train", "val", "test"):
+        with open(shared / "data/splits/dimnet" / f"vox1_{s}.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row["Set"] != "none":
+                    out[row["VoxCeleb1_ID"]] = s
+    return out
+
+
+@pytest.mark.parametrize("nest", [True, False])
+def test_vox1_dimnet_split_matches_reference(
+    tmp_path: Path, builders: Any, shared_dir: Path, nest: bool
+) -> None:
+    audio, faces = builders.build_vox1_tree(tmp_path, nest_wav=nest)
+    for root in (audio, audio / "wav") if nest else (audio,):
+        m = prepare_vox_vgg1(root, faces, progress=False)
+        ref = _dimnet_reference(shared_dir)
+        got = {i.id: i.split for i in m.identities}
+        assert got == {i: ref[i] for i in builders.VOX1_PICK if i in ref}
+        assert set(got.values()) == {"train", "val", "test"}
+        assert m.voice_root == (audio / "wav" if nest else audio).resolve()
+        # id10001 (A.J._Buckley) is Set=none: left out and reported
+        assert [(p["reason"], p["name"]) for p in m.meta["unjoined"]] == [("split_none", "id10001")]
+        a = m.identity_map()["id10003"]
+        assert (a.gender, a.nationality, a.voice_source_id, a.face_source_id) == (
+            "m",
+            "India",
+            "id10003",
+            "Aamir_Khan",
+        )
+        v = next(x for x in m.voices if x.identity == "id10003")
+        assert v.id == "id10003/v10003aaaaa/00001" and v.session == "v10003aaaaa"
+        assert v.sample_rate == 16000 and v.duration == pytest.approx(0.1)
+        f = next(x for x in m.faces if x.identity == "id10003")
+        assert f.id == "Aamir_Khan/00000001" and (f.width, f.height) == (40, 48)
+        assert len(m.voices) == 6 * 4 and len(m.faces) == 6 * 2
+
+
+def test_vox1_pins_and_random_splits(tmp_path: Path, builders: Any) -> None:
+    audio, faces = builders.build_vox1_tree(tmp_path)
+    pins = prepare_vox_vgg1(audio, faces, split="pins", probe=False, progress=False)
+    ref = read_pins_split()
+    assert {i.id: i.split for i in pins.identities} == {
+        i: ref[n] for i, (n, _) in builders.VOX1_PICK.items()
+    }
+    r1 = prepare_vox_vgg1(audio, faces, split="random", seed=1, probe=False, progress=False)
+    r2 = prepare_vox_vgg1(audio, faces, split="random", seed=1, probe=False, progress=False)
+    assert r1.identities == r2.identities and len(r1.identities) == 7
+    assert Counter(i.split for i in r1.identities) == {"train": 5, "val": 1, "test": 1}
+    with pytest.raises(ConfigError, match="'bogus'"):
+        prepare_vox_vgg1(audio, faces, split="bogus")
+
+
+def test_vox1_reports_unjoined_and_spelling(tmp_path: Path, builders: Any) -> None:
+    ids = ["id10003", "id10004", "id10117", "id10310"]
+    names = {"id10003": "Aamir Khan", "id10004": "Aaron_Tveit", "id10310": "Fanny_Ardant"}
+    audio, faces = builders.build_vox1_tree(tmp_path, ids, names)
+    builders.write_jpg(faces / "Nobody_Known" / "00000001.jpg")  # not in the meta
+    builders.write_jpg(faces / "Farrah_Abraham" / "00000001.jpg")  # id10311: no audio
+    builders.write_wav(audio / "wav" / "id99999" / "x" / "00001.wav")  # not a vox1 id
+    m = prepare_vox_vgg1(audio, faces, probe=False, progress=False)
+    assert [i.id for i in m.identities] == ["id10003", "id10004", "id10310"]
+    assert m.identity_map()["id10003"].face_source_id == "Aamir Khan"
+    reasons = {(p["reason"], p["name"]) for p in m.meta["unjoined"]}
+    assert reasons == {
+        ("joined_by_spelling", "Aamir Khan"),
+        ("not_in_meta", "Nobody_Known"),
+        ("not_in_meta", "id99999"),
+        ("voice_only", "id10117"),
+        ("face_only", "id10311"),
+    }
+    msg = {p["name"]: p["message"] for p in m.meta["unjoined"]}
+    assert "CCH_Pounder" in msg["id10117"] and "'Aamir_Khan'" in msg["Aamir Khan"]
+
+
+# ---------------------------------------------------------------------------- vox-vgg2
+
+
+def test_vox2_joins_through_table_and_probes_m4a(tmp_path: Path, builders: Any) -> None:
+    a, g = tmp_path / "vox2", tmp_path / "vggface2"
+    builders.write_m4a(a / "dev/aac/id00012/vidAAAAAAAA/00001.m4a", 0.5)
+    builders.write_m4a(a / "dev/aac/id00134/vidBBBBBBBB/00001.m4a", 0.3)
+    builders.write_m4a(a / "test/aac/id00017/vidCCCCCCCC/00002.m4a", 0.4)
+    builders.write_jpg(g / "train/n000012/0001_01.jpg")
+    builders.write_jpg(g / "test/n000140/0003_01.jpg", (30, 36))  # = id00134 per the table
+    builders.write_jpg(g / "train/n000134/0001_01.jpg")  # digits of id00134, another person
+    builders.write_jpg(g / "train/n000017/0001_01.jpg")
+    m = prepare_vox_vgg2(a, g, progress=False)
+    ident = m.identity_map()
+    assert sorted(ident) == ["id00012", "id00017", "id00134"]
+    assert ident["id00134"].face_source_id == "n000140"
+    assert {f.identity: f.id for f in m.faces}["id00134"] == "test/n000140/0003_01"
+    assert [i.split for i in m.identities] == ["train", "test", "train"]
+    v = {x.identity: x for x in m.voices}
+    assert v["id00012"].path == "dev/aac/id00012/vidAAAAAAAA/00001.m4a"
+    assert v["id00012"].sample_rate == 16000
+    assert v["id00012"].duration == pytest.approx(0.5, abs=0.07)  # AAC frames of 1024 samples
+    assert v["id00134"].duration == pytest.approx(0.3, abs=0.07)
+    unj = {(p["reason"], p["name"]) for p in m.meta["unjoined"]}
+    # n000134 has the digits of id00134 but is no VoxCeleb2 identity's face id
+    assert unj == {("not_in_meta", "train/n000134")}
+    assert m.voice_root == a.resolve() and m.face_root == g.resolve()
+
+
+def test_vox2_single_container_and_val_carve_out(tmp_path: Path, builders: Any) -> None:
+    rows = [r for r in read_vox2_meta() if r.set == "dev"][:10]
+    for r in rows:
+        builders.write_wav(tmp_path / "v/wav" / r.id / "vid" / "00001.wav", 0.1)
+        builders.write_jpg(tmp_path / "f" / r.face_id / "0001_01.jpg")
+    m = prepare_vox_vgg2(
+        tmp_path / "v", tmp_path / "f", val_fraction=0.2, probe=False, progress=False
+    )
+    assert m.voice_root == (tmp_path / "v/wav").resolve()
+    assert m.voices[0].id == f"{rows[0].id}/vid/00001"
+    assert Counter(i.split for i in m.identities) == {"train": 8, "val": 2}
+    m2 = prepare_vox_vgg2(
+        tmp_path / "v", tmp_path / "f", val_fraction=0.2, probe=False, progress=False
+    )
+    assert m2.identities == m.identities
+    with pytest.raises(ConfigError, match="val_fraction"):
+        prepare_vox_vgg2(tmp_path / "v", tmp_path / "f", val_fraction=1.5)
+
+
+def test_recipe_manifests_validate_clean(tmp_path: Path, builders: Any) -> None:
+    audio, faces = builders.build_vox1_tree(tmp_path)
+    m = prepare_vox_vgg1(audio, faces, progress=False)
+    assert validate_manifest(m).issues == []
+    folder = prepare_folder(builders.build_folder_tree(tmp_path / "c"), progress=False)
+    assert validate_manifest(folder).issues == []
