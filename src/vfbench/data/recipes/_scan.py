@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from vfbench.data.manifest import FaceItem, VoiceItem
@@ -90,14 +90,19 @@ def list_loose_files(folder: Path) -> list[str]:
         return sorted(e.name for e in it if _visible(e.name) and e.is_file())
 
 
-def walk_files(folder: Path) -> Iterator[PurePosixPath]:
-    """Visible files under ``folder`` (recursive, sorted), as POSIX paths relative to it."""
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+def walk_files(folder: Path) -> Iterator[str]:
+    """Visible files under ``folder`` (recursive, sorted), as POSIX paths relative to it.
+
+    Plain strings, not ``pathlib`` objects: on 100k+ files pathlib's parsing dominates.
+    """
+    base = os.fspath(folder)
+    n = len(base.rstrip(os.sep)) + 1
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if _visible(d))
-        rel_dir = Path(dirpath).relative_to(folder)
+        rel_dir = dirpath[n:].replace(os.sep, "/") if len(dirpath) >= n else ""
         for f in sorted(filenames):
             if _visible(f):
-                yield PurePosixPath(rel_dir.as_posix()) / f
+                yield f"{rel_dir}/{f}" if rel_dir else f
 
 
 @dataclass(frozen=True)
@@ -128,29 +133,32 @@ def scan_identity_folder(
     base = root / prefix
     out: list[Found] = []
     for rel in walk_files(base):
-        full_rel = (PurePosixPath(prefix) / rel).as_posix()
-        if rel.suffix.lower() not in exts:
+        full_rel = f"{prefix}/{rel}" if prefix else rel
+        parts = rel.split("/")
+        ext = os.path.splitext(parts[-1])[1]
+        if ext.lower() not in exts:
             report.skip(
                 "unsupported_format",
                 modality,
                 full_rel,
-                f"{root / full_rel}: unsupported {modality} file type {rel.suffix or '(none)'!r}",
+                f"{root / full_rel}: unsupported {modality} file type {ext or '(none)'!r}",
             )
             continue
-        parents = rel.parts[:-1]
-        if not parents:
+        if len(parts) == 1:
             group = ""
         elif group_level == "first":
-            group = parents[0]
+            group = parts[0]
         else:
-            group = parents[-1]
+            group = parts[-2]
         out.append(Found(full_rel, identity, group))
     return out
 
 
 def _stem(rel: str) -> str:
-    p = PurePosixPath(rel)
-    return str(p.with_suffix("")) if p.suffix else rel
+    """``a/b/c.wav`` -> ``a/b/c`` (the item id)."""
+    head, sep, name = rel.rpartition("/")
+    stem = os.path.splitext(name)[0] or name
+    return f"{head}{sep}{stem}"
 
 
 def _dedupe(found: Iterable[Found], modality: str, root: Path, report: RecipeReport) -> list[Found]:
