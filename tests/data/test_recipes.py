@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -115,6 +116,8 @@ def test_prepare_folder_meta_gives_gender_language_and_split(builders: Any, tmp_
     assert ids["erin"].split in {"train", "val", "test"}  # random for the one without a split
     assert m.meta["split"]["from_meta"] == 4
     assert {v.language for v in m.voices if v.identity == "carol"} == {"fr"}
+    digest = hashlib.sha256((root / "meta.csv").read_bytes()).hexdigest()
+    assert m.meta["provenance"]["inputs"] == {"meta.csv": digest}
 
 
 def test_prepare_folder_reports_unpaired_unknown_and_unsupported(

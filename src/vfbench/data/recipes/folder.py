@@ -34,6 +34,8 @@ from vfbench.data.recipes._scan import (
 )
 from vfbench.data.recipes.splits import split_identities
 from vfbench.errors import DataError, ManifestError
+from vfbench.utils.io import sha256_file
+from vfbench.utils.provenance import Provenance
 
 META_COLUMNS = ("identity", "gender", "nationality", "language", "split")
 _GENDER = {"m": "m", "male": "m", "f": "f", "female": "f", "": ""}
@@ -261,6 +263,12 @@ def prepare_folder(
             "probed": probe,
             # session names are folder names chosen per identity ("s1"), not global ids
             "session_scope": "identity",
+            "provenance": Provenance(
+                command="folder",
+                seed=split_seed,
+                config={"root": str(root.resolve()), "split_ratios": list(split_ratios)},
+                inputs={"meta.csv": sha256_file(meta_path)} if table else {},
+            ).to_dict(),
             **report.to_meta(),
         },
     )
