@@ -112,7 +112,12 @@ def side_by_side(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def build_set(grid_dir: Path, out: Path) -> dict[str, Path]:
-    """The five test cases (+ a clean female video); returns name -> path."""
+    """The test cases; returns name -> path.
+
+    ``m_*`` show the male speaker (identity ``spk_m``), ``f_*`` the female (``spk_f``):
+    clean single speaker, two faces (both GRID speakers side by side, male audio), silence,
+    no audio stream, a dubbed still photo, and a corrupt file (random bytes).
+    """
     out.mkdir(parents=True, exist_ok=True)
     fm, am, sr = load_grid(grid_dir / GRID_M)
     ff, af, _ = load_grid(grid_dir / GRID_F, zoom=1.3)
@@ -128,6 +133,8 @@ def build_set(grid_dir: Path, out: Path) -> dict[str, Path]:
         ),
         "m_no_audio": write_video(out / "m_no_audio.mp4", moving_crop(fm), None),
         "f_clean": write_video(out / "f_clean.mp4", moving_crop(ff), af, sr),
+        # a still photo of the female speaker over the male voice: nobody on screen talks
+        "f_dubbed": write_video(out / "f_dubbed.mp4", moving_crop([ff[30]] * len(ff), 0), am, sr),
     }
     bad = out / "f_corrupt.mp4"
     bad.write_bytes(rng.integers(0, 256, 20000, dtype=np.uint8).tobytes())

@@ -1,10 +1,13 @@
 """Faces in sampled frames: detection, 5-point landmarks, 128-d descriptors, alignment,
 shot-change cuts and an IoU + descriptor tracker.
 
-Detection uses dlib's HOG detector (``"dlib_hog"``) on the downscaled frame; landmarks
-(dlib 5-point model), descriptors (dlib ResNet, 128-d, same person ≈ distance < 0.6) and
-the aligned 112x112 chip are computed on the full-resolution frame. dlib and the model
-files of ``face_recognition_models`` are imported lazily on first use.
+Detection uses the preprocessing stage's detector registry
+(:data:`vfbench.preprocess.face.DETECTORS`: ``dlib_hog`` by default) on the downscaled
+frame. Landmarks (dlib 5-point model), the exported 112x112 face (aligned exactly like
+``vfbench preprocess`` does: eye centres + nose base onto the ArcFace template) and the
+150x150 dlib chip for descriptors (dlib ResNet, 128-d, same person ≈ distance < 0.6) are
+computed on the full-resolution frame. dlib and ``face_recognition_models`` are imported
+lazily on first use.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from vfbench.errors import RegistryError
-from vfbench.registry import Registry
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in full-resolution pixels
 
@@ -27,11 +29,6 @@ class Detection:
     box: Box
     score: float
 
-
-# name -> builder(upsample=int) returning fn(image (h,w[,3]) uint8) -> list[(box, score)]
-COLLECT_DETECTORS: Registry[Callable[..., Callable[[np.ndarray], list[tuple[Box, float]]]]] = (
-    Registry("collect face detector")
-)
 
 _lock = threading.Lock()
 _cache: dict[str, Any] = {}
@@ -44,7 +41,7 @@ def _dlib() -> Any:
 
 
 def _model(name: str) -> Any:
-    """Lazily loaded dlib models, shared by all threads of the process."""
+    """Lazily loaded dlib models (5-point predictor, descriptor ResNet), one per process."""
     with _lock:
         if name not in _cache:
             import warnings
@@ -53,9 +50,7 @@ def _model(name: str) -> Any:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 import face_recognition_models as frm
-            if name == "hog":
-                _cache[name] = dlib.get_frontal_face_detector()
-            elif name == "sp5":
+            if name == "sp5":
                 _cache[name] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
             elif name == "rec":
                 _cache[name] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
@@ -64,39 +59,26 @@ def _model(name: str) -> Any:
         return _cache[name]
 
 
-@COLLECT_DETECTORS.register("dlib_hog")
-def _build_dlib_hog(upsample: int = 0) -> Callable[[np.ndarray], list[tuple[Box, float]]]:
-    det = _model("hog")
-
-    def run(img: np.ndarray) -> list[tuple[Box, float]]:
-        rects, scores, _ = det.run(img, upsample, -0.5)
-        return [
-            ((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
-            for r, s in zip(rects, scores, strict=True)
-        ]
-
-    return run
-
-
-@COLLECT_DETECTORS.register("none")
-def _build_none(upsample: int = 0) -> Callable[[np.ndarray], list[tuple[Box, float]]]:
-    """No detection: every frame is one face (pre-cropped face videos)."""
-
-    def run(img: np.ndarray) -> list[tuple[Box, float]]:
-        h, w = img.shape[:2]
-        return [((0.0, 0.0, float(w - 1), float(h - 1)), 1.0)]
-
-    return run
-
-
 def build_detector(name: str, upsample: int = 0) -> Callable[[np.ndarray], list[tuple[Box, float]]]:
-    """A detector function from the registry; unknown names raise :class:`RegistryError`."""
-    if name not in COLLECT_DETECTORS:
+    """A detector from the preprocessing registry :data:`vfbench.preprocess.face.DETECTORS`
+    (``dlib_hog``, ``dlib_cnn``, ``none``) as ``fn(rgb (h, w, 3) uint8) -> [(box, score)]``.
+
+    Unknown names raise :class:`RegistryError` naming ``sampling.detector``.
+    """
+    from vfbench.preprocess.config import FaceConfig
+    from vfbench.preprocess.face import DETECTORS, get_detector
+
+    if name not in DETECTORS:
         raise RegistryError(
             f"unknown face detector {name!r} (sampling.detector); known: "
-            f"{', '.join(COLLECT_DETECTORS.names())}"
+            f"{', '.join(DETECTORS.names())}"
         )
-    return COLLECT_DETECTORS.build(name, upsample=upsample)
+    det = get_detector(FaceConfig(detector=name, upsample=upsample))
+
+    def run(img: np.ndarray) -> list[tuple[Box, float]]:
+        return [(tuple(float(v) for v in d.box), float(d.score)) for d in det.detect(img)]  # type: ignore[misc]
+
+    return run
 
 
 def detect(
@@ -148,9 +130,19 @@ def chip_descriptors(chips: list[np.ndarray]) -> np.ndarray:
 def align_chip(rgb: np.ndarray, shape: Any, size: int = 150, padding: float = 0.25) -> np.ndarray:
     """(size, size, 3) uint8 face aligned by a similarity transform on the 5 landmarks.
 
-    150 px with padding 0.25 is what dlib's descriptor network expects; the exported
-    112x112 face is this chip resized (:func:`resize_chip`), i.e. the same alignment."""
+    150 px with padding 0.25 is what dlib's descriptor network expects."""
     return np.asarray(_dlib().get_face_chip(rgb, shape, size=size, padding=padding))
+
+
+def align_112(rgb: np.ndarray, points: np.ndarray, size: int = 112) -> np.ndarray:
+    """(size, size, 3) uint8 face aligned like :func:`vfbench.preprocess.face.align_face`:
+    the two eye centres and the nose base of the 5 dlib landmarks ``points`` (5, 2) mapped
+    onto ``ALIGN_TEMPLATE`` by a least-squares similarity transform."""
+    from vfbench.preprocess.face import ALIGN_TEMPLATE, umeyama, warp_affine
+
+    pts3 = np.vstack([points[2:4].mean(axis=0), points[0:2].mean(axis=0), points[4]])
+    m = umeyama(pts3.astype(np.float64), ALIGN_TEMPLATE * (size / 112.0))
+    return warp_affine(rgb, m, size)
 
 
 def resize_chip(chip: np.ndarray, size: int = 112) -> np.ndarray:

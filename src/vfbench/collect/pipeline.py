@@ -145,13 +145,14 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
             prev = fr.grey
             if fr.rgb is None:
                 continue
-            dets = F.detect(detector, fr.grey, fr.scale, -1e9, sc.max_faces_per_frame)
+            assert fr.small is not None
+            dets = F.detect(detector, fr.small, fr.scale, -1e9, sc.max_faces_per_frame)
             samples = []
             for d in dets:
                 shape = F.landmarks5(fr.rgb, d.box)
                 chip150 = F.align_chip(fr.rgb, shape)
-                chip = F.resize_chip(chip150, cfg.export.face_size)
                 pts = F.shape_points(shape)
+                chip = F.align_112(fr.rgb, pts, cfg.export.face_size)
                 samples.append(
                     F.FaceSample(
                         t=fr.t,
@@ -528,7 +529,7 @@ def finalize(
             for f in v["faces"]:
                 f = dict(f)
                 k = (v["key"], f["track"])
-                if f["status"] == "kept" and k in label_of and k not in target:
+                if k in label_of and k not in target:
                     f["status"] = "rejected"
                     f["reasons"] = [
                         *f["reasons"],
@@ -539,7 +540,7 @@ def finalize(
             for s in v["segments"]:
                 s = dict(s)
                 k = (v["key"], s["speaker_track"])
-                if s["status"] == "kept" and k not in target:
+                if s["speaker_track"] is not None and k not in target:
                     s["status"] = "rejected"
                     s["reasons"] = [
                         *s["reasons"],

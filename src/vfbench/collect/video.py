@@ -37,8 +37,9 @@ class VideoInfo:
 class Frame:
     """One decoded frame at time ``t`` (seconds from the start of the file).
 
-    ``grey``: (h, w) uint8 at detection scale; ``rgb``: (H, W, 3) uint8 at full resolution,
-    only for frames on the detection grid (else None); ``scale`` = h / H.
+    ``grey``: (h, w) uint8 at detection scale; ``rgb``: (H, W, 3) uint8 at full resolution
+    and ``small``: (h, w, 3) uint8 at detection scale, both only for frames on the
+    detection grid (else None); ``scale`` = h / H.
     """
 
     t: float
@@ -46,6 +47,7 @@ class Frame:
     grey: np.ndarray
     rgb: np.ndarray | None
     scale: float
+    small: np.ndarray | None = None
 
 
 def _open(path: str | Path) -> Any:
@@ -179,9 +181,12 @@ def iter_frames(
                         max(2, int(round(h * scale / 2)) * 2),
                     )
                 grey = fr.reformat(width=small[0], height=small[1], format="gray").to_ndarray()
-                rgb = None
+                rgb = sm = None
                 if t + 1e-6 >= next_t:
                     rgb = fr.to_ndarray(format="rgb24")
+                    sm = fr.reformat(width=small[0], height=small[1], format="rgb24").to_ndarray()
                     next_t = next_t + step * max(1, math.floor((t - next_t) / step) + 1)
-                yield Frame(t=t, index=index, grey=grey, rgb=rgb, scale=small[1] / fr.height)
+                yield Frame(
+                    t=t, index=index, grey=grey, rgb=rgb, scale=small[1] / fr.height, small=sm
+                )
                 index += 1
