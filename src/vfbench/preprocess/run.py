@@ -238,6 +238,8 @@ def preprocess(
         )
         summaries[mod] = s
         t0 = time.perf_counter()
+        if todo and workers > 1:
+            _preload(cfg, mod)
         codes: Counter[str] = Counter()
         bar = tqdm(
             total=sum(len(t.items) for t in todo),
@@ -260,6 +262,20 @@ def preprocess(
 
         write_report(cache_dir, provenance=prov, n_faces=cfg.contact_sheet)
     return RunSummary(cache_dir, summaries, time.perf_counter() - t_start)
+
+
+def _preload(cfg: PreprocessConfig, modality: str) -> None:
+    """Import decoders and build the detector once in the parent, so forked workers
+    inherit them instead of each paying seconds of imports and model loading."""
+    if modality == "voice":
+        import av  # noqa: F401
+        import scipy.fft
+        import scipy.signal  # noqa: F401
+        import soundfile  # noqa: F401
+    else:
+        from vfbench.preprocess.face import get_detector
+
+        get_detector(cfg.face)
 
 
 def _cfg_dict(cfg: PreprocessConfig) -> dict[str, Any]:
