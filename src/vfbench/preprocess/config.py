@@ -122,5 +122,9 @@ class PreprocessConfig:
         return {"feature_version": FEATURE_VERSION[modality], **d}
 
     def modality_hash(self, modality: str) -> str:
-        """Hash naming the cache sub-folder of ``modality`` (shard_size is not part of it)."""
-        return stable_hash(self.section(modality), length=12)
+        """Hash naming the cache sub-folder of ``modality``: its settings + ``shard_size``.
+
+        ``shard_size`` fixes which items share a shard file, so it is part of the folder's
+        identity too: one folder always holds one consistent set of shards.
+        """
+        return stable_hash({**self.section(modality), "shard_size": self.shard_size}, length=12)
