@@ -149,8 +149,9 @@ class TrainConfig:
     seed: int = 0
     steps: int = 70000
     device: str = "cpu"
-    feature_mode: str = "auto"  # auto: on iff both backbones are frozen; on; off
+    feature_mode: bool = True  # cache the features of frozen backbones; train on the cache
     checkpoint_every: int = 1000
+    threads: int = 0  # torch CPU threads; 0 = auto (1 in feature mode: tiny ops, no contention)
     data: DataConfig = field(default_factory=DataConfig)
     voice: EncoderConfig = field(default_factory=lambda: EncoderConfig(frozen=True, lr=0.0))
     face: EncoderConfig = field(default_factory=EncoderConfig)
@@ -165,18 +166,15 @@ class TrainConfig:
     def validate(self) -> None:
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.feature_mode not in ("auto", "on", "off"):
-            raise ValueError(f"feature_mode must be auto/on/off, got {self.feature_mode!r}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
-        if self.feature_mode == "on" and not (self.voice.frozen and self.face.frozen):
-            raise ValueError("feature_mode: on needs voice.frozen and face.frozen")
 
-    def use_features(self) -> bool:
-        """Whether training runs on cached backbone features (both backbones frozen)."""
-        if self.feature_mode == "auto":
-            return self.voice.frozen and self.face.frozen
-        return self.feature_mode == "on"
+    def feature_modalities(self) -> tuple[str, ...]:
+        """Modalities whose frozen backbone runs once on every item (feature mode); the
+        loop then trains on the cached features. Both frozen = heads-only training."""
+        if not self.feature_mode:
+            return ()
+        return tuple(m for m, e in (("voice", self.voice), ("face", self.face)) if e.frozen)
 
 
 def load_train_config(path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:

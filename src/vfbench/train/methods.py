@@ -45,7 +45,8 @@ gradient of the local part (identity without DDP)."""
 class Batch:
     """One training step's inputs on this rank.
 
-    ``voice``/``face`` are inputs (or cached backbone features when ``features``);
+    ``voice``/``face`` are inputs, or cached backbone features when ``voice_features`` /
+    ``face_features`` (feature mode for a frozen backbone);
     ``*_labels`` are global train-identity indices (long). ``global_*_labels`` are the
     labels of the whole (all-rank) batch, aligned with ``gather`` outputs.
     """
@@ -56,7 +57,8 @@ class Batch:
     face_labels: torch.Tensor
     global_voice_labels: torch.Tensor
     global_face_labels: torch.Tensor
-    features: bool
+    voice_features: bool
+    face_features: bool
     step: int
 
 
@@ -153,8 +155,8 @@ class Method:
         self, model: VoiceFaceModel, objective: nn.Module, batch: Batch, gather: Gather
     ) -> torch.Tensor:
         """Scalar loss of the GLOBAL batch (identical on every rank)."""
-        ev = self.embed(model, "voice", batch.voice, batch.features)
-        ef = self.embed(model, "face", batch.face, batch.features)
+        ev = self.embed(model, "voice", batch.voice, batch.voice_features)
+        ef = self.embed(model, "face", batch.face, batch.face_features)
         out: torch.Tensor = objective(
             gather(ev), batch.global_voice_labels, gather(ef), batch.global_face_labels
         )

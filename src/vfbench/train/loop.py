@@ -1,0 +1,589 @@
+"""The training loop shared by every method: pretraining stage, feature mode, Adam with
+parameter groups and the paper's step schedule, validation with 1:2 accuracy, atomic
+checkpoints with exact resume, CSV/JSONL(/TensorBoard) logs and a progress bar.
+
+``train(cfg, out_dir)`` writes into ``out_dir``::
+
+    config.yaml           resolved config
+    pretrain/{voice,face}.pt   backbone weights from the pretraining stage (if enabled)
+    features/             cached backbone features (feature mode)
+    metrics.csv, metrics.jsonl   one row per logged step (step, loss, lr, steps/s)
+    val.jsonl             one row per validation (1:2 accuracy + 95% interval)
+    last.pt, best.pt      checkpoints (best = highest validation 1:2 accuracy)
+    summary.json          final figures + provenance
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vfbench.config import dump_yaml, to_dict
+from vfbench.errors import CheckpointError, ConfigError
+from vfbench.models.encoders import create_encoder, input_kind, out_dim
+from vfbench.models.heads import ClassifierHead
+from vfbench.models.voiceface import VoiceFaceModel
+from vfbench.train.checkpoint import load_checkpoint, save_checkpoint
+from vfbench.train.config import EncoderConfig, TrainConfig
+from vfbench.train.data import SplitData, TensorSource, load_split
+from vfbench.train.methods import Batch, Method, get_method
+from vfbench.train.sampler import triplet_arithmetic
+from vfbench.utils.io import atomic_write_json, atomic_write_text
+from vfbench.utils.provenance import Provenance
+
+log = logging.getLogger("vfbench.train")
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by ``train(..., crash_after=N)`` after step N (tests of exact resume)."""
+
+
+@dataclass
+class DistInfo:
+    """Rank/world of a multi-process run; ``gather`` all-gathers keeping local gradients."""
+
+    rank: int = 0
+    world: int = 1
+    gather: Callable[[torch.Tensor], torch.Tensor] = field(default=lambda x: x)
+    wrap: Callable[[nn.Module], nn.Module] = field(default=lambda m: m)
+    barrier: Callable[[], None] = field(default=lambda: None)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    best_value: float | None
+    validations: list[dict[str, Any]]
+    losses: list[tuple[int, float]]  # (step, loss) of the steps run in THIS call
+
+
+class TrainStep(nn.Module):
+    """Model + objective as one module (what DDP wraps); forward = the method's loss."""
+
+    def __init__(self, method: Method, model: VoiceFaceModel, objective: nn.Module) -> None:
+        super().__init__()
+        self.method = method
+        self.model = model
+        self.objective = objective
+        self.gather: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.method.loss(self.model, self.objective, batch, self.gather)
+
+
+# ---------------------------------------------------------------------------------------
+def lr_factor(step: int, milestones: list[int], gamma: float) -> float:
+    """Head LR multiplier at ``step`` (0-based): gamma ** (milestones passed)."""
+    return float(gamma ** sum(step >= m for m in milestones))
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (third-party code may use it)
+    torch.manual_seed(seed)
+
+
+def build_backbone(enc: EncoderConfig, modality: str, weights: str | None) -> nn.Module:
+    m = create_encoder(enc.name, modality, weights=weights, **enc.kwargs)
+    if enc.frozen:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    return m
+
+
+def _set_frozen_eval(model: VoiceFaceModel, cfg: TrainConfig) -> None:
+    """Frozen backbones keep their BatchNorm statistics (eval mode) while heads train."""
+    for mod, enc in (("voice", cfg.voice), ("face", cfg.face)):
+        if enc.frozen:
+            model.backbone(mod).eval()
+
+
+# ---------------------------------------------------------------------------------------
+def pretrain_backbone(
+    cfg: TrainConfig,
+    modality: str,
+    data: SplitData,
+    out_path: Path,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Identity classification of one modality on the train split (softmax head); saves
+    the backbone's state dict to ``out_path`` (stands in for VoxCeleb2/VGGFace2 pretraining)."""
+    enc = cfg.voice if modality == "voice" else cfg.face
+    pc = cfg.pretrain
+    torch.manual_seed(cfg.seed + (1 if modality == "voice" else 2))
+    backbone = create_encoder(enc.name, modality, weights=enc.weights, **enc.kwargs)
+    if input_kind(backbone) not in ("spectrogram", "image"):
+        raise ConfigError(f"{modality} encoder {enc.name!r} is off-the-shelf; it cannot pretrain")
+    clf = ClassifierHead(out_dim(backbone), len(data.identities))
+    net = nn.Sequential(backbone, clf).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=pc.lr, weight_decay=pc.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=pc.lr, total_steps=pc.steps)
+    rng = np.random.default_rng(cfg.seed + 17)
+    table, source = data.table(modality), data.source(modality)
+    labels_all = torch.as_tensor(table.identity, dtype=torch.long)
+    bar = _bar(pc.steps, 0, f"pretrain {modality}", progress)
+    net.train()
+    acc_ema, loss_v = 0.0, 0.0
+    for step in range(pc.steps):
+        idx = rng.choice(len(table), size=min(pc.batch_size, len(table)), replace=False)
+        x = source.batch(idx, step).to(device)
+        y = labels_all[idx].to(device)
+        logits = net(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss_v = float(loss)
+        acc_ema = 0.9 * acc_ema + 0.1 * float((logits.argmax(1) == y).float().mean())
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_v:.3f}", acc=f"{acc_ema:.2f}")
+    if bar is not None:
+        bar.close()
+    log.info("pretrain %s: final loss %.3f, train acc (ema) %.2f", modality, loss_v, acc_ema)
+    buf = io.BytesIO()
+    torch.save(backbone.cpu().state_dict(), buf)
+    from vfbench.utils.io import atomic_write_bytes
+
+    atomic_write_bytes(out_path, buf.getvalue())
+    return out_path
+
+
+def _bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------------------
+@torch.no_grad()
+def embed_split(
+    method: Method,
+    model: VoiceFaceModel,
+    data: SplitData,
+    modality: str,
+    features: bool,
+    device: str = "cpu",
+    batch_size: int = 128,
+) -> np.ndarray:
+    """(N, D) embeddings of every ``modality`` item of ``data`` (table order)."""
+    table = data.table(modality)
+    idx = np.arange(len(table))
+    out: np.ndarray | None = None
+    was = model.training
+    model.eval()
+    for part, x in data.source(modality).eval_batches(idx, batch_size):
+        y = method.embed(model, modality, x.to(device), features).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(idx), y.shape[1]), np.float32)
+        out[part] = y
+    model.train(was)
+    assert out is not None
+    return out
+
+
+def validate(
+    method: Method,
+    model: VoiceFaceModel,
+    data: SplitData,
+    cfg: TrainConfig,
+    features: tuple[str, ...] = (),
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """1:2 voice->face matching accuracy (and 95% interval) on the validation split.
+
+    ``features``: modalities whose sources hold cached backbone features."""
+    from vfbench.evaluate.quick import validation_1to2
+
+    v = embed_split(method, model, data, "voice", "voice" in features, device)
+    f = embed_split(method, model, data, "face", "face" in features, device)
+    ids = np.asarray(data.identities)
+    vi, fi = ids[data.voices.identity], ids[data.faces.identity]
+    est = validation_1to2(v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed)
+    row: dict[str, Any] = {"acc": est.value, "low": est.low, "high": est.high, "n": est.n}
+    if cfg.val.gender_balanced and all(g in ("m", "f") for g in data.genders):
+        g = dict(zip(data.identities, data.genders, strict=True))
+        gb = validation_1to2(v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed, genders=g)
+        row.update({"acc_gb": gb.value, "low_gb": gb.low, "high_gb": gb.high})
+    return row
+
+
+# ---------------------------------------------------------------------------------------
+class _Logger:
+    """metrics.csv + metrics.jsonl (+ TensorBoard when importable); resume-aware."""
+
+    FIELDS = ("step", "loss", "lr_head", "steps_per_s", "elapsed_s")
+
+    def __init__(self, out: Path, start_step: int, tensorboard: bool, enabled: bool) -> None:
+        self.enabled = enabled
+        self.jsonl = out / "metrics.jsonl"
+        self.csv = out / "metrics.csv"
+        self.val = out / "val.jsonl"
+        self.tb: Any = None
+        if not enabled:
+            return
+        # drop rows beyond the checkpoint we resume from, so curves stay continuous
+        for p in (self.jsonl, self.val):
+            if p.is_file():
+                rows = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+                keep = [r for r in rows if r["step"] <= start_step]
+                atomic_write_text(p, "".join(json.dumps(r) + "\n" for r in keep))
+        rows = (
+            [json.loads(x) for x in self.jsonl.read_text().splitlines() if x.strip()]
+            if self.jsonl.is_file()
+            else []
+        )
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=self.FIELDS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in self.FIELDS})
+        atomic_write_text(self.csv, buf.getvalue())
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out / "tb"), purge_step=start_step + 1)
+            except Exception:  # tensorboard not installed: optional
+                self.tb = None
+
+    def step(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.jsonl, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        with open(self.csv, "a", encoding="utf-8", newline="") as fh:
+            csv.DictWriter(fh, fieldnames=self.FIELDS).writerow(
+                {k: row.get(k, "") for k in self.FIELDS}
+            )
+        if self.tb is not None:
+            self.tb.add_scalar("train/loss", row["loss"], row["step"])
+            self.tb.add_scalar("train/lr_head", row["lr_head"], row["step"])
+
+    def validation(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.val, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if self.tb is not None:
+            self.tb.add_scalar("val/acc_1to2", row["acc"], row["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+# ---------------------------------------------------------------------------------------
+def _load_data(cfg: TrainConfig) -> tuple[SplitData, SplitData]:
+    d = cfg.data
+    train_data = load_split(
+        d.manifest, d.cache, d.train_split, d.crop_seconds, cfg.seed, d.max_train_identities,
+        augment=d.face_augment,
+    )  # fmt: skip
+    val_data = load_split(
+        d.manifest, d.cache, d.val_split, d.crop_seconds, cfg.seed, d.val_max_identities
+    )
+    return train_data, val_data
+
+
+def _to_features(
+    cfg: TrainConfig,
+    model: VoiceFaceModel,
+    datas: list[SplitData],
+    directory: Path,
+    device: str,
+    modalities: tuple[str, ...],
+) -> list[SplitData]:
+    from vfbench.train.features import cached_features
+
+    out = []
+    t0 = time.time()
+    for data in datas:
+        srcs = {"voice": data.voice_source, "face": data.face_source}
+        for mod, enc in (("voice", cfg.voice), ("face", cfg.face)):
+            if mod not in modalities:
+                continue
+            bb = model.backbone(mod)
+            srcs[mod] = TensorSource(
+                cached_features(bb, enc.name, enc.kwargs, data, mod, directory, device)
+            )
+        out.append(data.with_sources(srcs["voice"], srcs["face"]))
+    log.info("feature mode (%s): features ready in %.1f s", "+".join(modalities), time.time() - t0)
+    return out
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    data: SplitData | None = None,
+    val_data: SplitData | None = None,
+    crash_after: int | None = None,
+    dist: DistInfo | None = None,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Run (or resume) training as configured; returns the checkpoints and figures.
+
+    ``data``/``val_data`` override ``cfg.data`` (in-memory splits, tests). ``crash_after``
+    raises :class:`SimulatedCrash` after that step (resume tests). Environment variable
+    ``VFBENCH_KILL_AT_STEP=N`` SIGKILLs the process after step N (kill tests).
+    """
+    threads = cfg.threads or (1 if len(cfg.feature_modalities()) == 2 else 0)
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _train(cfg, out_dir, resume, data, val_data, crash_after, dist, progress)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _train(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    data: SplitData | None = None,
+    val_data: SplitData | None = None,
+    crash_after: int | None = None,
+    dist: DistInfo | None = None,
+    progress: bool | None = None,
+) -> TrainResult:
+    dist = dist or DistInfo()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = cfg.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but no CUDA GPU is available")
+    show = (cfg.log.progress if progress is None else progress) and dist.main
+    method = get_method(cfg.method)
+    seed_everything(cfg.seed)
+
+    if data is None:
+        data, val_data = _load_data(cfg)
+    assert data is not None
+    last_path = out / "last.pt"
+    ckpt: dict[str, Any] | None = None
+    if resume and last_path.is_file():
+        ckpt = load_checkpoint(last_path)
+        if ckpt["method"] != cfg.method:
+            raise CheckpointError(f"{last_path}: was trained with method {ckpt['method']!r}")
+    elif resume:
+        log.info("no %s yet: starting from scratch", last_path)
+
+    # -- stage 1: pretraining (skipped when its outputs exist) ----------------------------
+    weights = {"voice": cfg.voice.weights, "face": cfg.face.weights}
+    if cfg.pretrain.enabled:
+        for mod in cfg.pretrain.modalities:
+            p = out / "pretrain" / f"{mod}.pt"
+            if not p.is_file():
+                if dist.main:
+                    pretrain_backbone(cfg, mod, data, p, device, show)
+                dist.barrier()
+            weights[mod] = str(p)
+        seed_everything(cfg.seed)
+
+    # -- model -----------------------------------------------------------------------
+    vb = build_backbone(cfg.voice, "voice", weights["voice"])
+    fb = build_backbone(cfg.face, "face", weights["face"])
+    model = method.build_model(cfg, vb, fb).to(device)
+    objective = method.build_objective(cfg, model, len(data.identities)).to(device)
+    features = cfg.feature_modalities()
+    for mod, bb in (("voice", vb), ("face", fb)):
+        if input_kind(bb) in ("waveform", "chip150") and mod not in features:
+            raise ConfigError(
+                f"{mod} encoder {getattr(cfg, mod).name!r} is an off-the-shelf model: it "
+                f"needs {mod}.frozen: true and feature_mode: true"
+            )
+    if features:
+        datas = _to_features(cfg, model, [d for d in (data, val_data) if d is not None],
+                             out / "features", device, features)  # fmt: skip
+        data = datas[0]
+        val_data = datas[1] if len(datas) > 1 else None
+    groups = method.param_groups(cfg, model, objective)
+    if not groups:
+        raise ConfigError("nothing to train: every parameter group is frozen or has lr 0")
+    opt = torch.optim.Adam(
+        [{"params": g.params, "lr": g.lr, "name": g.name} for g in groups],
+        weight_decay=cfg.optim.weight_decay,
+    )
+    oc = cfg.optim
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        [
+            (lambda s: lr_factor(s, oc.milestones, oc.gamma)) if g.scheduled else (lambda s: 1.0)
+            for g in groups
+        ],
+    )
+    sampler = method.make_sampler(cfg, data)
+    step_module = TrainStep(method, model, objective)
+    step_module.gather = dist.gather
+    runner = dist.wrap(step_module)
+
+    start, best, validations = 0, None, []
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        objective.load_state_dict(ckpt["objective"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        sampler.load_state_dict(ckpt["sampler"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        start, best = int(ckpt["step"]), ckpt.get("best")
+        validations = list(ckpt.get("validations", []))
+        log.info("resumed from %s at step %d", last_path, start)
+
+    if dist.main:
+        atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+        n_train = sum(p.numel() for g in groups for p in g.params)
+        log.info(
+            "method %s, %d train identities, %d trainable parameters, feature mode %s",
+            cfg.method, len(data.identities), n_train, features,
+        )  # fmt: skip
+        if method.triplets_per_step(cfg) is not None:
+            log.info(
+                "sampling: %s",
+                triplet_arithmetic(cfg.steps, cfg.sampler.P, cfg.sampler.K),
+            )
+    logger = _Logger(out, start, cfg.log.tensorboard, dist.main)
+
+    def state(step: int) -> dict[str, Any]:
+        return {
+            "step": step,
+            "method": cfg.method,
+            "config": to_dict(cfg),
+            "model": model.state_dict(),
+            "objective": objective.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "sampler": sampler.state_dict(),
+            "rng": {"torch": torch.get_rng_state()},
+            "best": best,
+            "validations": validations,
+            "feature_mode": list(features),
+            "identities": len(data.identities),
+        }
+
+    kill_at = int(os.environ.get("VFBENCH_KILL_AT_STEP", "0") or 0)
+    model.train()
+    _set_frozen_eval(model, cfg)
+    bar = _bar(cfg.steps, start, cfg.name, show)
+    t0, losses = time.time(), []
+    dev = torch.device(device)
+    for step in range(start, cfg.steps):
+        sb = sampler.next()
+        local = sb.shard(dist.rank, dist.world)
+        batch = Batch(
+            voice=data.voice_source.batch(local.voice_items, step).to(dev),
+            face=data.face_source.batch(local.face_items, step).to(dev),
+            voice_labels=torch.as_tensor(local.voice_labels, device=dev),
+            face_labels=torch.as_tensor(local.face_labels, device=dev),
+            global_voice_labels=torch.as_tensor(sb.voice_labels, device=dev),
+            global_face_labels=torch.as_tensor(sb.face_labels, device=dev),
+            voice_features="voice" in features,
+            face_features="face" in features,
+            step=step,
+        )
+        loss = runner(batch)
+        opt.zero_grad(set_to_none=True)
+        # DDP averages gradients over ranks; each rank back-propagates the global loss
+        # through its own slice only, so scale by world to recover the full gradient.
+        (loss * dist.world if dist.world > 1 else loss).backward()
+        if oc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_([p for g in groups for p in g.params], oc.grad_clip)
+        opt.step()
+        sched.step()
+        lv = float(loss.detach())
+        if not math.isfinite(lv):
+            raise ConfigError(f"loss became {lv} at step {step + 1}; lower optim.head_lr")
+        done = step + 1
+        losses.append((done, lv))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{lv:.4g}")
+        if done % max(1, cfg.log.every) == 0 or done == cfg.steps:
+            el = time.time() - t0
+            logger.step(
+                {
+                    "step": done,
+                    "loss": lv,
+                    "lr_head": opt.param_groups[0]["lr"],
+                    "steps_per_s": (done - start) / max(el, 1e-9),
+                    "elapsed_s": el,
+                }
+            )
+        is_val = val_data is not None and (
+            (cfg.val.every and done % cfg.val.every == 0) or done == cfg.steps
+        )
+        if is_val and dist.main:
+            assert val_data is not None
+            row = {"step": done, **validate(method, model, val_data, cfg, features, device)}
+            model.train()
+            _set_frozen_eval(model, cfg)
+            validations.append(row)
+            logger.validation(row)
+            if bar is not None:
+                bar.write(
+                    f"step {done}: val 1:2 acc {row['acc']:.4f} "
+                    f"[{row['low']:.4f}, {row['high']:.4f}] (n={row['n']})"
+                )
+            if best is None or row["acc"] > best:
+                best = row["acc"]
+                save_checkpoint(out / "best.pt", state(done))
+        if dist.main and (done % max(1, cfg.checkpoint_every) == 0 or done == cfg.steps):
+            save_checkpoint(last_path, state(done))
+        if kill_at and done == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if crash_after is not None and done == crash_after:
+            logger.close()
+            raise SimulatedCrash(f"simulated crash after step {done}")
+    if bar is not None:
+        bar.close()
+    logger.close()
+    dist.barrier()
+    summary = {
+        "steps": cfg.steps,
+        "best_val_acc": best,
+        "last_val": validations[-1] if validations else None,
+        "feature_mode": list(features),
+        "elapsed_s": time.time() - t0,
+        "provenance": Provenance(
+            command="vfbench train", seed=cfg.seed, config=to_dict(cfg)
+        ).to_dict(),
+    }
+    if dist.main:
+        atomic_write_json(out / "summary.json", summary)
+    return TrainResult(
+        out_dir=out,
+        steps=cfg.steps,
+        last_checkpoint=last_path,
+        best_checkpoint=(out / "best.pt") if (out / "best.pt").is_file() else None,
+        best_value=best,
+        validations=validations,
+        losses=losses,
+    )
