@@ -445,3 +445,14 @@ def test_recipe_manifests_validate_clean(tmp_path: Path, builders: Any) -> None:
     assert validate_manifest(m).issues == []
     folder = prepare_folder(builders.build_folder_tree(tmp_path / "c"), progress=False)
     assert validate_manifest(folder).issues == []
+
+
+def test_identity_with_only_unreadable_faces_is_left_out(tmp_path: Path, builders: Any) -> None:
+    root = builders.build_folder_tree(tmp_path / "c", ("alice", "bob"), faces=1)
+    (root / "faces/bob/000.jpg").write_bytes(b"garbage")
+    m = prepare_folder(root, progress=False)
+    assert [i.id for i in m.identities] == ["alice"]
+    assert {v.identity for v in m.voices} == {"alice"}
+    unj = [p for p in m.meta["unjoined"] if p["reason"] == "no_readable_media"]
+    assert [(p["name"], p["modality"]) for p in unj] == [("bob", "face")]
+    assert ("unreadable", "bob/000.jpg") in {(p["reason"], p["name"]) for p in m.meta["skipped"]}

@@ -74,7 +74,9 @@ def _probe_av(p: Path) -> tuple[float, int]:
                 dur = float(st.duration * st.time_base)
             elif container.duration is not None:
                 dur = float(container.duration) / 1_000_000.0  # AV_TIME_BASE
-            if dur <= 0.0:  # header without a duration (raw ADTS .aac): count the packets
+            # raw ADTS .aac has no duration in its header and FFmpeg guesses one from the
+            # bitrate (wrong for VBR): count the packets instead (no decoding)
+            if dur <= 0.0 or p.suffix.lower() == ".aac":
                 last = 0.0
                 for pkt in container.demux(st):
                     if pkt.pts is not None and pkt.time_base is not None:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfbench.data.manifest import FaceItem, VoiceItem
+from vfbench.data.manifest import FaceItem, Identity, VoiceItem
 from vfbench.data.media import AUDIO_EXTS, IMAGE_EXTS, probe_many
 from vfbench.errors import DataError
 
@@ -244,6 +244,39 @@ def build_face_items(
         w, h = r.values
         out.append(FaceItem(_stem(f.rel), f.identity, f.rel, int(w), int(h), f.group))
     return out
+
+
+def drop_emptied(
+    identities: list[Identity],
+    voices: list[VoiceItem],
+    faces: list[FaceItem],
+    report: RecipeReport,
+    keep_unpaired: bool,
+) -> tuple[list[Identity], list[VoiceItem], list[FaceItem]]:
+    """Leave out identities whose voices or faces were all unreadable (reported, not silent)."""
+    if keep_unpaired:
+        return identities, voices, faces
+    has_v = {v.identity for v in voices}
+    has_f = {f.identity for f in faces}
+    drop = set()
+    for i in identities:
+        missing = [m for m, has in (("voice", has_v), ("face", has_f)) if i.id not in has]
+        if missing:
+            drop.add(i.id)
+            report.unjoin(
+                "no_readable_media",
+                missing[0],
+                i.id,
+                f"identity {i.id!r}: no readable {' or '.join(missing)} file left after "
+                "probing (see meta.skipped); left out",
+            )
+    if not drop:
+        return identities, voices, faces
+    return (
+        [i for i in identities if i.id not in drop],
+        [v for v in voices if v.identity not in drop],
+        [f for f in faces if f.identity not in drop],
+    )
 
 
 def find_containers(root: Path, looks_like_identity: Any, candidates: Iterable[str]) -> list[Path]:

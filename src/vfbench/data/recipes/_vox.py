@@ -15,6 +15,7 @@ from vfbench.data.recipes._scan import (
     RecipeReport,
     build_face_items,
     build_voice_items,
+    drop_emptied,
     find_containers,
     list_subdirs,
     report_loose_files,
@@ -151,6 +152,7 @@ def assemble(
         workers=workers,
         progress=progress,
     )
+    identities, voices, faces = drop_emptied(identities, voices, faces, report, keep_unpaired)
     report.log(corpus)
     prov = Provenance(
         command=corpus,

@@ -28,6 +28,7 @@ from vfbench.data.recipes._scan import (
     RecipeReport,
     build_face_items,
     build_voice_items,
+    drop_emptied,
     list_subdirs,
     report_loose_files,
     scan_identity_folder,
@@ -242,6 +243,7 @@ def prepare_folder(
         workers=workers,
         progress=progress,
     )
+    identities, voices, faces = drop_emptied(identities, voices, faces, report, keep_unpaired)
     report.log("folder")
     return Manifest(
         identities=identities,
