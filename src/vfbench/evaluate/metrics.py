@@ -141,20 +141,27 @@ def verification_metrics(
 
 # ----------------------------------------------------------------------------- retrieval
 def _f32_keys(x: np.ndarray) -> np.ndarray:
-    """Order-preserving map float32 -> uint32 (exact; -0.0 folded onto +0.0)."""
-    u = (np.asarray(x, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
-    neg = (u >> np.uint32(31)).astype(bool)
-    return np.where(neg, ~u, u | np.uint32(0x80000000)).astype(np.uint32)
+    """Order-preserving map float32 -> int64 (exact; -0.0 folded onto +0.0)."""
+    i = (np.asarray(x, dtype=np.float32) + np.float32(0.0)).view(np.int32)
+    return (i ^ ((i >> 31) & np.int32(0x7FFFFFFF))).astype(np.int64)
 
 
-def _row_searchsorted(sorted_rows: np.ndarray, values: np.ndarray, side: str) -> np.ndarray:
-    """Per-row ``searchsorted``: sorted_rows (Q, G) ascending float32, values (Q, R)."""
+def _row_counts(sorted_rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, how many entries are >= and > each value.
+
+    ``sorted_rows`` (Q, G) ascending float32, ``values`` (Q, R). One global ``searchsorted``
+    over rows offset by ``row << 32`` (the float keys are exact and order-preserving).
+    """
     q, g = sorted_rows.shape
     off = (np.arange(q, dtype=np.int64) << 32)[:, None]
-    hay = (off + _f32_keys(sorted_rows).astype(np.int64)).reshape(-1)
-    nee = off + _f32_keys(values).astype(np.int64)
-    pos = np.searchsorted(hay, nee.reshape(-1), side=side).reshape(values.shape)  # type: ignore[call-overload]
-    return pos - (np.arange(q, dtype=np.int64) * g)[:, None]
+    hay = _f32_keys(sorted_rows)
+    hay += off
+    hay = hay.reshape(-1)
+    nee = (_f32_keys(values) + off).reshape(-1)
+    base = (np.arange(q, dtype=np.int64) * g)[:, None]
+    left = np.searchsorted(hay, nee, side="left").reshape(values.shape) - base
+    right = np.searchsorted(hay, nee, side="right").reshape(values.shape) - base
+    return g - left, g - right
 
 
 @dataclass
@@ -204,11 +211,8 @@ def retrieval_block(
         raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
     ssort = np.sort(s, axis=1)
     rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
-    n_ge = g - _row_searchsorted(ssort, rs, "left")  # items scoring >= each relevant score
-    n_gt = g - _row_searchsorted(ssort, rs, "right")
-    rsort = np.sort(rs, axis=1)  # padding (-inf) first
-    h_ge = rs.shape[1] - _row_searchsorted(rsort, rs, "left")
-    h_gt = rs.shape[1] - _row_searchsorted(rsort, rs, "right")
+    n_ge, n_gt = _row_counts(ssort, rs)  # gallery items scoring >= / > each relevant score
+    h_ge, _ = _row_counts(np.sort(rs, axis=1), rs)  # relevant items scoring >= (pads: -inf)
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(rel_mask, h_ge / np.maximum(n_ge, 1), 0.0)
     apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
@@ -219,7 +223,6 @@ def retrieval_block(
         p = np.clip((kk - n_gt) / tie, 0.0, 1.0)
         return np.where(rel_mask, p, 0.0).sum(1)
 
-    del h_gt
     hits = {k: hits_top(k) for k in ks}
     rprec = np.where(n_rel > 0, hits_top(n_rel) / np.maximum(n_rel, 1), 0.0)
     return QueryStats(apv, hits, rprec, n_rel)

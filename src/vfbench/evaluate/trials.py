@@ -334,9 +334,7 @@ def retrieval_sets(
     def pick(g: Groups, per: int | None, m: int, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
         if m == 1:
             if per is None:
-                items = (
-                    np.concatenate([g.items_of(i) for i in ids]) if ids.size else np.empty(0, int)
-                )
+                items = np.flatnonzero(np.isin(g.codes, ids))
             else:
                 pos = floyd_sample(g.count[ids], np.minimum(g.count[ids], per), rng)
                 rows = np.repeat(ids[:, None], pos.shape[1], axis=1)

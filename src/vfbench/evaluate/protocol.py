@@ -1,0 +1,181 @@
+"""The evaluation protocol: a validated config dataclass (defaults < YAML < ``--set k=v``).
+
+Load with ``vfbench.config.load_config(Protocol, "protocol.yaml", ["matching.n_trials=5000"])``
+or build in Python. Every figure a run reports follows from these fields plus the seed, and
+they are recorded (resolved) in ``results.json``. Defaults follow the paper where it is
+explicit (Sec. 5.1: gender-balanced 1:2 queries; retrieval gallery of 500 faces from 100
+identities with 40 voice queries each; Fig. 4b: 30 repeated test sets at 100/189/500/1000
+identities; Table 3: joint matching with m_v, m_f up to 10 and joint retrieval m_v=20,
+m_f=5) and are stricter where the peers are lax (ties get half credit; EER interpolated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vfbench.evaluate.metrics import AP_VARIANTS, EER_MODES, TIE_RULES
+from vfbench.evaluate.trials import CONSTRAINTS, DIRECTIONS
+
+TASKS = ("match", "verify", "retrieve", "joint", "repeated")
+REPEATED_TASKS = ("match", "verify", "retrieve")
+BREAKDOWNS = ("gender", "nationality", "language")
+
+
+@dataclass
+class MatchingConfig:
+    """1:n matching (paper Sec. 3.1, Fig. 4a) and constrained 1:2 variants."""
+
+    n_values: list[int] = field(default_factory=lambda: list(range(2, 11)))  # U curve
+    constraints: list[str] = field(default_factory=lambda: list(CONSTRAINTS))
+    constrained_n: list[int] = field(default_factory=lambda: [2])  # n for G / N / GN
+    n_trials: int = 10000
+    gender_balanced: bool = True
+
+    def validate(self) -> None:
+        for n in [*self.n_values, *self.constrained_n]:
+            if not 2 <= n <= 100:
+                raise ValueError(f"matching n must be in 2..100, got {n}")
+        for c in self.constraints:
+            if c not in CONSTRAINTS:
+                raise ValueError(f"unknown constraint {c!r}; known: {list(CONSTRAINTS)}")
+        if self.n_trials < 1:
+            raise ValueError(f"matching.n_trials must be >= 1, got {self.n_trials}")
+
+
+@dataclass
+class VerificationConfig:
+    """Same person or not: half positive pairs; negatives obey ``constraint``."""
+
+    n_pairs: int = 10000
+    constraint: str = "U"
+    fars: list[float] = field(default_factory=lambda: [0.01, 0.001])
+
+    def validate(self) -> None:
+        if self.constraint not in CONSTRAINTS:
+            raise ValueError(f"unknown verification constraint {self.constraint!r}")
+        if self.n_pairs < 2:
+            raise ValueError(f"verification.n_pairs must be >= 2, got {self.n_pairs}")
+        for f in self.fars:
+            if not 0 < f < 1:
+                raise ValueError(f"verification FAR must be in (0, 1), got {f}")
+
+
+@dataclass
+class RetrievalConfig:
+    """Paper protocol (100 ids x 5 gallery items, 40 queries per id) and full gallery."""
+
+    paper: bool = True
+    n_identities: int = 100
+    gallery_per_identity: int = 5
+    queries_per_identity: int = 40
+    full: bool = True
+    full_max_queries: int = 20000
+    full_max_gallery: int = 20000
+    ks: list[int] = field(default_factory=lambda: [1, 5, 10])
+
+    def validate(self) -> None:
+        for name in ("n_identities", "gallery_per_identity", "queries_per_identity"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"retrieval.{name} must be >= 1")
+        if any(k < 1 for k in self.ks):
+            raise ValueError("retrieval.ks must be >= 1")
+
+
+@dataclass
+class JointConfig:
+    """Joint matching / retrieval on mean embeddings (paper Sec. 3.1, Table 3)."""
+
+    m_values: list[int] = field(default_factory=lambda: [1, 2, 3, 5, 10])
+    n: int = 2
+    n_trials: int = 10000
+    retrieval_m: list[list[int]] = field(default_factory=lambda: [[5, 5], [20, 5]])
+
+    def validate(self) -> None:
+        if any(m < 1 for m in self.m_values):
+            raise ValueError("joint.m_values must be >= 1")
+        for pair in self.retrieval_m:
+            if len(pair) != 2 or min(pair) < 1:
+                raise ValueError(f"joint.retrieval_m entries are [m_v, m_f] >= 1, got {pair}")
+
+
+@dataclass
+class RepeatedConfig:
+    """Repeated random test sets (paper Sec. 3.2 / Fig. 4b): mean, std, t-interval per size."""
+
+    repeats: int = 30
+    sizes: list[int] = field(default_factory=lambda: [100, 189, 500, 1000])
+    n_trials: int = 10000
+    tasks: list[str] = field(default_factory=lambda: list(REPEATED_TASKS))
+
+    def validate(self) -> None:
+        if self.repeats < 2:
+            raise ValueError(f"repeated.repeats must be >= 2, got {self.repeats}")
+        if any(s < 2 for s in self.sizes):
+            raise ValueError("repeated.sizes must be >= 2 identities")
+        for t in self.tasks:
+            if t not in REPEATED_TASKS:
+                raise ValueError(f"unknown repeated task {t!r}; known: {list(REPEATED_TASKS)}")
+
+
+@dataclass
+class Protocol:
+    """Which tasks, directions, variants and statistics an evaluation computes."""
+
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    directions: list[str] = field(default_factory=lambda: list(DIRECTIONS))
+    scorer: str = "cosine"
+    tie_rule: str = "half"
+    ap: str = "sklearn"
+    eer: str = "interp"
+    level: float = 0.95
+    n_boot: int = 1000
+    seed: int = 0
+    split: str = ""
+    by: list[str] = field(default_factory=lambda: ["gender"])
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    verification: VerificationConfig = field(default_factory=VerificationConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    joint: JointConfig = field(default_factory=JointConfig)
+    repeated: RepeatedConfig = field(default_factory=RepeatedConfig)
+
+    def validate(self) -> None:
+        for t in self.tasks:
+            if t not in TASKS:
+                raise ValueError(f"unknown task {t!r}; known: {list(TASKS)}")
+        for d in self.directions:
+            if d not in DIRECTIONS:
+                raise ValueError(f"unknown direction {d!r}; known: {list(DIRECTIONS)}")
+        if self.scorer not in ("cosine", "dot", "l2"):
+            raise ValueError(f"unknown scorer {self.scorer!r}; known: cosine, dot, l2")
+        if self.tie_rule not in TIE_RULES:
+            raise ValueError(f"unknown tie_rule {self.tie_rule!r}; known: {list(TIE_RULES)}")
+        if self.ap not in AP_VARIANTS:
+            raise ValueError(f"unknown ap {self.ap!r}; known: {list(AP_VARIANTS)}")
+        if self.eer not in EER_MODES:
+            raise ValueError(f"unknown eer {self.eer!r}; known: {list(EER_MODES)}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"level must be in (0, 1), got {self.level}")
+        if self.n_boot < 10:
+            raise ValueError(f"n_boot must be >= 10, got {self.n_boot}")
+        for b in self.by:
+            if b not in BREAKDOWNS:
+                raise ValueError(f"unknown breakdown {b!r}; known: {list(BREAKDOWNS)}")
+        for sub in (self.matching, self.verification, self.retrieval, self.joint, self.repeated):
+            sub.validate()
+
+    @classmethod
+    def quick(cls) -> Protocol:
+        """A small protocol for smoke tests and CI (seconds, not minutes)."""
+        p = cls()
+        p.matching.n_trials = 2000
+        p.matching.n_values = [2, 3, 5]
+        p.verification.n_pairs = 2000
+        p.joint.m_values = [1, 3]
+        p.joint.n_trials = 1000
+        p.joint.retrieval_m = [[3, 3]]
+        p.repeated.repeats = 5
+        p.repeated.sizes = [10, 20]
+        p.repeated.n_trials = 1000
+        p.n_boot = 200
+        p.retrieval.n_identities = 20
+        return p
