@@ -116,6 +116,9 @@ def test_prepare_folder_meta_gives_gender_language_and_split(builders: Any, tmp_
     assert ids["erin"].split in {"train", "val", "test"}  # random for the one without a split
     assert m.meta["split"]["from_meta"] == 4
     assert {v.language for v in m.voices if v.identity == "carol"} == {"fr"}
+    rnd = prepare_folder(root, progress=False, probe=False, use_meta_split=False)
+    assert rnd.meta["split"]["from_meta"] == 0
+    assert Counter(i.split for i in rnd.identities) == {"train": 3, "val": 1, "test": 1}
     digest = hashlib.sha256((root / "meta.csv").read_bytes()).hexdigest()
     assert m.meta["provenance"]["inputs"] == {"meta.csv": digest}
 

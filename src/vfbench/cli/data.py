@@ -88,6 +88,7 @@ def prepare(
             meta=meta,
             split_seed=seed,
             keep_unpaired=keep_unpaired,
+            use_meta_split=split != "random",
             probe=probe,
             workers=workers,
             progress=progress,

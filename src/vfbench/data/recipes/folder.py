@@ -132,6 +132,7 @@ def prepare_folder(
     progress: bool = True,
     keep_unpaired: bool = False,
     name: str = "",
+    use_meta_split: bool = True,
 ) -> Manifest:
     """Build a manifest from ``root/voices`` + ``root/faces`` (+ optional ``root/meta.csv``).
 
@@ -144,6 +145,8 @@ def prepare_folder(
         workers: probing threads (default: :func:`default_workers`).
         keep_unpaired: keep identities with only voices or only faces (default: report
             them in ``meta["unjoined"]`` and leave them out).
+        use_meta_split: take the split from the meta where given (``False``: a random
+            split for every identity, ignoring the meta's split column).
 
     Returns the manifest; ``voice_root``/``face_root`` are ``root/voices`` and ``root/faces``.
     """
@@ -204,7 +207,7 @@ def prepare_folder(
             )
 
     rows = {i: table.get(i, FolderMeta(i)) for i in keep}
-    given = {i: r.split for i, r in rows.items() if r.split}
+    given = {i: r.split for i, r in rows.items() if r.split and use_meta_split}
     rest = sorted(i for i in keep if i not in given)
     random_split = split_identities(
         rest,
