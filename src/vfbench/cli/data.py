@@ -55,7 +55,7 @@ def prepare(
         None,
         "--split",
         help="vox-vgg1: dimnet (default) | pins | random; vox-vgg2: meta (default) | random; "
-        "folder: meta.csv split, else random.",
+        "folder: meta (default; meta.csv split where given, else random) | random.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of random splits / the val carve-out."),
     val_fraction: float = typer.Option(
