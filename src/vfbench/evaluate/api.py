@@ -111,6 +111,21 @@ def _restrict(e: Embeddings, keep: set[str]) -> Embeddings:
     return Embeddings(e.ids[m], e.identities[m], e.vectors[m], e.modality, dict(e.meta))
 
 
+def apply_split(
+    voices: Embeddings, faces: Embeddings, identities: Any, split: str
+) -> tuple[Embeddings, Embeddings]:
+    """Keep only items of identities in ``split`` of the manifest (no-op for ``split=""``)."""
+    if not split:
+        return voices, faces
+    if not hasattr(identities, "identities"):
+        raise EvaluationError(f"protocol.split={split!r} needs a manifest with splits")
+    keep = {i.id for i in identities.identities if i.split == split}
+    if not keep:
+        known = sorted({i.split for i in identities.identities})
+        raise EvaluationError(f"the manifest has no identity in split {split!r}; splits: {known}")
+    return _restrict(voices, keep), _restrict(faces, keep)
+
+
 # ---------------------------------------------------------------------------- trials
 def _match_key(d: str, n: int, c: str) -> str:
     return f"match/{d}/n={n}/{c}"
@@ -867,13 +882,7 @@ def evaluate(
             f"expected voice and face embeddings, got {voices.modality!r} and {faces.modality!r}"
         )
     attrs = identity_attributes(identities)
-    if p.split:
-        if not hasattr(identities, "identities"):
-            raise EvaluationError(f"protocol.split={p.split!r} needs a manifest with splits")
-        keep = {i.id for i in identities.identities if i.split == p.split}
-        if not keep:
-            raise EvaluationError(f"the manifest has no identity in split {p.split!r}")
-        voices, faces = _restrict(voices, keep), _restrict(faces, keep)
+    voices, faces = apply_split(voices, faces, identities, p.split)
     sc: Scorer = scorer if scorer is not None else p.scorer
     res = EvaluationResult(protocol=to_dict(p))
     if trials is None:
