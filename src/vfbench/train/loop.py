@@ -410,6 +410,7 @@ def _train(
         seed_everything(cfg.seed)
 
     # -- model -----------------------------------------------------------------------
+    method.prepare(cfg, data)
     vb = build_backbone(cfg.voice, "voice", weights["voice"])
     fb = build_backbone(cfg.face, "face", weights["face"])
     model = method.build_model(cfg, vb, fb).to(device)

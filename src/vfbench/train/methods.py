@@ -34,7 +34,13 @@ METHODS: Registry[Any] = Registry("method")
 
 # Modules holding further methods (each registers into METHODS when imported), e.g.
 # "vfbench.train.method_zoo.svhf". Add one line per new method file.
-METHOD_MODULES: tuple[str, ...] = ()
+METHOD_MODULES: tuple[str, ...] = (
+    "vfbench.train.method_zoo.svhf",
+    "vfbench.train.method_zoo.dimnet",
+    "vfbench.train.method_zoo.pins",
+    "vfbench.train.method_zoo.kim",
+    "vfbench.train.method_zoo.horiguchi",
+)
 
 Gather = Callable[[torch.Tensor], torch.Tensor]
 """All-gathers a per-rank (n, ...) tensor into the global (N, ...) batch, keeping the
@@ -79,6 +85,11 @@ class Method:
 
     name = "trinet"
     description = "TriNet: FC+L2+scale heads, voice-anchored triplet loss (Eq. 1)"
+
+    # -- data ----------------------------------------------------------------------------
+    def prepare(self, cfg: TrainConfig, data: SplitData) -> None:
+        """Called once with the training split before the model and objective are built
+        (e.g. to read identity covariates for a classifier objective). Default: nothing."""
 
     # -- model ---------------------------------------------------------------------------
     def build_model(

@@ -26,6 +26,11 @@ MODULES = (
     "contrastive",
     "infonce",
     "identity_ce",
+    "forced_choice",
+    "covariate_ce",
+    "curriculum_contrastive",
+    "kim_triplet",
+    "pair_bce",
 )
 
 _loaded = False

@@ -1,0 +1,145 @@
+"""Shared parts of the compared methods: typed options from ``loss.kwargs``, the step hook
+for losses that draw negatives, and the learned (voice, face) pair matcher used by the
+classifier-style methods (SVHF, Horiguchi et al.) with its evaluation scorer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vfbench.config import from_dict
+from vfbench.errors import ConfigError
+from vfbench.models.voiceface import VoiceFaceModel
+from vfbench.train.config import TrainConfig
+from vfbench.train.methods import Batch, Gather, Method, ParamGroup
+
+
+class ZooMethod(Method):
+    """A method whose objective is the loss ``loss_name`` configured by ``options_cls``
+    (a dataclass parsed from ``cfg.loss.kwargs``)."""
+
+    loss_name = ""
+    options_cls: type[Any] = object
+
+    def options(self, cfg: TrainConfig) -> Any:
+        """The validated options of this method (``cfg.loss.kwargs``)."""
+        if cfg.loss.name != self.loss_name:
+            raise ConfigError(
+                f"method {self.name!r} trains with loss.name: {self.loss_name} (the config has"
+                f" {cfg.loss.name!r}); start from configs/methods/{self.name}_cpu.yaml"
+            )
+        return from_dict(self.options_cls, dict(cfg.loss.kwargs), "config", "loss.kwargs")
+
+    def loss(
+        self, model: VoiceFaceModel, objective: nn.Module, batch: Batch, gather: Gather
+    ) -> torch.Tensor:
+        set_step = getattr(objective, "set_step", None)
+        if callable(set_step):
+            set_step(batch.step)  # losses that draw negatives seed them by step (resume)
+        return super().loss(model, objective, batch, gather)
+
+    def triplets_per_step(self, cfg: TrainConfig) -> int | None:
+        return None
+
+
+def options_dict(opts: Any) -> dict[str, Any]:
+    return asdict(opts)
+
+
+class PairMatcher(nn.Module):
+    """Learned pairwise score of a voice embedding and a face embedding.
+
+    ``g(v, f) = w . relu(A v + B f [+ C (v * f)] + b) + c`` - an MLP on the concatenated
+    pair (plus the elementwise product when ``product``), computed without materialising
+    the concatenation: ``matrix`` scores all (Nv, D) x (Nf, D) pairs -> (Nv, Nf).
+    """
+
+    def __init__(self, dim: int, hidden: int = 256, product: bool = False) -> None:
+        super().__init__()
+        if hidden < 1:
+            raise ConfigError(f"matcher hidden size must be >= 1, got {hidden}")
+        self.dim, self.hidden, self.product = dim, hidden, product
+        self.voice = nn.Linear(dim, hidden)
+        self.face = nn.Linear(dim, hidden, bias=False)
+        self.prod: nn.Module | None = nn.Linear(dim, hidden, bias=False) if product else None
+        self.out = nn.Linear(hidden, 1)
+
+    def matrix(self, v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """(Nv, D), (Nf, D) -> (Nv, Nf) scores (logits; higher = same person)."""
+        h = self.voice(v)[:, None, :] + self.face(f)[None, :, :]
+        if self.prod is not None:
+            assert isinstance(self.prod, nn.Linear)
+            h = h + torch.einsum("ad,bd,hd->abh", v, f, self.prod.weight)
+        return self.out(torch.relu(h))[..., 0]
+
+    def pairs(self, v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """Aligned pairs (N, D), (N, D) -> (N,) scores."""
+        h = self.voice(v) + self.face(f)
+        if self.prod is not None:
+            h = h + self.prod(v * f)
+        return self.out(torch.relu(h))[:, 0]
+
+    def forward(self, v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        return self.matrix(v, f)
+
+
+def attach_matcher(model: VoiceFaceModel, hidden: int, product: bool) -> PairMatcher:
+    """Add a :class:`PairMatcher` as ``model.matcher`` (saved with the model's weights)."""
+    dv, df = _head_dim(model.voice_head), _head_dim(model.face_head)
+    if dv != df:
+        raise ConfigError(f"the pair matcher needs equal embedding sizes (voice {dv}, face {df})")
+    m = PairMatcher(dv, hidden, product)
+    model.add_module("matcher", m)
+    return m
+
+
+def _head_dim(head: nn.Module) -> int:
+    d = getattr(head, "out_dim", None)
+    if not isinstance(d, int):
+        raise ConfigError(f"head {type(head).__name__} has no integer out_dim")
+    return d
+
+
+def matcher_of(model: VoiceFaceModel) -> PairMatcher:
+    m = getattr(model, "matcher", None)
+    if not isinstance(m, PairMatcher):
+        raise ConfigError("this model has no pair matcher (was it built by svhf/horiguchi?)")
+    return m
+
+
+def with_matcher_params(groups: list[ParamGroup], model: VoiceFaceModel) -> list[ParamGroup]:
+    """The matcher trains with the heads (scheduled head learning rate)."""
+    params = list(matcher_of(model).parameters())
+    groups[0].params.extend(params)
+    return groups
+
+
+def matcher_scorer(
+    model: VoiceFaceModel, block_bytes: int = 32 << 20
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """numpy ``score(voices (a, D), faces (b, D)) -> (a, b)`` from the model's matcher, in
+    voice blocks so that the (block, b, hidden) activations stay under ``block_bytes``."""
+    m = matcher_of(model)
+    dev = next(m.parameters()).device
+
+    @torch.no_grad()
+    def score(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+        was = m.training
+        m.eval()
+        ft = torch.as_tensor(np.asarray(f, np.float32), device=dev)
+        vt = torch.as_tensor(np.asarray(v, np.float32), device=dev)
+        width = max(m.hidden, m.dim if m.product else 1)
+        rows = max(1, block_bytes // max(1, 4 * ft.shape[0] * width))
+        out = np.empty((vt.shape[0], ft.shape[0]), np.float32)
+        for a in range(0, vt.shape[0], rows):
+            out[a : a + rows] = m.matrix(vt[a : a + rows], ft).float().cpu().numpy()
+        m.train(was)
+        return out
+
+    score.__name__ = "pair_matcher"
+    return score
