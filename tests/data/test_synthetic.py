@@ -1,0 +1,366 @@
+"""The synthetic corpus: config, traits, determinism, layout, and that the link is real.
+
+The media checks use hand-crafted features computed here from the decoded files (median
+f0 by autocorrelation; skin colour and head width from pixels), so they prove that the
+shared traits are *in the media*, not only in the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+from scipy.stats import multivariate_normal, spearmanr
+
+from vfbench.data.synthetic import (
+    SynthConfig,
+    TraitTable,
+    bayes_log_likelihood,
+    generate_corpus,
+    load_synth_config,
+    oracle_report,
+    sample_traits,
+)
+from vfbench.data.synthetic.faces import face_look, render_face
+from vfbench.data.synthetic.oracle import _components, sample_trials
+from vfbench.data.synthetic.traits import GROUPS, STREAM_FACE, STREAM_VOICE, identity_rng
+from vfbench.data.synthetic.voices import render_voice, session_channel, voice_profile
+from vfbench.errors import ConfigError, DataError, ManifestError
+
+TINY = {
+    "identities": 6,
+    "faces_per_id": 2,
+    "voices_per_id": 3,
+    "min_seconds": 1.0,
+    "max_seconds": 1.5,
+    "image_size": 64,
+}
+
+
+def tiny(**kw: object) -> SynthConfig:
+    return SynthConfig(**{**TINY, **kw})  # type: ignore[arg-type]
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for sub in ("voices", "faces")
+        for p in sorted((root / sub).rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "c"
+    generate_corpus(out, tiny(), progress=False, oracle=False)
+    return out
+
+
+# ---- config -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("override", "culprit"),
+    [
+        ("shared_strength=1.5", "shared_strength"),
+        ("identities=1", "identities"),
+        ("split_ratios=[0.5, 0.5, 0.5]", "split_ratios"),
+        ("min_seconds=9", "min_seconds"),
+        ("nope=1", "'nope'"),
+        ("faces_per_id=abc", "faces_per_id"),
+    ],
+)
+def test_bad_config_names_the_key(override: str, culprit: str) -> None:
+    with pytest.raises(ConfigError, match=culprit):
+        load_synth_config(None, [override])
+
+
+def test_config_yaml_and_override_order(tmp_path: Path) -> None:
+    y = tmp_path / "s.yaml"
+    y.write_text("identities: 10\nseed: 3\n")
+    cfg = load_synth_config(y, ["seed=5"])
+    assert (cfg.identities, cfg.seed, cfg.faces_per_id) == (10, 5, 8)
+
+
+# ---- traits ---------------------------------------------------------------------------------
+def test_identity_traits_do_not_depend_on_corpus_size() -> None:
+    small, big = (
+        sample_traits(SynthConfig(identities=10)),
+        sample_traits(SynthConfig(identities=50)),
+    )
+    assert small.ids == big.ids[:10] == [f"s{i:04d}" for i in range(1, 11)]
+    np.testing.assert_array_equal(small.face, big.face[:10])
+    np.testing.assert_array_equal(small.voice_private, big.voice_private[:10])
+    assert not np.allclose(sample_traits(SynthConfig(seed=1, identities=10)).true, small.true)
+
+
+def test_default_splits_have_enough_balanced_test_identities() -> None:
+    t = sample_traits(SynthConfig())
+    split = np.array(t.split)
+    assert [(split == s).sum() for s in ("train", "val", "test")] == [280, 40, 80]
+    test_m = (t.gender[split == "test"] == "m").mean()
+    assert abs(test_m - (t.gender == "m").mean()) < 0.03  # gender-stratified
+
+
+def test_shared_traits_model() -> None:
+    """face/voice observables correlate with each other at s^2 (per dimension, in-group)."""
+    s = 0.6
+    t = sample_traits(SynthConfig(shared_strength=s), 20000)
+    # age has no gender/group mean: corr(face, voice) = s^2 P^2 / (s^2 P^2 + (1-s^2) N^2)
+    r = np.corrcoef(t.face[:, 1], t.voice[:, 1])[0, 1]
+    a = s**2 * 1.0
+    assert r == pytest.approx(a / (a + (1 - s**2) * 1.0), abs=0.02)
+    # private traits are independent of the shared ones
+    assert abs(np.corrcoef(t.voice_private[:, 0], t.true[:, 0])[0, 1]) < 0.03
+
+
+def test_traits_csv_roundtrip_and_bad_rows(tmp_path: Path) -> None:
+    t = sample_traits(tiny())
+    t.save(tmp_path / "traits.csv")
+    back = TraitTable.load(tmp_path / "traits.csv")
+    assert back.ids == t.ids and back.split == t.split
+    np.testing.assert_allclose(back.face, t.face, atol=1e-6)
+    np.testing.assert_array_equal(back.gender, t.gender)
+    np.testing.assert_array_equal(back.group, t.group)
+    lines = (tmp_path / "traits.csv").read_text().splitlines()
+    bad = lines[:3] + [lines[3].replace(",m,", ",x,").replace(",f,", ",x,")] + lines[4:]
+    (tmp_path / "bad.csv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(ManifestError, match=r"bad\.csv:4: gender 'x'"):
+        TraitTable.load(tmp_path / "bad.csv")
+    cells = lines[2].split(",")
+    cells[-1] = "oops"
+    (tmp_path / "bad2.csv").write_text("\n".join([lines[0], lines[1], ",".join(cells)]) + "\n")
+    with pytest.raises(ManifestError, match=r"bad2\.csv:3: column 'vp_vowel_bias': 'oops'"):
+        TraitTable.load(tmp_path / "bad2.csv")
+    with pytest.raises(ManifestError, match=r"bad3\.csv:1: missing column 'gender'"):
+        (tmp_path / "bad3.csv").write_text("identity,split\ns0001,test\n")
+        TraitTable.load(tmp_path / "bad3.csv")
+
+
+# ---- oracle ---------------------------------------------------------------------------------
+def test_bayes_likelihood_matches_brute_force_mixture() -> None:
+    """log p(v|f) against scipy's 10-D Gaussian densities summed over the 10 components."""
+    s = 0.6
+    mu, a, b = _components(s)
+    cov = np.block([[np.diag(a), np.diag(b)], [np.diag(b), np.diag(a)]])
+    rng = np.random.default_rng(0)
+    v, f = rng.normal(0, 1, (5, 5)), rng.normal(0, 1, (5, 5))
+    ref = []
+    for k in range(5):
+        joint = np.mean([multivariate_normal(np.r_[m, m], cov).pdf(np.r_[v[k], f[k]]) for m in mu])
+        marg = np.mean([multivariate_normal(m, np.diag(a)).pdf(f[k]) for m in mu])
+        ref.append(np.log(joint / marg))
+    np.testing.assert_allclose(bayes_log_likelihood(v, f, s), ref, rtol=1e-9)
+
+
+def test_gender_baseline_hand_computed() -> None:
+    """4 test identities m, m, f, f; all ordered pairs: each probe has 1 same-gender and
+    2 other-gender negatives -> (0.5 + 1 + 1) / 3; gender-matched trials -> exactly 0.5."""
+    t = sample_traits(SynthConfig(identities=4))
+    t.gender = np.array(["m", "m", "f", "f"])
+    t.split = ["test"] * 4
+    rep = oracle_report(t, population=0)
+    assert rep.results["U"]["gender"].acc == pytest.approx(2.5 / 3)
+    assert rep.results["U"]["gender"].trials == 12
+    assert rep.results["G"]["gender"].acc == 0.5 and rep.results["G"]["gender"].trials == 4
+
+
+def test_sampled_trials_respect_protocol() -> None:
+    g = np.array(["m"] * 30 + ["f"] * 10)
+    rng = np.random.default_rng(0)
+    i, j = sample_trials(g, "G", 20000, rng)
+    assert np.all(i != j) and np.all(g[i] == g[j])
+    assert (g[i] == "f").mean() == pytest.approx(0.25, abs=0.02)  # probes uniform
+    i, j = sample_trials(g, "U", 20000, rng)
+    assert np.all(i != j) and (g[i] != g[j]).mean() == pytest.approx(2 * 0.75 * 10 / 39, abs=0.02)
+
+
+def test_oracle_strictly_between_gender_baseline_and_100_at_default() -> None:
+    rep = oracle_report(sample_traits(SynthConfig()), population=5000, population_trials=20000)
+    for proto in ("U", "G"):
+        oracle, gender = rep.results[proto]["oracle"], rep.results[proto]["gender"]
+        assert gender.ci[1] < oracle.ci[0] and oracle.ci[1] < 1.0
+        pop = rep.population[proto]
+        assert rep.results[proto]["gender"].acc < pop.ci[0] and pop.ci[1] < 0.99
+    assert rep.results["U"]["gender"].acc == pytest.approx(0.75, abs=0.02)
+
+
+def test_oracle_grows_with_shared_strength_and_beats_a_naive_rule() -> None:
+    accs = []
+    for s in (0.3, 0.6, 0.9):
+        t = sample_traits(SynthConfig(shared_strength=s), 2000)
+        t.split = ["test"] * len(t)
+        accs.append(oracle_report(t, n_trials=20000, population=0).results["G"]["oracle"].acc)
+    assert accs[0] < accs[1] < accs[2]
+    # the Bayes rule is optimal: it beats nearest-neighbour on the raw observables
+    t = sample_traits(SynthConfig(shared_strength=0.6), 2000)
+    i, j = sample_trials(t.gender, "U", 40000, np.random.default_rng(1))
+    pos = bayes_log_likelihood(t.voice[i], t.face[i], 0.6)
+    neg = bayes_log_likelihood(t.voice[i], t.face[j], 0.6)
+    bayes = np.mean(pos > neg)
+    naive = np.mean(
+        np.sum((t.voice[i] - t.face[i]) ** 2, 1) < np.sum((t.voice[i] - t.face[j]) ** 2, 1)
+    )
+    assert bayes > naive + 0.01
+
+
+# ---- corpus: layout, determinism, resume ---------------------------------------------------
+def test_layout_and_media_formats(corpus: Path) -> None:
+    meta = (corpus / "meta.csv").read_text().splitlines()
+    assert meta[0] == "identity,gender,nationality,language,split" and len(meta) == 7
+    wavs = sorted((corpus / "voices").rglob("*.wav"))
+    jpgs = sorted((corpus / "faces").rglob("*.jpg"))
+    assert len(wavs) == 18 and len(jpgs) == 12
+    sessions = {w.parent.name for w in wavs if w.parts[-3] == "s0001"}
+    assert 2 <= len(sessions) <= 3  # 3 utterances over 2..4 sessions
+    for w in wavs:
+        info = sf.info(str(w))
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+        assert 1.0 <= info.duration <= 1.5
+    for j in jpgs:
+        with Image.open(j) as im:
+            assert (im.mode, im.size, im.format) == ("RGB", (64, 64), "JPEG")
+    listed = (corpus / "SHA256SUMS").read_text().splitlines()
+    assert len(listed) == 18 + 12 + 2
+    path, digest = listed[0].split("  ")[1], listed[0].split("  ")[0]
+    assert hashlib.sha256((corpus / path).read_bytes()).hexdigest() == digest
+
+
+def test_same_seed_is_byte_identical_whatever_the_workers(corpus: Path, tmp_path: Path) -> None:
+    generate_corpus(tmp_path / "w2", tiny(), workers=2, progress=False, prepare=False, oracle=False)
+    a, b = file_hashes(corpus), file_hashes(tmp_path / "w2")
+    assert a == b and len(a) == 30
+    for name in ("meta.csv", "traits.csv", "SHA256SUMS"):
+        assert (corpus / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
+    generate_corpus(tmp_path / "s1", tiny(seed=1), progress=False, prepare=False, oracle=False)
+    c = file_hashes(tmp_path / "s1")
+    common = set(a) & set(c)  # session counts differ too, so some paths do
+    assert len(c) == len(a) and len(common) >= 12 and all(c[k] != a[k] for k in common)
+
+
+def test_resume_renders_only_missing_files_and_refuses_other_folders(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    cfg = tiny(identities=3, voices_per_id=2)
+    first = generate_corpus(out, cfg, progress=False, prepare=False, oracle=False)
+    victim = sorted((out / "voices").rglob("*.wav"))[1]
+    victim.unlink()
+    again = generate_corpus(out, cfg, progress=False, prepare=False, oracle=False)
+    assert again.written == 1 and again.corpus_sha256 == first.corpus_sha256
+    with pytest.raises(DataError, match="another config; pass --overwrite"):
+        generate_corpus(out, tiny(identities=4), progress=False, prepare=False, oracle=False)
+    res = generate_corpus(
+        out, tiny(identities=2), overwrite=True, progress=False, prepare=False, oracle=False
+    )
+    assert res.identities == 2 and len(list((out / "faces").iterdir())) == 2
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError, match=r"mine.*'notes\.txt'"):
+        generate_corpus(foreign, cfg, overwrite=True, progress=False, prepare=False, oracle=False)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_loads_through_folder_recipe_and_validates(corpus: Path) -> None:
+    from vfbench.data.manifest import load_manifest
+
+    validate = pytest.importorskip("vfbench.data.validate")
+    m = load_manifest(corpus / "manifest")
+    assert len(m.identities) == 6 and len(m.voices) == 18 and len(m.faces) == 12
+    meta = {
+        r.split(",")[0]: r.split(",") for r in (corpus / "meta.csv").read_text().splitlines()[1:]
+    }
+    for ident in m.identities:
+        assert [ident.gender, ident.nationality, ident.language, ident.split] == meta[ident.id][1:]
+    assert all(v.sample_rate == 16000 and 1.0 <= v.duration <= 1.5 for v in m.voices)
+    report = validate.validate_manifest(m, check_media=True)
+    assert report.ok, report
+
+
+# ---- the information is in the media ---------------------------------------------------------
+def median_f0(x: np.ndarray, sr: int) -> float:
+    """Median f0 (Hz) over voiced 40 ms frames: autocorrelation peak in 60-400 Hz."""
+    hop, win = 320, 640
+    frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop]
+    frames = frames - frames.mean(1, keepdims=True)
+    energy = (frames**2).sum(1)
+    frames = frames[energy > 0.3 * np.median(energy[energy > 0]) * 2]
+    spec = np.fft.rfft(frames * np.hanning(win), 2 * win)
+    ac = np.fft.irfft(np.abs(spec) ** 2)[:, :win]
+    lo, hi = sr // 400, sr // 60
+    lag = lo + np.argmax(ac[:, lo:hi], axis=1)
+    clarity = ac[np.arange(len(ac)), lag] / ac[:, 0]
+    return float(np.median(sr / lag[clarity > 0.4]))
+
+
+def test_f0_measured_from_audio_follows_gender_and_size() -> None:
+    t = sample_traits(SynthConfig(), 48)
+    f0 = []
+    for i in range(len(t)):
+        prof = voice_profile(t.voice[i], t.voice_private[i])
+        ch = session_channel(identity_rng(0, i, 3, 0), 16000)
+        x = render_voice(prof, ch, identity_rng(0, i, STREAM_VOICE, 0), 2.5)
+        f0.append(median_f0(x, 16000))
+    f0 = np.array(f0)
+    male = t.gender == "m"
+    assert np.median(f0[male]) < 0.75 * np.median(f0[~male])
+    # the trait combination that drives f0 in the generator (masc dominates, size adds)
+    drive = -(0.55 * t.voice[:, 0] + 0.10 * t.voice[:, 2])
+    assert spearmanr(f0, drive).statistic > 0.6
+    assert spearmanr(f0, t.face[:, 0]).statistic < -0.5  # ... and so the face's masc
+
+
+def test_skin_colour_and_head_width_measured_from_images() -> None:
+    t = sample_traits(SynthConfig(), 40)
+    lum, width = [], []
+    for i in range(len(t)):
+        look = face_look(t.face[i], t.face_private[i])
+        img = np.asarray(render_face(look, identity_rng(0, i, STREAM_FACE, 0)), dtype=float)
+        cheek = np.concatenate([img[68:76, 36:44], img[68:76, 84:92]]).reshape(-1, 3)
+        lum.append(cheek.mean())
+        flat = np.asarray(
+            render_face(look, identity_rng(0, i, STREAM_FACE, 0), nuisance=0.0), dtype=float
+        )
+        skin = flat[70, 64]
+        row = np.linalg.norm(flat[60] - skin, axis=1) < 12  # skin pixels across the eye row
+        width.append(row.sum())
+    assert spearmanr(lum, t.face[:, 3]).statistic < -0.6  # anc1 darkens the skin
+    assert spearmanr(width, t.face[:, 2]).statistic > 0.6  # body size widens the head
+
+
+def test_same_identity_looks_and_sounds_alike() -> None:
+    cfg = tiny(identities=8, faces_per_id=3, voices_per_id=3, max_seconds=2.0, image_size=128)
+    t = sample_traits(cfg)
+    from vfbench.data.synthetic.corpus import render_identity
+
+    feats_f, feats_v, who = [], [], []
+    for i in range(len(t)):
+        recs = render_identity(cfg, t, i, None)
+        assert len(recs) == 6
+        look = face_look(t.face[i], t.face_private[i])
+        prof = voice_profile(t.voice[i], t.voice_private[i])
+        ch = session_channel(identity_rng(0, i, 3, 0), 16000)
+        for k in range(3):
+            img = np.asarray(render_face(look, identity_rng(0, i, STREAM_FACE, k)), dtype=float)
+            feats_f.append(img[40:100, 34:94].mean((0, 1)))  # central face colour
+            x = render_voice(prof, ch, identity_rng(0, i, STREAM_VOICE, k), 2.0)
+            spec = np.abs(
+                np.fft.rfft(np.lib.stride_tricks.sliding_window_view(x, 512)[::256], axis=1)
+            )
+            feats_v.append(np.log(spec.mean(0) + 1e-9)[:128])  # long-term spectrum to 4 kHz
+            who.append(i)
+    who_a = np.array(who)
+    same = (who_a[:, None] == who_a[None]) & ~np.eye(len(who_a), dtype=bool)
+    diff = who_a[:, None] != who_a[None]
+    for feats in (np.array(feats_f), np.array(feats_v)):
+        feats = (feats - feats.mean(0)) / (feats.std(0) + 1e-9)
+        d = np.linalg.norm(feats[:, None] - feats[None], axis=2)
+        assert d[same].mean() < 0.8 * d[diff].mean()
+
+
+def test_groups_have_names_and_languages(corpus: Path) -> None:
+    rows = [r.split(",") for r in (corpus / "meta.csv").read_text().splitlines()[1:]]
+    assert all(r[2] in GROUPS and r[1] in ("m", "f") for r in rows)
+    assert {r[4] for r in rows} <= {"train", "val", "test"}
