@@ -221,3 +221,22 @@ def test_copy_of_collection_is_self_contained(collection: Path, tmp_path: Path) 
         for x in ident["faces"] + ident["voices"]:
             if x["file"]:
                 assert (dst / x["file"]).is_file()
+
+
+def test_original_grid_mpeg_ps_clip(shared_dir: Path, tmp_path: Path) -> None:
+    """The real 360x288 MPEG-PS/mp2 clip as shipped: rows PyAV pads (360*3 bytes) must not
+    confuse dlib, and the one sentence comes out as one kept segment with the face."""
+    from vfbench.collect.sources import VideoJob
+
+    src = shared_dir / "media" / "grid" / "brbk7n.mpg"
+    job = VideoJob(key="grid/brbk7n", path=src, identity="grid")
+    cfg = CollectConfig()
+    cfg.sampling.upsample = 1  # her face is ~108 px: below HOG's reach without upsampling
+    rec = P.analyse_video(job, cfg, tmp_path, "v")
+    assert rec["status"] == "ok" and (rec["width"], rec["height"]) == (360, 288)
+    assert len(rec["tracks"]) == 1 and rec["tracks"][0]["n_samples"] >= 13
+    (seg,) = rec["segments"]
+    assert seg["n_face_tracks"] == 1 and seg["av_corr"] > 0.2
+    assert _codes(seg["reasons"]) == {"clipping"} and seg["clip_frac"] > 0.001
+    f = next(f for f in rec["faces"] if f["status"] == "kept")
+    assert 110 <= (f["box"][0] + f["box"][2]) / 2 <= 230  # centred on her face (x ~ 169)

@@ -102,7 +102,7 @@ def landmarks5(rgb: np.ndarray, box: Box) -> Any:
     """dlib ``full_object_detection`` with 5 points (eye corners x4, nose base)."""
     dlib = _dlib()
     r = dlib.rectangle(*(round(v) for v in box))
-    return _model("sp5")(rgb, r)
+    return _model("sp5")(np.ascontiguousarray(rgb), r)
 
 
 def shape_points(shape: Any) -> np.ndarray:
@@ -131,7 +131,8 @@ def align_chip(rgb: np.ndarray, shape: Any, size: int = 150, padding: float = 0.
     """(size, size, 3) uint8 face aligned by a similarity transform on the 5 landmarks.
 
     150 px with padding 0.25 is what dlib's descriptor network expects."""
-    return np.asarray(_dlib().get_face_chip(rgb, shape, size=size, padding=padding))
+    img = np.ascontiguousarray(rgb)
+    return np.asarray(_dlib().get_face_chip(img, shape, size=size, padding=padding))
 
 
 def align_112(rgb: np.ndarray, points: np.ndarray, size: int = 112) -> np.ndarray:

@@ -180,11 +180,16 @@ def iter_frames(
                         max(2, int(round(fr.width * scale / 2)) * 2),
                         max(2, int(round(h * scale / 2)) * 2),
                     )
-                grey = fr.reformat(width=small[0], height=small[1], format="gray").to_ndarray()
+                # PyAV pads rows to 32/64 bytes; dlib misreads such strided arrays, so copy
+                grey = np.ascontiguousarray(
+                    fr.reformat(width=small[0], height=small[1], format="gray").to_ndarray()
+                )
                 rgb = sm = None
                 if t + 1e-6 >= next_t:
-                    rgb = fr.to_ndarray(format="rgb24")
-                    sm = fr.reformat(width=small[0], height=small[1], format="rgb24").to_ndarray()
+                    rgb = np.ascontiguousarray(fr.to_ndarray(format="rgb24"))
+                    sm = np.ascontiguousarray(
+                        fr.reformat(width=small[0], height=small[1], format="rgb24").to_ndarray()
+                    )
                     next_t = next_t + step * max(1, math.floor((t - next_t) / step) + 1)
                 yield Frame(
                     t=t, index=index, grey=grey, rgb=rgb, scale=small[1] / fr.height, small=sm

@@ -1,0 +1,73 @@
+"""Headless Chromium drives the review page: reject by click and by keyboard, reload,
+the decisions persisted (in the page and in review.json). Saves a screenshot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.mark.browser
+def test_reject_by_click_and_key_survives_reload(collection: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from vfbench.collect.review.app import start_in_thread
+
+    coll = tmp_path / "coll"
+    shutil.copytree(collection, coll)
+    srv, th = start_in_thread(coll, 0)
+    url = f"http://127.0.0.1:{srv.port}/identity/spk_m"
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(url)
+            faces = page.locator(".item.face")
+            assert faces.count() >= 3
+            first, second = faces.nth(0), faces.nth(1)
+            id1, id2 = first.get_attribute("data-id"), second.get_attribute("data-id")
+            # 1) by click on the item's reject button
+            with page.expect_response("**/api/decision"):
+                first.locator("button.reject").click()
+            # 2) by keyboard: focus the next item with the arrow key, press "r"
+            page.keyboard.press("ArrowRight")
+            assert page.evaluate("document.activeElement.dataset.id") == id2
+            with page.expect_response("**/api/decision"):
+                page.keyboard.press("r")
+            # 3) the whole identity accepted with Shift+A
+            with page.expect_response("**/api/decision"):
+                page.keyboard.press("Shift+A")
+            page.reload()
+            assert "reject" in (
+                page.locator(f'.item[data-id="{id1}"]').get_attribute("class") or ""
+            )
+            assert "reject" in (
+                page.locator(f'.item[data-id="{id2}"]').get_attribute("class") or ""
+            )
+            assert "reject" not in (faces.nth(2).get_attribute("class") or "")
+            assert page.locator("#identity-decision").inner_text() == "accept"
+            page.keyboard.press("?")
+            assert page.locator("#help").is_visible()
+            page.screenshot(path=str(tmp_path / "review.png"), full_page=False)
+            browser.close()
+    finally:
+        srv.shutdown()
+        th.join(5)
+    saved = json.loads((coll / "review.json").read_text())
+    assert saved["items"] == {id1: "reject", id2: "reject"}
+    assert saved["identities"] == {"spk_m": "accept"}
+    assert (tmp_path / "review.png").stat().st_size > 10_000
