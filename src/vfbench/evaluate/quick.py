@@ -12,7 +12,7 @@ from vfbench.errors import EvaluationError
 from vfbench.evaluate.confidence import binomial_normal
 from vfbench.evaluate.metrics import match_outcomes
 from vfbench.evaluate.results import Estimate
-from vfbench.evaluate.scoring import pair_scores, prepare
+from vfbench.evaluate.scoring import Scorer, pair_scores, prepare
 from vfbench.evaluate.trials import Universe, match_trials
 
 
@@ -24,11 +24,13 @@ def validation_1to2(
     n_trials: int = 10000,
     seed: int = 0,
     genders: dict[str, str] | None = None,
+    scorer: Scorer = "cosine",
 ) -> Estimate:
     """1:2 voice->face matching accuracy on ``n_trials`` seeded random trials.
 
     ``voice_vecs`` (Nv, D) and ``face_vecs`` (Nf, D) with identity labels (Nv,) / (Nf,).
-    Score = cosine similarity; ties get half credit. With ``genders`` (identity -> "m"/"f")
+    Score = cosine similarity (or ``scorer``: a name or a callable, see
+    :mod:`vfbench.evaluate.scoring`); ties get half credit. With ``genders`` (identity -> "m"/"f")
     query identities are gender-balanced (paper Sec. 5.1). Returns the accuracy with the
     paper's binomial 95% interval (Sec. 3.2); ``n`` = number of trials.
     """
@@ -51,7 +53,7 @@ def validation_1to2(
         )
     rng = np.random.default_rng(seed)
     t = match_trials(u, "v2f", 2, n_trials, rng, "U", gender_balanced=genders is not None)
-    vv, ff = prepare(v, f, "cosine")
-    s = pair_scores(vv, ff, t["query"][:, None], t["cands"], "cosine", prepared=True)
+    vv, ff = prepare(v, f, scorer)
+    s = pair_scores(vv, ff, t["query"][:, None], t["cands"], scorer, prepared=True)
     o = match_outcomes(s, "half")
     return binomial_normal(float(o.sum()), int(o.size))

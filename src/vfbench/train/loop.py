@@ -226,11 +226,14 @@ def validate(
     f = embed_split(method, model, data, "face", "face" in features, device)
     ids = np.asarray(data.identities)
     vi, fi = ids[data.voices.identity], ids[data.faces.identity]
-    est = validation_1to2(v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed)
+    sc = method.scorer(model) or "cosine"  # methods with a learned pair scorer use it
+    est = validation_1to2(v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed, scorer=sc)
     row: dict[str, Any] = {"acc": est.value, "low": est.low, "high": est.high, "n": est.n}
     if cfg.val.gender_balanced and all(g in ("m", "f") for g in data.genders):
         g = dict(zip(data.identities, data.genders, strict=True))
-        gb = validation_1to2(v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed, genders=g)
+        gb = validation_1to2(
+            v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed, genders=g, scorer=sc
+        )
         row.update({"acc_gb": gb.value, "low_gb": gb.low, "high_gb": gb.high})
     return row
 
