@@ -123,3 +123,17 @@ def test_cache_json_records_hash_folder(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "cache.json").read_text())
     assert info["modalities"]["voice"]["dir"] == "voice-abc"
     assert (tmp_path / "voice-abc" / "config.json").is_file()
+
+
+def test_verify_finds_a_flipped_byte_and_fsync_path_writes_the_same(tmp_path: Path) -> None:
+    arrays = {"a": np.arange(64, dtype=np.float16).reshape(8, 8), "b": np.ones((3, 5), np.float16)}
+    write_shard(tmp_path / "voice-h", "shard-000000-x", "voice", "h", arrays, {}, fsync=True)
+    update_cache_info(tmp_path, "voice", "h", {})
+    assert FeatureCache.open(tmp_path).verify() == []
+    blob = tmp_path / "voice-h" / "shard-000000-x.bin"
+    raw = bytearray(blob.read_bytes())
+    off = read_shard_index(tmp_path / "voice-h" / "shard-000000-x.json")["items"][1]["offset"]
+    raw[off + 3] ^= 0xFF
+    blob.write_bytes(bytes(raw))
+    problems = FeatureCache.open(tmp_path).verify()
+    assert len(problems) == 1 and "'b'" in problems[0] and "shard-000000-x.bin" in problems[0]

@@ -167,7 +167,8 @@ def rms_dbfs(x: np.ndarray) -> float:
     """RMS level in dB relative to full scale (a full-scale sine is -3 dBFS)."""
     if x.size == 0:
         return -math.inf
-    ms = float(np.mean(np.square(x, dtype=np.float64)))
+    x64 = x if x.size < 1 << 24 else x.astype(np.float64)
+    ms = float(np.dot(x64, x64)) / x.size
     return 10.0 * math.log10(ms) if ms > 0 else -math.inf
 
 
@@ -219,7 +220,13 @@ def load_audio(path: str | Path, cfg: AudioConfig) -> AudioResult:
         "orig_duration": s.shape[1] / dec.sample_rate,
         "decoder": dec.decoder,
     }
-    clipped = float(np.mean(np.abs(s) >= cfg.clip_level))
+    peak = float(max(s.max(), -s.min()))
+    clipped = (
+        float(np.count_nonzero(np.abs(s) >= cfg.clip_level)) / s.size
+        if peak >= cfg.clip_level
+        else 0.0
+    )
+    stats["peak"] = peak
     stats["clipped_fraction"] = clipped
     mono = resample(to_mono(s), dec.sample_rate, cfg.sample_rate)
     level = rms_dbfs(mono)
@@ -268,6 +275,18 @@ def stft_magnitude(
     reflected tail so the last frames are full. Each frame is windowed and zero-padded to
     ``n_fft`` (paper Sec. 5.1: 257 x 100·k for k seconds at 16 kHz).
     """
+    return np.ascontiguousarray(_stft_tf(x, n_fft, win_length, hop_length, window).T)
+
+
+def _stft_tf(
+    x: np.ndarray, n_fft: int, win_length: int, hop_length: int, window: str
+) -> np.ndarray:
+    """|STFT| in (T, F) float32 layout (the FFT's natural one); see :func:`stft_magnitude`.
+
+    Frames are cut ``n_fft`` long and multiplied by the window zero-padded to ``n_fft``,
+    which equals windowing ``win_length`` samples and zero-padding the frame, without the
+    FFT's separate padding copy.
+    """
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy.fft import rfft
 
@@ -275,25 +294,35 @@ def stft_magnitude(
     n_frames = x.size // hop_length
     if n_frames == 0:
         raise DataError(f"signal of {x.size} samples is shorter than one hop ({hop_length})")
-    need = (n_frames - 1) * hop_length + win_length - x.size
+    need = (n_frames - 1) * hop_length + win_length - x.size  # reflected tail
     if need > 0:
-        mode = "reflect" if need < x.size else "wrap"
-        x = np.pad(x, (0, need), mode=mode)  # type: ignore[call-overload]
-    frames = sliding_window_view(x, win_length)[::hop_length][:n_frames]
-    spec = rfft(frames * _window(window, win_length), n=n_fft, axis=1)
-    return np.abs(spec).T.astype(np.float32)
+        if need < x.size:
+            x = np.pad(x, (0, need), mode="reflect")
+        else:
+            x = np.pad(x, (0, need), mode="wrap")
+    span = max(n_fft, win_length)
+    x = np.pad(x, (0, span - win_length))  # read past the tail only where the window is 0
+    w = np.zeros(span, dtype=np.float32)
+    w[:win_length] = _window(window, win_length)
+    frames = sliding_window_view(x, span)[::hop_length][:n_frames]
+    return np.abs(rfft(frames * w, n=n_fft, axis=1))  # complex64 -> float32
 
 
-def spectrogram(wave: np.ndarray, cfg: AudioConfig) -> np.ndarray:
-    """The stored voice feature: (n_bins, T) float32, magnitude (linear/log), bin-normalised."""
-    mag = stft_magnitude(wave, cfg.n_fft, cfg.win_length, cfg.hop_length, cfg.window)
+def spectrogram(wave: np.ndarray, cfg: AudioConfig, dtype: str = "float32") -> np.ndarray:
+    """The stored voice feature: (n_bins, T) in ``dtype``, magnitude (linear/log), bin-normalised.
+
+    Computed in (T, F) layout in place (no extra full-size temporaries); transposed once
+    at the end, fused with the cast to ``dtype``.
+    """
+    mag = _stft_tf(wave, cfg.n_fft, cfg.win_length, cfg.hop_length, cfg.window)  # (T, F)
     if cfg.magnitude == "log":
-        mag = np.log(mag + cfg.log_eps)
+        mag += cfg.log_eps
+        np.log(mag, out=mag)
     if cfg.normalize:
-        mu = mag.mean(axis=1, keepdims=True)
-        sd = mag.std(axis=1, keepdims=True)
-        mag = (mag - mu) / (sd + 1e-5)
-    return mag.astype(np.float32, copy=False)
+        mag -= mag.mean(axis=0)
+        sd = np.sqrt(np.einsum("tf,tf->f", mag, mag) / mag.shape[0])
+        mag /= sd + 1e-5
+    return np.ascontiguousarray(mag.T, dtype=dtype)
 
 
 def process_voice(
@@ -301,6 +330,6 @@ def process_voice(
 ) -> tuple[np.ndarray, dict[str, float | int | str]]:
     """File -> (stored array in ``cfg.store_dtype``, QC stats). Raises :class:`ItemRejected`."""
     res = load_audio(path, cfg)
-    spec = spectrogram(res.wave, cfg)
+    spec = spectrogram(res.wave, cfg, dtype=cfg.store_dtype)
     res.stats["frames"] = int(spec.shape[1])
-    return spec.astype(cfg.store_dtype), res.stats
+    return spec, res.stats

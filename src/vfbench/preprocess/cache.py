@@ -22,19 +22,22 @@ This module does not import torch; :mod:`vfbench.preprocess.datasets` wraps it f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import tempfile
+import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from vfbench.errors import DataError
-from vfbench.utils.io import atomic_write, atomic_write_json, stable_hash
+from vfbench.utils.io import atomic_write_json, stable_hash
 
 CACHE_FORMAT = "vfbench-feature-cache"
 CACHE_VERSION = 1
@@ -64,31 +67,38 @@ def write_shard(
     arrays: Mapping[str, np.ndarray],
     failed: Mapping[str, str],
     qc: Mapping[str, Mapping[str, Any]] | None = None,
+    fsync: bool = False,
 ) -> Path:
     """Write one shard (blob, then index) atomically; returns the index path.
 
     ``arrays`` maps item id -> array (any shape/dtype, stored as-is, C order); ``failed``
     maps item id -> reason (``"code: detail"``); ``qc`` maps item id -> per-item stats.
+    Each file is written to a temp name and renamed, the blob before the index, so a
+    killed process never leaves a shard that looks complete but is not. ``fsync=True``
+    also flushes both files to disk before each rename (survives power loss / OS crash,
+    at a few ms per shard); each entry's CRC-32 is recorded for :meth:`FeatureCache.verify`.
     """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, Any]] = []
     offset = 0
     blob_path = d / f"{name}.bin"
-    with atomic_write(blob_path, "wb") as fh:
+    with _atomic_binary(blob_path, fsync) as fh:
         for item_id, arr in arrays.items():
             a = np.ascontiguousarray(arr)
             pad = (-offset) % _ALIGN
             if pad:
                 fh.write(b"\0" * pad)
                 offset += pad
-            fh.write(a.tobytes())
+            buf = a.reshape(-1).view(np.uint8).data  # no copy
+            fh.write(buf)
             entries.append(
                 {
                     "id": item_id,
                     "offset": offset,
                     "shape": list(a.shape),
                     "dtype": a.dtype.str,
+                    "crc32": zlib.crc32(buf),
                 }
             )
             offset += a.nbytes
@@ -105,8 +115,32 @@ def write_shard(
         "qc": {k: dict(v) for k, v in (qc or {}).items()},
     }
     index_path = d / f"{name}.json"
-    atomic_write_json(index_path, index, indent=0)
+    with _atomic_binary(index_path, fsync) as fh:
+        fh.write(json.dumps(index, default=_json_default, separators=(",", ":")).encode())
     return index_path
+
+
+@contextlib.contextmanager
+def _atomic_binary(path: Path, fsync: bool) -> Iterator[IO[bytes]]:
+    """Temp file beside ``path`` renamed over it on success (fsync optional)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def read_shard_index(index_path: str | Path) -> dict[str, Any]:
@@ -223,6 +257,7 @@ class _Entry:
     offset: int
     shape: tuple[int, ...]
     dtype: str
+    crc32: int | None = None
 
 
 class FeatureCache:
@@ -272,7 +307,11 @@ class FeatureCache:
                 self._blobs.append(index_path.parent / info["blob"])
                 for e in info["items"]:
                     self._entries[modality][e["id"]] = _Entry(
-                        shard, int(e["offset"]), tuple(int(s) for s in e["shape"]), str(e["dtype"])
+                        shard,
+                        int(e["offset"]),
+                        tuple(int(s) for s in e["shape"]),
+                        str(e["dtype"]),
+                        e.get("crc32"),
                     )
                     ok.add(e["id"])
                 for f in info["failed"]:
@@ -336,6 +375,25 @@ class FeatureCache:
         if modality == "voice":
             return arr.astype(np.float32)
         return np.array(arr)
+
+    def verify(self) -> list[str]:
+        """Re-read every entry and compare its CRC-32 with the index; returns the problems.
+
+        Reads the whole cache (use after a machine crash of a run without ``fsync``).
+        """
+        problems = []
+        for modality in self.modalities:
+            for item_id, e in self._entries[modality].items():
+                if e.crc32 is None:
+                    continue
+                dt = np.dtype(e.dtype)
+                n = int(np.prod(e.shape, dtype=np.int64)) * dt.itemsize
+                buf = self._map(e.shard)[e.offset : e.offset + n]
+                if zlib.crc32(buf.data) != e.crc32:
+                    problems.append(
+                        f"{self._blobs[e.shard]}: {modality} item {item_id!r} is corrupt"
+                    )
+        return problems
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -106,6 +106,7 @@ class PreprocessConfig:
     face: FaceConfig = field(default_factory=FaceConfig)
     shard_size: int = 128  # items per shard file (the unit of resume and parallelism)
     contact_sheet: int = 48  # number of aligned faces on the QC contact sheet
+    fsync: bool = False  # flush shards to disk before renaming (power-loss safety; slower)
 
     def validate(self) -> None:
         if self.shard_size <= 0:

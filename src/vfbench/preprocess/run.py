@@ -54,6 +54,7 @@ class ShardTask:
     config_hash: str
     settings: AudioConfig | FaceConfig
     items: list[ItemSpec]
+    fsync: bool = False
 
 
 @dataclass
@@ -123,7 +124,7 @@ def plan_shards(
     for k in range(0, len(specs), cfg.shard_size):
         chunk = specs[k : k + cfg.shard_size]
         name = shard_name(k // cfg.shard_size, [s[0] for s in chunk])
-        tasks.append(ShardTask(modality, directory, name, h, settings, chunk))
+        tasks.append(ShardTask(modality, directory, name, h, settings, chunk, cfg.fsync))
     return tasks
 
 
@@ -172,7 +173,16 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
             continue
         arrays[item_id] = arr
         qc[item_id] = stats
-    write_shard(task.directory, task.name, task.modality, task.config_hash, arrays, failed, qc)
+    write_shard(
+        task.directory,
+        task.name,
+        task.modality,
+        task.config_hash,
+        arrays,
+        failed,
+        qc,
+        fsync=task.fsync,
+    )
     return {
         "modality": task.modality,
         "processed": len(arrays),
