@@ -137,3 +137,14 @@ def test_verify_finds_a_flipped_byte_and_fsync_path_writes_the_same(tmp_path: Pa
     blob.write_bytes(bytes(raw))
     problems = FeatureCache.open(tmp_path).verify()
     assert len(problems) == 1 and "'b'" in problems[0] and "shard-000000-x.bin" in problems[0]
+
+
+def test_load_window_of_frames(tmp_path: Path) -> None:
+    spec = np.arange(5 * 20, dtype=np.float16).reshape(5, 20)
+    _build(tmp_path, {0: {"a": spec}})
+    cache = FeatureCache.open(tmp_path)
+    w = cache.load("voice", "a", frames=(3, 9))
+    assert w.flags["C_CONTIGUOUS"] and w.dtype == np.float32
+    np.testing.assert_array_equal(w, spec[:, 3:9].astype(np.float32))
+    with pytest.raises(DataError, match="frames .* outside 0..20 .*'a'"):
+        cache.load("voice", "a", frames=(15, 25))

@@ -364,16 +364,28 @@ class FeatureCache:
     def qc_all(self, modality: str) -> dict[str, dict[str, Any]]:
         return self._qc.get(modality, {})
 
-    def load(self, modality: str, item_id: str) -> np.ndarray:
-        """The cached array: voice -> float32 (n_bins, T); face -> uint8 (size, size, 3)."""
+    def load(
+        self, modality: str, item_id: str, frames: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """The cached array: voice -> float32 (n_bins, T); face -> uint8 (size, size, 3).
+
+        ``frames=(start, stop)`` returns only those time frames of a voice spectrogram
+        (``[:, start:stop]``), converting just that window (what a training crop needs).
+        """
         e = self._entry(modality, item_id)
         mm = self._map(e.shard)
         dt = np.dtype(e.dtype)
         n = int(np.prod(e.shape, dtype=np.int64)) * dt.itemsize
-        raw = mm[e.offset : e.offset + n]
-        arr = raw.view(dt).reshape(e.shape)
+        arr = mm[e.offset : e.offset + n].view(dt).reshape(e.shape)
+        if frames is not None:
+            start, stop = frames
+            if not 0 <= start <= stop <= e.shape[-1]:
+                raise DataError(
+                    f"{self.root}: frames {frames} outside 0..{e.shape[-1]} of {modality} item {item_id!r}"
+                )
+            arr = arr[..., start:stop]
         if modality == "voice":
-            return arr.astype(np.float32)
+            return np.ascontiguousarray(arr, dtype=np.float32)
         return np.array(arr)
 
     def verify(self) -> list[str]:

@@ -99,9 +99,15 @@ class VoiceDataset(Dataset[torch.Tensor]):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        spec = self.cache.load("voice", self.ids[index])
+        item_id = self.ids[index]
         rng = _rng(self.seed, self.epoch, index) if self.train else None
-        x = crop_frames(spec, self.crop_frames, self.train, rng)
+        n = self.crop_frames
+        t = self.cache.shape("voice", item_id)[-1]
+        if n is not None and t >= n:  # read and convert only the crop's frames
+            start = int(rng.integers(0, t - n + 1)) if rng is not None else (t - n) // 2
+            x = self.cache.load("voice", item_id, frames=(start, start + n))
+        else:
+            x = crop_frames(self.cache.load("voice", item_id), n, self.train, rng)
         if self.normalize_crop:
             x = normalize_bins(x)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]
