@@ -184,12 +184,16 @@ class EvaluationResult:
     outcomes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def find(self, **where: Any) -> list[Metric]:
-        """Rows whose attributes (or ``params`` entries) equal every ``where`` item."""
+        """Rows whose ``params`` entries (first) or attributes equal every ``where`` item.
+
+        ``params`` win on a name clash, so ``find(n=2)`` means "1:2" (``params["n"]``), not
+        a sample size of 2.
+        """
         out = []
         for m in self.metrics:
             ok = True
             for k, v in where.items():
-                have = getattr(m, k) if hasattr(m, k) else m.params.get(k)
+                have = m.params[k] if k in m.params else getattr(m, k, None)
                 if have != v:
                     ok = False
                     break

@@ -1,0 +1,123 @@
+"""``vfbench evaluate`` / ``vfbench trials``: thin CLI over the library."""
+
+from __future__ import annotations
+
+import json
+
+from vfbench.cli import main
+
+FAST = [
+    "--quick",
+    "--set",
+    "tasks=[match,verify]",
+    "--set",
+    "matching.n_trials=300",
+    "--set",
+    "verification.n_pairs=300",
+    "--set",
+    "n_boot=50",
+    "--formats",
+    "json,md,csv",
+]
+
+
+def test_evaluate_writes_run_and_reuses_trials(make_emb, tmp_path, capsys):
+    v, f, _ = make_emb(n_ids=20, per=4, noise=1.0)
+    v.save(tmp_path / "v.npz")
+    f.save(tmp_path / "f.npz")
+    rc = main(
+        [
+            "evaluate",
+            "--voices",
+            str(tmp_path / "v.npz"),
+            "--faces",
+            str(tmp_path / "f.npz"),
+            "--out",
+            str(tmp_path / "run"),
+            *FAST,
+        ]
+    )
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "vfbench evaluation" in out and "1:2 U" in out
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert res["protocol"]["matching"]["n_trials"] == 300
+    assert (tmp_path / "run" / "trials.npz").is_file() and (
+        tmp_path / "run" / "report.md"
+    ).is_file()
+    rc = main(
+        [
+            "evaluate",
+            "--voices",
+            str(tmp_path / "v.npz"),
+            "--faces",
+            str(tmp_path / "f.npz"),
+            "--out",
+            str(tmp_path / "run2"),
+            "--trials",
+            str(tmp_path / "run" / "trials.npz"),
+            *FAST,
+        ]
+    )
+    assert rc == 0
+    res2 = json.loads((tmp_path / "run2" / "results.json").read_text())
+    assert res2["trials_hash"] == res["trials_hash"]
+    assert main(["compare", str(tmp_path / "run"), str(tmp_path / "run2"), "--n-boot", "50"]) == 0
+    assert (
+        main(
+            [
+                "trials",
+                "make",
+                "--voices",
+                str(tmp_path / "v.npz"),
+                "--faces",
+                str(tmp_path / "f.npz"),
+                "--out",
+                str(tmp_path / "t.npz"),
+                "--set",
+                "tasks=[match]",
+            ]
+        )
+        == 0
+    )
+    assert "trial groups" in capsys.readouterr().out
+
+
+def test_evaluate_errors_are_one_line(tmp_path, capsys):
+    rc = main(
+        [
+            "evaluate",
+            "--voices",
+            str(tmp_path / "missing.npz"),
+            "--faces",
+            str(tmp_path / "f.npz"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "missing.npz: embeddings file not found" in err and "Traceback" not in err
+    rc = main(
+        ["evaluate", "--voices", "a", "--faces", "b", "--out", "c", "--set", "matching.bogus=1"]
+    )
+    assert rc == 2 and "matching.bogus" in capsys.readouterr().err
+
+
+def test_trials_import_real_list(shared_dir, tmp_path, capsys):
+    lst = shared_dir / "data/trials/cmpc/matching/matching_f2v_GN.csv"
+    meta = shared_dir / "data/vox1_meta.csv"
+    rc = main(
+        [
+            "trials",
+            "import",
+            "cmpc-matching",
+            str(lst),
+            "--vox1-meta",
+            str(meta),
+            "--out",
+            str(tmp_path / "t.npz"),
+        ]
+    )
+    assert rc == 0
+    assert "9120 rows read" in capsys.readouterr().out

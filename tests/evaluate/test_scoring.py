@@ -1,0 +1,68 @@
+"""Scoring: both strategies and callables agree with a naive reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vfbench.errors import EvaluationError
+from vfbench.evaluate.scoring import mean_vectors, normalize, pair_scores, score_matrix
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(30, 8)).astype(np.float32)
+    f = rng.normal(size=(25, 8)).astype(np.float32)
+    vi = rng.integers(0, 30, size=(200, 1))
+    fi = rng.integers(0, 25, size=(200, 3))
+    return v, f, vi, fi
+
+
+@pytest.mark.parametrize("strategy", ["gather", "matmul", "auto"])
+def test_pair_scores_cosine_equals_naive(data, strategy):
+    v, f, vi, fi = data
+    got = pair_scores(v, f, vi, fi, "cosine", strategy=strategy, block_bytes=512)
+    vn, fn = normalize(v), normalize(f)
+    ref = np.einsum("tkd,tkd->tk", np.broadcast_to(vn[vi], (200, 3, 8)), fn[fi])
+    assert got.shape == (200, 3)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_l2_dot_and_callable(data):
+    v, f, vi, fi = data
+    l2 = pair_scores(v, f, vi, fi, "l2", strategy="gather")
+    ref = -((v[vi] - f[fi]) ** 2).sum(-1)
+    np.testing.assert_allclose(l2, ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        pair_scores(v, f, vi, fi, "l2", strategy="matmul"), ref, rtol=1e-4, atol=1e-4
+    )
+    dot = pair_scores(v, f, vi, fi, "dot")
+    np.testing.assert_allclose(dot, (v[vi] * f[fi]).sum(-1), rtol=1e-5, atol=1e-5)
+    calls = []
+
+    def neg_l1(a, b):
+        calls.append(a.shape)
+        return -np.abs(a[:, None, :] - b[None, :, :]).sum(-1)
+
+    got = pair_scores(v, f, vi, fi, neg_l1)
+    np.testing.assert_allclose(got, -np.abs(v[vi] - f[fi]).sum(-1), rtol=1e-5)
+    assert calls
+
+
+def test_bad_scorers_raise(data):
+    v, f, vi, fi = data
+    with pytest.raises(EvaluationError, match="unknown scorer 'hamming'"):
+        pair_scores(v, f, vi, fi, "hamming")
+    with pytest.raises(EvaluationError, match="returned shape"):
+        score_matrix(v, f, lambda a, b: np.zeros((2, 2)))
+    with pytest.raises(EvaluationError, match="NaN"):
+        score_matrix(v, f, lambda a, b: np.full((a.shape[0], b.shape[0]), np.nan))
+    with pytest.raises(EvaluationError, match="dim"):
+        score_matrix(v, f[:, :4], "cosine")
+
+
+def test_mean_vectors_ignores_padding():
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]], np.float32)
+    got = mean_vectors(x, np.array([[0, 1], [2, -1]]))
+    np.testing.assert_allclose(got, [[0.5, 0.5], [2.0, 2.0]])
