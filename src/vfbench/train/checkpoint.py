@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from vfbench.errors import CheckpointError
@@ -22,10 +23,24 @@ CKPT_VERSION = 1
 REQUIRED = ("version", "step", "method", "config", "model")
 
 
+def plain(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays turned into Python values (tensors kept), so the
+    checkpoint loads with ``weights_only=True``."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(plain(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (+ version) atomically to ``path``."""
     buf = io.BytesIO()
-    torch.save({"version": CKPT_VERSION, **state}, buf)
+    torch.save(plain({"version": CKPT_VERSION, **state}), buf)
     atomic_write_bytes(path, buf.getvalue())
     return Path(path)
 

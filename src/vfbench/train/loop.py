@@ -228,13 +228,15 @@ def validate(
     vi, fi = ids[data.voices.identity], ids[data.faces.identity]
     sc = method.scorer(model) or "cosine"  # methods with a learned pair scorer use it
     est = validation_1to2(v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed, scorer=sc)
-    row: dict[str, Any] = {"acc": est.value, "low": est.low, "high": est.high, "n": est.n}
+    row: dict[str, Any] = {
+        "acc": float(est.value), "low": float(est.low), "high": float(est.high), "n": int(est.n)
+    }  # fmt: skip
     if cfg.val.gender_balanced and all(g in ("m", "f") for g in data.genders):
         g = dict(zip(data.identities, data.genders, strict=True))
         gb = validation_1to2(
             v, vi, f, fi, n_trials=cfg.val.n_trials, seed=cfg.val.seed, genders=g, scorer=sc
         )
-        row.update({"acc_gb": gb.value, "low_gb": gb.low, "high_gb": gb.high})
+        row.update({"acc_gb": float(gb.value), "low_gb": float(gb.low), "high_gb": float(gb.high)})
     return row
 
 
@@ -520,6 +522,7 @@ def _train(
         (loss * dist.world if dist.world > 1 else loss).backward()
         if oc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_([p for g in groups for p in g.params], oc.grad_clip)
+        lr_used = opt.param_groups[0]["lr"]  # the head LR of this step
         opt.step()
         sched.step()
         lv = float(loss.detach())
@@ -536,7 +539,7 @@ def _train(
                 {
                     "step": done,
                     "loss": lv,
-                    "lr_head": opt.param_groups[0]["lr"],
+                    "lr_head": lr_used,
                     "steps_per_s": (done - start) / max(el, 1e-9),
                     "elapsed_s": el,
                 }
