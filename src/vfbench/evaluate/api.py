@@ -38,7 +38,7 @@ from vfbench.evaluate.metrics import (
     auc_from_roc,
     eer_from_roc,
     match_outcomes,
-    retrieval_block,
+    rank_retrieval,
     roc,
     tar_at_far,
     verification_metrics,
@@ -548,40 +548,11 @@ def _retrieval_stats(
     ks: tuple[int, ...],
     gender: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Per-query AP, hits@k, R-precision and #relevant; gallery blocks bounded in memory."""
-    order = np.argsort(gc, kind="stable")
-    gc_s = gc[order]
-    gv_s = gv[order]
-    cnt = np.bincount(gc_s, minlength=ctx.u.n)
-    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-    g = gv_s.shape[0]
-    rows = max(1, (4 << 20) // max(g, 1))
-    out: dict[str, list[np.ndarray]] = {"ap": [], "rprec": [], "n_rel": []}
-    for k in ks:
-        out[f"hits@{k}"] = []
-    gg = ctx.u.gender[gc_s]
-    for a in range(0, qv.shape[0], rows):
-        qb = qv[a : a + rows]
-        qcb = qc[a : a + rows]
-        if gender:
-            gq = ctx.u.gender[qcb]
-            s = ((gq[:, None] == gg[None, :]) & np.isin(gq, ["m", "f"])[:, None]).astype(np.float32)
-        elif direction == "v2f":
-            s = score_matrix(qb, gv_s, ctx.scorer, prepared=True)
-        else:
-            s = score_matrix(gv_s, qb, ctx.scorer, prepared=True).T
-        r = cnt[qcb]
-        rmax = max(int(r.max()), 1)
-        ar = np.arange(rmax)
-        mask = ar[None, :] < r[:, None]
-        idx = np.where(mask, start[qcb][:, None] + ar[None, :], 0)
-        st = retrieval_block(s, idx, mask, ks, ctx.p.ap if not gender else "sklearn")
-        out["ap"].append(st.ap)
-        out["rprec"].append(st.r_prec)
-        out["n_rel"].append(st.n_rel)
-        for k in ks:
-            out[f"hits@{k}"].append(st.hits_at[k])
-    return {k: np.concatenate(v) for k, v in out.items()}
+    """:func:`rank_retrieval` with the context's scorer / AP rule (or the gender-only scorer)."""
+    attrs = (ctx.u.gender[qc], ctx.u.gender[gc]) if gender else None
+    return rank_retrieval(
+        qv, gv, qc, gc, ctx.scorer, "sklearn" if gender else ctx.p.ap, ks, direction, attrs
+    )
 
 
 def _eval_retrieve(ctx: _Ctx, key: str, meta: dict[str, Any], g: dict[str, np.ndarray]) -> None:

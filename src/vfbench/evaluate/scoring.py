@@ -27,8 +27,22 @@ ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Scorer = Union[str, ScoreFn]  # noqa: UP007 - used at runtime in isinstance-free code
 SCORERS = ("cosine", "dot", "l2")
 
-# a BLAS matmul does roughly this many times more multiply-adds per second than a gather
-_MATMUL_ADVANTAGE = 12.0
+# A BLAS matmul scores an item pair far faster than gathering two D-vectors from memory
+# (measured at D=512 on the 2-core dev box: ~56 ns per matrix entry vs ~4.6 us per gathered
+# pair under load; ~6 ns vs ~200 ns idle) - prefer the matmul below ~60 entries per pair.
+_MATMUL_ADVANTAGE = 60.0
+
+
+def _distinct(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``idx`` (all in [0, n)) and each entry's rank among them.
+
+    Like ``np.unique(idx, return_inverse=True)`` but O(n + len(idx)) without sorting.
+    """
+    present = np.zeros(n, dtype=bool)
+    present[idx] = True
+    uniq = np.flatnonzero(present)
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return uniq, rank[idx]
 
 
 def normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -104,8 +118,10 @@ def pair_scores(
     out = np.empty(vi.size, dtype=np.float32)
     if vi.size == 0:
         return out.reshape(shape)
-    uv, inv_v = np.unique(vi, return_inverse=True)
-    uf, inv_f = np.unique(fi, return_inverse=True)
+    if vi.min() < 0 or fi.min() < 0 or vi.max() >= v.shape[0] or fi.max() >= f.shape[0]:
+        raise EvaluationError("item index out of range of the embeddings")
+    uv, inv_v = _distinct(vi, v.shape[0])
+    uf, inv_f = _distinct(fi, f.shape[0])
     d = v.shape[1]
     if strategy == "auto":
         mm_cost = uv.size * uf.size * d / _MATMUL_ADVANTAGE
@@ -123,9 +139,11 @@ def pair_scores(
     # blocked matmul over distinct items, pairs grouped by voice block
     fu = f[uf]
     rows = max(1, int(block_bytes // max(4 * uf.size, 1)))
-    order = np.argsort(inv_v, kind="stable")
-    sorted_v = inv_v[order]
-    bounds = np.searchsorted(sorted_v, np.arange(0, uv.size + rows, rows))
+    block_of = inv_v // rows
+    n_blocks = int(block_of.max()) + 1
+    # group pairs by voice block; block ids are small ints -> radix (stable) sort, O(n)
+    order = np.argsort(block_of.astype(np.uint16 if n_blocks < 65536 else np.int64), kind="stable")
+    bounds = np.searchsorted(block_of[order], np.arange(n_blocks + 1))
     for b, a in enumerate(range(0, uv.size, rows)):
         sel = order[bounds[b] : bounds[b + 1]]
         if sel.size == 0:

@@ -1,0 +1,188 @@
+"""Speed of the evaluation framework (issue 5 targets), printed beside the peers' figures.
+
+    .venv/bin/python benchmarks/bench_evaluate.py [--quick]
+
+1. 1,000,000 1:2 trials scored from 512-d embeddings (target < 2 s), and a plain
+   per-trial Python loop on a subsample -> speed-up (target >= 100x; SSNet: 65 s / 1M).
+2. Retrieval mAP, 10,000 queries x 10,000 gallery (target < 10 s, < 2 GB peak; CMPC:
+   478 s for 20k x 20k both directions), and a naive per-query loop on a subsample.
+3. 30 repeated random test sets x all repeated tasks (1:2 matching, verification AUC,
+   retrieval mAP; both directions) at 1,000 identities (target < 1 min).
+
+Timings are wall-clock on whatever machine runs this; on a shared 2-core box they are
+noisy, so the ratios (ours vs. the naive loop, measured in the same run) are the robust
+figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+
+from vfbench.evaluate.api import evaluate
+from vfbench.evaluate.embeddings import Embeddings
+from vfbench.evaluate.metrics import match_outcomes, rank_retrieval
+from vfbench.evaluate.protocol import Protocol
+from vfbench.evaluate.scoring import normalize, pair_scores
+from vfbench.evaluate.trials import Universe, match_trials
+
+
+def embeddings(
+    n_ids: int, per: int, dim: int = 512, seed: int = 0
+) -> tuple[Embeddings, Embeddings]:
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(n_ids, dim)).astype(np.float32)
+    idx = np.repeat(np.arange(n_ids), per)
+    names = np.array([f"id{i:05d}" for i in range(n_ids)])
+    v = c[idx] + 2.0 * rng.normal(size=(idx.size, dim)).astype(np.float32)
+    f = c[idx] + 2.0 * rng.normal(size=(idx.size, dim)).astype(np.float32)
+    return (
+        Embeddings([f"v{k}" for k in range(idx.size)], names[idx], v, "voice"),
+        Embeddings([f"f{k}" for k in range(idx.size)], names[idx], f, "face"),
+    )
+
+
+def timed(fn, *a, **kw):
+    t = time.perf_counter()
+    out = fn(*a, **kw)
+    return out, time.perf_counter() - t
+
+
+def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tuple[str, str, str]]:
+    v, f = embeddings(n_ids, per)
+    u = Universe.build(v.identities, f.identities)
+    rng = np.random.default_rng(0)
+    t, t_gen = timed(match_trials, u, "v2f", 2, n_trials, rng, "U", False)
+    vn, fn = normalize(v.vectors), normalize(f.vectors)
+
+    def score() -> np.ndarray:
+        s = pair_scores(vn, fn, t["query"][:, None], t["cands"], "cosine", prepared=True)
+        return match_outcomes(s, "half")
+
+    o, t_score = timed(score)
+    # plain per-trial loop, as the peers do (one Python iteration per trial)
+    q, c = t["query"][:loop_n], t["cands"][:loop_n]
+    raw_v, raw_f = v.vectors, f.vectors
+
+    def loop() -> float:
+        hits = 0.0
+        for i in range(loop_n):
+            a = raw_v[q[i]]
+            a = a / np.linalg.norm(a)
+            p = raw_f[c[i, 0]]
+            n = raw_f[c[i, 1]]
+            sp = float(a @ (p / np.linalg.norm(p)))
+            sn = float(a @ (n / np.linalg.norm(n)))
+            hits += 1.0 if sp > sn else (0.5 if sp == sn else 0.0)
+        return hits / loop_n
+
+    acc_loop, t_loop = timed(loop)
+    assert abs(acc_loop - o[:loop_n].mean()) < 1e-6, (acc_loop, o[:loop_n].mean())
+    per_trial_loop = t_loop / loop_n
+    speedup = per_trial_loop * n_trials / t_score
+    return [
+        (f"1:2 trials generated ({n_trials:,})", f"{t_gen:.2f} s", ""),
+        (f"1:2 trials scored ({n_trials:,}, 512-d)", f"{t_score:.2f} s", "target < 2 s (for 1M)"),
+        (
+            f"plain Python loop ({loop_n:,} trials)",
+            f"{t_loop:.2f} s",
+            f"-> {per_trial_loop * 1e6:.0f} us/trial",
+        ),
+        ("speed-up vs per-trial loop", f"{speedup:.0f}x", "target >= 100x"),
+        (
+            "peer (SSNet eval.py, 1M trials)",
+            "65 s",
+            f"ours {t_score * 1e6 / n_trials:.1f} s per 1M",
+        ),
+    ]
+
+
+def bench_retrieval(n: int, n_ids: int, loop_q: int) -> list[tuple[str, str, str]]:
+    per = n // n_ids
+    v, f = embeddings(n_ids, per, seed=1)
+    vn, fn = normalize(v.vectors), normalize(f.vectors)
+    codes = np.repeat(np.arange(n_ids), per)
+    tracemalloc.start()
+    st, t_ret = timed(rank_retrieval, vn, fn, codes, codes, "cosine", "sklearn", (1, 5, 10))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    from sklearn.metrics import average_precision_score
+
+    def loop() -> list[float]:
+        out = []
+        for i in range(loop_q):
+            s = fn @ vn[i]
+            out.append(float(average_precision_score(codes == codes[i], s)))
+        return out
+
+    aps, t_loop = timed(loop)
+    assert np.allclose(aps, st["ap"][:loop_q], atol=1e-5)
+    speed = t_loop / loop_q * n / t_ret
+    st2, t_ssnet = timed(rank_retrieval, vn, fn, codes, codes, "cosine", "ssnet", (1,))
+    return [
+        (f"retrieval mAP {n:,} x {n:,} (sklearn AP)", f"{t_ret:.2f} s", "target < 10 s"),
+        ("  peak extra memory (tracemalloc)", f"{peak / 2**20:.0f} MiB", "target < 2 GB"),
+        (
+            f"  mAP = {st['ap'].mean():.4f}; ssnet-AP variant",
+            f"{t_ssnet:.2f} s",
+            f"mAP {st2['ap'].mean():.4f}",
+        ),
+        (f"per-query sklearn loop ({loop_q} queries)", f"{t_loop:.2f} s", f"speed-up {speed:.0f}x"),
+        (
+            "peer (CMPC, 20k x 20k both directions)",
+            "478 s",
+            f"ours ~{4 * 2 * t_ret:.0f} s (x4 size, x2 dirs)",
+        ),
+    ]
+
+
+def bench_repeated(n_ids: int, per: int, repeats: int) -> list[tuple[str, str, str]]:
+    v, f = embeddings(n_ids, per, seed=2)
+    attrs = {f"id{i:05d}": {"gender": "m" if i % 2 else "f"} for i in range(n_ids)}
+    p = Protocol(tasks=["repeated"])
+    p.repeated.repeats = repeats
+    p.repeated.sizes = [n_ids]
+    res, t = timed(evaluate, v, f, attrs, p)
+    n_rows = len(res.find(task="repeated"))
+    r2 = Protocol(tasks=["match", "verify", "retrieve", "joint"])
+    _, t_all = timed(evaluate, v, f, attrs, r2)
+    return [
+        (
+            f"{repeats} repeated sets x 3 tasks x 2 dirs at {n_ids} ids",
+            f"{t:.1f} s",
+            f"target < 60 s ({n_rows} rows)",
+        ),
+        (
+            f"full default protocol (all tasks, {n_ids} ids)",
+            f"{t_all:.1f} s",
+            "1:2..1:10, U/G/N/GN, verify, retrieval, joint",
+        ),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (seconds)")
+    args = ap.parse_args()
+    if args.quick:
+        rows = bench_matching(100_000, 300, 10, 5_000)
+        rows += bench_retrieval(2_000, 200, 50)
+        rows += bench_repeated(200, 6, 5)
+    else:
+        rows = bench_matching(1_000_000, 1000, 10, 20_000)
+        rows += bench_retrieval(10_000, 1000, 200)
+        rows += bench_repeated(1000, 10, 30)
+    w = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{w}}  {'value':>10}  note")
+    print("-" * (w + 40))
+    for name, val, note in rows:
+        print(f"{name:<{w}}  {val:>10}  {note}")
+
+
+if __name__ == "__main__":
+    main()
