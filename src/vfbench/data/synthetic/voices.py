@@ -86,7 +86,8 @@ def voice_profile(obs: np.ndarray, private: np.ndarray) -> VoiceProfile:
         breath=float(np.clip(private[_VP["breathiness"]], 0.0, 1.0)),
         jitter=0.004 + 0.016 * age01,
         shimmer=0.03 + 0.10 * age01,
-        fric_hz=float(2600.0 + 2400.0 * np.clip(private[_VP["fricative"]], 0.0, 1.0)),
+        # on a 100 Hz grid, so a few pre-filtered noise banks serve every identity
+        fric_hz=float(np.round(26.0 + 24.0 * np.clip(private[_VP["fricative"]], 0.0, 1.0)) * 100),
         vowel_p=tuple(float(x) for x in p),
         f1_shift=float(1.0 + 0.06 * a1),
         f2_shift=float(1.0 - 0.07 * a1),
@@ -101,7 +102,7 @@ class Channel:
 
     sos: np.ndarray  # (sections, 6)
     tilt: float  # first-order pre-emphasis coefficient (+ brighter, - duller)
-    noise_alpha: float  # one-pole colour of the background noise (0 = white)
+    noise_red: float  # background noise colour: 0 = white ... 1 = red (one-pole 0.97)
     hum: float  # hum amplitude relative to the noise
     hum_hz: float
 
@@ -115,7 +116,7 @@ def session_channel(rng: np.random.Generator, sr: int, nuisance: float = 1.0) ->
     sos = np.concatenate(
         [
             signal.butter(2, hp, btype="highpass", fs=sr, output="sos"),
-            signal.butter(4, lp, btype="lowpass", fs=sr, output="sos"),
+            signal.butter(2, lp, btype="lowpass", fs=sr, output="sos"),
         ]
     )
     tilt = float(rng.uniform(-0.4, 0.6) * nu)
@@ -123,7 +124,7 @@ def session_channel(rng: np.random.Generator, sr: int, nuisance: float = 1.0) ->
     return Channel(
         sos=sos,
         tilt=tilt,
-        noise_alpha=float(rng.uniform(0.0, 0.97)),
+        noise_red=float(rng.uniform(0.0, 1.0)),
         hum=float(rng.uniform(0.0, 0.5) * (rng.random() < 0.3 * nu)),
         hum_hz=float(rng.choice([50.0, 60.0])),
     )
@@ -159,13 +160,27 @@ def _noise_bank() -> np.ndarray:
     return bank
 
 
-def _noise(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` samples of unit white noise starting at a random offset of the bank."""
-    bank = _noise_bank()
-    if n > len(bank):
-        return rng.standard_normal(n)
+def _noise(rng: np.random.Generator, n: int, bank: np.ndarray | None = None) -> np.ndarray:
+    """``n`` samples of unit noise starting at a random offset of ``bank`` (default white)."""
+    bank = _noise_bank() if bank is None else bank
+    if n > len(bank):  # longer than the bank (> 2**19 samples for coloured banks): tile
+        bank = np.tile(bank, n // len(bank) + 1)
     a = int(rng.integers(0, len(bank) - n + 1))
     return bank[a : a + n]
+
+
+@functools.lru_cache(maxsize=64)
+def _coloured_bank(kind: str, key: float, sr: int) -> np.ndarray:
+    """Unit-RMS filtered copies of the first 2**19 bank samples, computed once per process:
+    ``("fric", centre Hz)`` band-passed fricative noise, ``("red", 0)`` one-pole red noise."""
+    white = _noise_bank()[: 1 << 19]
+    if kind == "fric":
+        out = signal.sosfilt(_fricative_sos(key, sr), white)
+    else:
+        out = signal.lfilter([1.0], [1.0, -0.97], white)
+    out = out / np.sqrt(np.mean(out**2))
+    out.flags.writeable = False
+    return out
 
 
 def _rosenberg_table(breath: float) -> np.ndarray:
@@ -298,13 +313,13 @@ def render_voice(
         num, den = _klatt_tf(f, bw, sr)
         voiced[a:b], zi = signal.lfilter(num, den, exc[a:b], zi=zi)
     # ---- fricatives and bursts
-    fric = signal.sosfilt(_fricative_sos(profile.fric_hz, sr), noise)
+    fric = _noise(rng, n, _coloured_bank("fric", profile.fric_hz, sr))
     speech = voiced / np.sqrt(np.dot(voiced * voiced, env[0]) / (env[0].sum() + 1e-12) + 1e-24)
     speech = speech + 0.35 * fric * env[1] + 0.6 * noise * env[2]
     # ---- background noise at a random SNR, hum, channel, level
     snr_db = rng.uniform(35.0 - 25.0 * nu, 45.0 - 15.0 * nu)
-    bg = signal.lfilter([1.0], [1.0, -channel.noise_alpha], _noise(rng, n))
-    bg /= np.sqrt(np.mean(bg**2)) + 1e-12
+    th = 0.5 * np.pi * channel.noise_red  # unit RMS mix of independent white and red noise
+    bg = np.cos(th) * _noise(rng, n) + np.sin(th) * _noise(rng, n, _coloured_bank("red", 0.0, sr))
     active = env[0] + env[1]
     p_speech = np.sqrt(np.dot(speech * speech, active) / (active.sum() + 1e-12) + 1e-24)
     bg *= p_speech * 10.0 ** (-snr_db / 20.0)
