@@ -15,6 +15,7 @@ from vfbench.report.plots import TITLES, plot_groups, render_plot
 from vfbench.report.render import (
     HEADER,
     anchors_note,
+    extra_tables,
     interval_str,
     pct,
     provenance_text,
@@ -57,6 +58,7 @@ def to_html(
     res: EvaluationResult, title: str = "vfbench evaluation report", plots: bool = True
 ) -> str:
     """The whole report as one HTML string."""
+    title = res.summary.get("title") or title
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
@@ -74,6 +76,13 @@ def to_html(
             + "</p>"
         )
     parts.append(f"<p class='note'>{html.escape(anchors_note(res)).replace(chr(10), '<br>')}</p>")
+    for t in extra_tables(res):
+        parts.append(f"<h2>{html.escape(str(t.get('title', '')))}</h2>")
+        if t.get("note"):
+            parts.append(f"<p class='note'>{html.escape(str(t['note']))}</p>")
+        parts.append(
+            _table([str(h) for h in t["headers"]], [[str(c) for c in r] for r in t["rows"]])
+        )
     main = [m for m in sorted_rows(res) if m.task != "repeated"]
     parts.append("<h2>Results</h2>")
     parts.append(_table(HEADER, [row_cells(m) for m in main]))

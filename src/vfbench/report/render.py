@@ -100,11 +100,26 @@ def anchors_note(res: EvaluationResult) -> str:
     return "\n".join(lines)
 
 
+def extra_tables(res: EvaluationResult) -> list[dict[str, Any]]:
+    """Pre-rendered tables a producer stored in ``summary["tables"]`` (e.g. ``vfbench demo``'s
+    paper-style tables): dicts with ``title``, ``note``, ``headers`` and ``rows`` (strings).
+    Rendered after the header, so ``vfbench report`` reproduces them from results.json."""
+    out = []
+    for t in res.summary.get("tables") or []:
+        if (
+            isinstance(t, dict)
+            and isinstance(t.get("headers"), list)
+            and isinstance(t.get("rows"), list)
+        ):
+            out.append(t)
+    return out
+
+
 def to_markdown(res: EvaluationResult, groups: bool = True) -> str:
     """A Markdown report: headline table, subgroup table, repeated sets, warnings, provenance."""
     out = io.StringIO()
     prov = res.provenance
-    out.write("# vfbench evaluation report\n\n")
+    out.write(f"# {res.summary.get('title') or 'vfbench evaluation report'}\n\n")
     out.write(
         f"vfbench {prov.get('vfbench_version', '?')} - seed {prov.get('seed')} - "
         f"trials `{res.trials_hash[:16]}` - created {prov.get('created_utc', '')}\n\n"
@@ -117,6 +132,13 @@ def to_markdown(res: EvaluationResult, groups: bool = True) -> str:
             f"{s.get('gender_known', False)}.\n\n"
         )
     out.write(anchors_note(res).replace("\n", "  \n") + "\n\n")
+    for t in extra_tables(res):
+        out.write(f"## {t.get('title', '')}\n\n" + (f"{t['note']}\n\n" if t.get("note") else ""))
+        out.write("| " + " | ".join(str(h) for h in t["headers"]) + " |\n")
+        out.write("|" + "---|" * len(t["headers"]) + "\n")
+        for r in t["rows"]:
+            out.write("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |\n")
+        out.write("\n")
 
     def table(rows: Iterable[Metric]) -> None:
         out.write("| " + " | ".join(HEADER) + " |\n")
