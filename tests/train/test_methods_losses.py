@@ -37,9 +37,14 @@ def _ce(logits: list[float]) -> float:
 
 def test_forced_choice_1to2_equals_loop_of_two_way_softmax() -> None:
     v, lv, f, lf = _data()
-    matcher = PairMatcher(4, hidden=5, product=True).double()
+    matcher = PairMatcher(4, hidden=5, product=True).double().eval()
     loss = create_loss("forced_choice", score_fn=matcher.matrix, n_candidates=2)
     got = float(loss(v, lv, f, lf))
+
+    def score(x: torch.Tensor, y: torch.Tensor, flip: bool) -> float:
+        vv, ff = (y, x) if flip else (x, y)  # the matcher takes (voice, face)
+        return float(matcher.pairs(vv[None], ff[None])[0])
+
     parts = []
     for anchors, la, cands, lc, flip in ((v, lv, f, lf, False), (f, lf, v, lv, True)):
         vals = []
@@ -47,19 +52,16 @@ def test_forced_choice_1to2_equals_loop_of_two_way_softmax() -> None:
             for p in range(len(cands)):
                 for n in range(len(cands)):
                     if la[a] == lc[p] and la[a] != lc[n]:
-
-                        def s(i: int, j: int, flip: bool = flip) -> float:
-                            x, y = (cands[j], anchors[i]) if flip else (anchors[i], cands[j])
-                            return float(matcher.pairs(x[None], y[None])[0])
-
-                        vals.append(_ce([s(a, p), s(a, n)]))
+                        sp = score(anchors[a], cands[p], flip)
+                        sn = score(anchors[a], cands[n], flip)
+                        vals.append(_ce([sp, sn]))
         parts.append(sum(vals) / len(vals))
     assert got == pytest.approx(sum(parts) / 2, rel=1e-9)
 
 
 def test_forced_choice_matrix_equals_pairs() -> None:
     v, _, f, _ = _data()
-    m = PairMatcher(4, hidden=3, product=True).double()
+    m = PairMatcher(4, hidden=3, product=True).double().eval()
     mat = m.matrix(v, f)
     for i in range(len(v)):
         for j in range(len(f)):
@@ -241,14 +243,16 @@ def test_kim_bad_negatives() -> None:
 @pytest.mark.parametrize("balance", [True, False])
 def test_pair_bce_equals_loop(balance: bool) -> None:
     v, lv, f, lf = _data()
-    m = PairMatcher(4, hidden=4, product=True).double()
+    m = PairMatcher(4, hidden=4, product=True).double().eval()
     loss = create_loss("pair_bce", score_fn=m.matrix, balance=balance, embed_weight=0.3, margin=2)
     got = float(loss(v, lv, f, lf))
 
     def sp(x: float) -> float:
         return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
 
-    pos, neg, allv = [], [], []
+    pos: list[float] = []
+    neg: list[float] = []
+    allv: list[float] = []
     cons = []
     for i in range(6):
         for j in range(6):
@@ -265,3 +269,15 @@ def test_pair_bce_equals_loop(balance: bool) -> None:
 def test_pair_bce_bad_weight() -> None:
     with pytest.raises(ConfigError, match="embed_weight"):
         create_loss("pair_bce", embed_weight=-1.0)
+
+
+def test_matcher_normalisation_makes_scores_offset_and_scale_free() -> None:
+    """In training mode the matcher standardises each modality over the batch, so an
+    affine change of the embeddings' scale/offset leaves the (concat-MLP) scores as they were."""
+    v, _, f, _ = _data()
+    m = PairMatcher(4, hidden=6, product=False).double().train()
+    a = m.matrix(v, f)
+    b = m.matrix(0.5 * v + 3.0, 10.0 * f - 2.0)
+    torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+    raw = PairMatcher(4, hidden=6, product=False, normalize=False).double()
+    assert not torch.allclose(raw.matrix(v, f), raw.matrix(0.01 * v + 3.0, f))

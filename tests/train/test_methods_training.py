@@ -146,8 +146,8 @@ def test_pins_schedule_in_fractions_of_the_run(splits: tuple[SplitData, SplitDat
                           build_backbone(cfg.face, "face", None))  # fmt: skip
     obj = m.build_objective(cfg, model, 40)
     assert (obj.ramp_start, obj.ramp_end, obj.hard_end) == (100, 500, 0.8)
-    obj.set_step(300)
-    assert obj.fraction() == pytest.approx(0.4)
+    obj.set_step(300)  # type: ignore[operator]
+    assert obj.fraction() == pytest.approx(0.4)  # type: ignore[operator]
 
 
 # ------------------------------------------------------------------------ bad inputs

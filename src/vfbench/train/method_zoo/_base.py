@@ -57,13 +57,23 @@ class PairMatcher(nn.Module):
     ``g(v, f) = w . relu(A v + B f [+ C (v * f)] + b) + c`` - an MLP on the concatenated
     pair (plus the elementwise product when ``product``), computed without materialising
     the concatenation: ``matrix`` scores all (Nv, D) x (Nf, D) pairs -> (Nv, Nf).
+
+    With ``normalize`` (default) each modality's input is first standardised per dimension
+    (``BatchNorm1d`` without affine parameters: batch statistics in training, running ones
+    in evaluation): the fused layer then works at the same operating point whatever the
+    offset and scale of the embeddings (an MLP fed inputs that hardly vary stays in its
+    linear regime, where a concatenation has no voice-face interaction to learn).
     """
 
-    def __init__(self, dim: int, hidden: int = 256, product: bool = False) -> None:
+    def __init__(
+        self, dim: int, hidden: int = 256, product: bool = False, normalize: bool = True
+    ) -> None:
         super().__init__()
         if hidden < 1:
             raise ConfigError(f"matcher hidden size must be >= 1, got {hidden}")
-        self.dim, self.hidden, self.product = dim, hidden, product
+        self.dim, self.hidden, self.product, self.normalize = dim, hidden, product, normalize
+        self.norm_v: nn.Module = nn.BatchNorm1d(dim, affine=False) if normalize else nn.Identity()
+        self.norm_f: nn.Module = nn.BatchNorm1d(dim, affine=False) if normalize else nn.Identity()
         self.voice = nn.Linear(dim, hidden)
         self.face = nn.Linear(dim, hidden, bias=False)
         self.prod: nn.Module | None = nn.Linear(dim, hidden, bias=False) if product else None
@@ -71,6 +81,7 @@ class PairMatcher(nn.Module):
 
     def matrix(self, v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         """(Nv, D), (Nf, D) -> (Nv, Nf) scores (logits; higher = same person)."""
+        v, f = self.norm_v(v), self.norm_f(f)
         h = self.voice(v)[:, None, :] + self.face(f)[None, :, :]
         if self.prod is not None:
             assert isinstance(self.prod, nn.Linear)
@@ -79,6 +90,7 @@ class PairMatcher(nn.Module):
 
     def pairs(self, v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         """Aligned pairs (N, D), (N, D) -> (N,) scores."""
+        v, f = self.norm_v(v), self.norm_f(f)
         h = self.voice(v) + self.face(f)
         if self.prod is not None:
             h = h + self.prod(v * f)
@@ -88,12 +100,14 @@ class PairMatcher(nn.Module):
         return self.matrix(v, f)
 
 
-def attach_matcher(model: VoiceFaceModel, hidden: int, product: bool) -> PairMatcher:
+def attach_matcher(
+    model: VoiceFaceModel, hidden: int, product: bool, normalize: bool = True
+) -> PairMatcher:
     """Add a :class:`PairMatcher` as ``model.matcher`` (saved with the model's weights)."""
     dv, df = _head_dim(model.voice_head), _head_dim(model.face_head)
     if dv != df:
         raise ConfigError(f"the pair matcher needs equal embedding sizes (voice {dv}, face {df})")
-    m = PairMatcher(dv, hidden, product)
+    m = PairMatcher(dv, hidden, product, normalize)
     model.add_module("matcher", m)
     return m
 

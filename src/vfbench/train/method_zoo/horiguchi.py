@@ -42,6 +42,7 @@ from vfbench.train.methods import METHODS, ParamGroup
 class HoriguchiOptions:
     hidden: int = 256
     product: bool = True
+    normalize: bool = True  # matcher inputs scaled to norm sqrt(D)
     balance: bool = True
     embed_weight: float = 0.0
     margin: float = 1.0
@@ -65,7 +66,7 @@ class Horiguchi(ZooMethod):
     ) -> VoiceFaceModel:
         o = self.options(cfg)
         model = super().build_model(cfg, voice_backbone, face_backbone)
-        attach_matcher(model, o.hidden, o.product)
+        attach_matcher(model, o.hidden, o.product, o.normalize)
         return model
 
     def build_objective(

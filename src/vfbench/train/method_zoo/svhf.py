@@ -53,6 +53,7 @@ class SVHFOptions:
     directions: list[str] = field(default_factory=lambda: ["v2f", "f2v"])
     hidden: int = 256  # fusion MLP width
     product: bool = False  # add the elementwise product v*f to the fused input
+    normalize: bool = True  # matcher inputs scaled to norm sqrt(D) (scale-free fusion)
 
     def validate(self) -> None:
         if self.n_candidates < 2:
@@ -73,7 +74,7 @@ class SVHF(ZooMethod):
     ) -> VoiceFaceModel:
         o = self.options(cfg)
         model = super().build_model(cfg, voice_backbone, face_backbone)
-        attach_matcher(model, o.hidden, o.product)
+        attach_matcher(model, o.hidden, o.product, o.normalize)
         return model
 
     def build_objective(
