@@ -24,10 +24,15 @@ class SamplingConfig:
     detector: str = "dlib_hog"  # name in the face detector registry
     upsample: int = 0  # dlib HOG upsampling (1 finds faces down to ~40 px, 4x slower)
     max_faces_per_frame: int = 8
+    # run the detector on the whole frame every N-th sampled frame (and after shot cuts or
+    # when no face is tracked); in between only around tracked faces. 1 = always full.
+    full_detect_every: int = 5
 
     def validate(self) -> None:
         if not 0 < self.detect_fps <= 60:
             raise ValueError(f"detect_fps must be in (0, 60], got {self.detect_fps}")
+        if self.full_detect_every < 1:
+            raise ValueError(f"full_detect_every must be >= 1, got {self.full_detect_every}")
         if self.detect_max_height < 64:
             raise ValueError(f"detect_max_height must be >= 64, got {self.detect_max_height}")
 

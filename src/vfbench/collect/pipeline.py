@@ -36,7 +36,7 @@ from vfbench.collect.config import CollectConfig
 from vfbench.collect.identity import dominant_cluster
 from vfbench.collect.sources import IdentityInfo, VideoJob, read_sources
 from vfbench.collect.speech import frame_energy_db, noise_floor_db, segment_stats, speech_segments
-from vfbench.collect.video import iter_frames, probe, read_audio
+from vfbench.collect.video import iter_frames, prefetch, probe, read_audio
 from vfbench.config import to_dict
 from vfbench.errors import DataError, VfbenchError
 from vfbench.utils.io import atomic_write_json, atomic_write_text, sha256_file
@@ -118,16 +118,19 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
     sc, tc, spc = cfg.sampling, cfg.tracking, cfg.speech
     offset = job.start or 0.0
     detector = F.build_detector(sc.detector, sc.upsample)
-    tracker = F.Tracker(tc.iou_min, tc.descriptor_max_dist, tc.max_gap_s)
+    # a track must survive at least one missed sample, whatever the sampling rate
+    tracker = F.Tracker(tc.iou_min, tc.descriptor_max_dist, max(tc.max_gap_s, 1.5 / sc.detect_fps))
     dt = 1.0 / sc.detect_fps
     sampled_t: list[float] = []
     frame_tracks: list[list[int]] = []
     cuts: list[float] = []
     prev: np.ndarray | None = None
     n_frames = 0
+    since_full = 0
     last_t = offset
     try:
-        for fr in iter_frames(job.path, sc.detect_fps, sc.detect_max_height, job.start, job.end):
+        frames = iter_frames(job.path, sc.detect_fps, sc.detect_max_height, job.start, job.end)
+        for fr in prefetch(frames):
             n_frames += 1
             last_t = fr.t
             if prev is not None and prev.shape == fr.grey.shape:
@@ -146,7 +149,21 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
             if fr.rgb is None:
                 continue
             assert fr.small is not None
-            dets = F.detect(detector, fr.small, fr.scale, -1e9, sc.max_faces_per_frame)
+            # full-frame detection every `full_detect_every` samples, after a cut, or when no
+            # face is tracked; in between, only around the open tracks (much cheaper)
+            open_boxes = [tr.last_box for tr in tracker.active]
+            if (
+                since_full + 1 >= sc.full_detect_every
+                or not open_boxes
+                or (cuts and cuts[-1] == round(fr.t, 3))
+            ):
+                dets = F.detect(detector, fr.small, fr.scale, -1e9, sc.max_faces_per_frame)
+                since_full = 0
+            else:
+                dets = F.detect_near(
+                    detector, fr.small, fr.scale, open_boxes, 0.6, sc.max_faces_per_frame
+                )
+                since_full += 1
             samples = []
             for d in dets:
                 shape = F.landmarks5(fr.rgb, d.box)
@@ -449,7 +466,7 @@ def run_collection(
     for j in vjobs:
         if is_done(video_dir(out, j), sha256_file(j.path), chash):
             result.outcomes.append(VideoOutcome(j.key, "skipped"))
-            say(f"skip   {j.key} (done)")
+            say(f"{'skipped':<10}{j.key} (done)")
         else:
             todo.append(j)
     if jobs > 1 and len(todo) > 1:
@@ -458,12 +475,12 @@ def run_collection(
         with ProcessPoolExecutor(max_workers=jobs) as ex:
             for o in ex.map(_process_star, [(j, cfg, out) for j in todo]):
                 result.outcomes.append(o)
-                say(f"{o.status:<7}{o.key} {o.seconds:.1f}s {o.detail}")
+                say(f"{o.status:<10}{o.key} {o.seconds:.1f}s {o.detail}")
     else:
         for j in todo:
             o = process_video(j, cfg, out)
             result.outcomes.append(o)
-            say(f"{o.status:<7}{o.key} {o.seconds:.1f}s {o.detail}")
+            say(f"{o.status:<10}{o.key} {o.seconds:.1f}s {o.detail}")
     result.summary = finalize(out, cfg, vjobs, idents, prov)
     return result
 

@@ -128,6 +128,72 @@ def read_audio(
     return np.clip(audio[a:b], -1.0, 1.0)
 
 
+_LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"}
+
+
+def _grey(fr: Any, k: int, size: tuple[int, int]) -> np.ndarray:
+    """(ceil(h/k), ceil(w/k)) uint8 grey image of a decoded frame, C-contiguous.
+
+    Planar YUV frames give it for free: every k-th sample of the luma plane. PyAV pads
+    rows to 32/64 bytes and dlib misreads such strided arrays, hence the copy.
+    """
+    if fr.format.name in _LUMA_FORMATS:
+        plane = fr.planes[0]
+        y = np.frombuffer(plane, np.uint8).reshape(fr.height, plane.line_size)
+        return np.ascontiguousarray(y[::k, : fr.width : k])
+    return np.ascontiguousarray(
+        fr.reformat(width=size[0], height=size[1], format="gray").to_ndarray()
+    )
+
+
+def prefetch(it: Iterator[Frame], depth: int = 16) -> Iterator[Frame]:
+    """Run ``it`` in a background thread, ``depth`` items ahead.
+
+    PyAV and swscale release the GIL, so decoding the next frames overlaps with face
+    detection on the current one (the second of the two cores). Exceptions raised by
+    ``it`` are re-raised here; closing this generator stops the thread.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer
+            q.put(("error", exc))
+
+    th = threading.Thread(target=work, daemon=True)
+    th.start()
+    try:
+        while True:
+            kind, val = q.get()
+            if kind == "item":
+                yield val
+            elif kind == "end":
+                return
+            else:
+                raise val
+    finally:
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(0.05)
+
+
 def iter_frames(
     path: str | Path,
     detect_fps: float = 5.0,
@@ -139,7 +205,8 @@ def iter_frames(
     """Decode every frame in [start, end); see :class:`Frame`.
 
     A frame is on the detection grid when it is the first at or after each multiple of
-    ``1 / detect_fps`` seconds. Raises :class:`DataError` if the file has no video stream.
+    ``1 / detect_fps`` seconds. Frames are downscaled by the smallest integer factor that
+    brings their height to ``max_height`` or less (720p -> 360p, 1080p -> 360p, 480p -> 240p). Raises :class:`DataError` if the file has no video stream.
     """
     import av
 
@@ -158,6 +225,7 @@ def iter_frames(
         next_t = start or 0.0
         index = 0
         small: tuple[int, int] | None = None
+        k = 1
         for packet in c.demux(stream):
             try:
                 frames = packet.decode()
@@ -174,16 +242,11 @@ def iter_frames(
                 if end is not None and t >= end:
                     return
                 if small is None:
-                    h = fr.height
-                    scale = min(1.0, max_height / h)
-                    small = (
-                        max(2, int(round(fr.width * scale / 2)) * 2),
-                        max(2, int(round(h * scale / 2)) * 2),
-                    )
-                # PyAV pads rows to 32/64 bytes; dlib misreads such strided arrays, so copy
-                grey = np.ascontiguousarray(
-                    fr.reformat(width=small[0], height=small[1], format="gray").to_ndarray()
-                )
+                    # downscale by the smallest integer factor k reaching <= max_height, so
+                    # the grey image is a plain stride of the luma plane (no resampling)
+                    k = max(1, math.ceil(fr.height / max_height))
+                    small = (-(-fr.width // k), -(-fr.height // k))
+                grey = _grey(fr, k, small)
                 rgb = sm = None
                 if t + 1e-6 >= next_t:
                     rgb = np.ascontiguousarray(fr.to_ndarray(format="rgb24"))
