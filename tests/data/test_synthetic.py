@@ -276,7 +276,11 @@ def test_loads_through_folder_recipe_and_validates(corpus: Path) -> None:
         assert [ident.gender, ident.nationality, ident.language, ident.split] == meta[ident.id][1:]
     assert all(v.sample_rate == 16000 and 1.0 <= v.duration <= 1.5 for v in m.voices)
     report = validate.validate_manifest(m, check_media=True)
-    assert report.ok, report
+    # no errors and no warnings: in particular the durations / sizes the generator filled
+    # in agree with the file headers (else ``metadata_mismatch``)
+    assert report.ok and not report.issues, report.summary()
+    probed = m.voices[0].duration
+    assert sf.info(str(m.voice_path(m.voices[0]))).duration == pytest.approx(probed, abs=1e-6)
 
 
 # ---- the information is in the media ---------------------------------------------------------

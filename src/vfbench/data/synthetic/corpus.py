@@ -19,6 +19,7 @@ skipping files that exist (they would be byte-identical anyway).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from vfbench import __version__
+from vfbench.data.manifest import Manifest
 from vfbench.data.synthetic.config import GENERATOR_VERSION, SynthConfig
 from vfbench.data.synthetic.faces import encode_jpeg, face_look, jpeg_quality, render_face
 from vfbench.data.synthetic.oracle import OracleReport, oracle_report
@@ -266,7 +268,7 @@ def generate_corpus(
     progress: bool = True,
     overwrite: bool = False,
     prepare: bool = True,
-    probe: bool = True,
+    probe: bool = False,
     oracle: bool = True,
     command: str = "",
 ) -> SynthResult:
@@ -279,7 +281,8 @@ def generate_corpus(
         workers: processes (1 = in this process); does not change any output byte.
         progress: tqdm progress bar over identities.
         prepare: run the folder recipe and save the manifest to ``out/manifest``.
-        probe: let the recipe read durations and image sizes from the files.
+        probe: let the recipe read durations and image sizes from the files (by default
+            they are filled in from what was written, which is exact and much faster).
         oracle: write ``oracle.json`` (ceiling and gender baseline on the test split).
     """
     config = config or SynthConfig()
@@ -300,12 +303,19 @@ def generate_corpus(
                 records += render_identity(config, traits, i, out)
                 bar.update(1)
         else:
-            with ProcessPoolExecutor(
+            ex = ProcessPoolExecutor(
                 max_workers=workers, initializer=_init_worker, initargs=(config, traits, out)
-            ) as ex:
-                for recs in ex.map(_work, range(n), chunksize=max(1, min(8, n // (4 * workers)))):
+            )
+            try:
+                chunk = max(1, min(8, n // (4 * workers)))
+                for recs in ex.map(_work, range(n), chunksize=chunk):
                     records += recs
                     bar.update(1)
+            except BaseException:
+                # Ctrl-C or a worker error: drop queued work; finished files stay (resumable)
+                ex.shutdown(wait=False, cancel_futures=True)
+                raise
+            ex.shutdown()
     finally:
         bar.close()
     records.sort(key=lambda r: r.path)
@@ -329,6 +339,8 @@ def generate_corpus(
         m = prepare_folder(
             out, meta=out / "meta.csv", probe=probe, progress=False, name="synthetic"
         )
+        if not probe:  # we know every duration and size exactly: no need to read headers
+            m = _fill_media_info(m, voices, config)
         m.meta["synthetic"] = {"config_hash": config_hash, "corpus_sha256": corpus_sha}
         manifest_dir = m.save(out / "manifest")
     n_test = sum(1 for x in traits.split if x == "test")
@@ -375,6 +387,20 @@ def generate_corpus(
         manifest_dir=manifest_dir,
         oracle=rep,
     )
+
+
+def _fill_media_info(m: Manifest, voices: list[FileRecord], config: SynthConfig) -> Manifest:
+    """Durations / sample rates / image sizes of the manifest items from the render records."""
+    dur = {r.path.removeprefix("voices/"): r.seconds for r in voices}
+    m.voices = [
+        dataclasses.replace(v, duration=dur[v.path], sample_rate=config.sample_rate)
+        for v in m.voices
+    ]
+    m.faces = [
+        dataclasses.replace(f, width=config.image_size, height=config.image_size) for f in m.faces
+    ]
+    m.meta["probed"] = "from generator"
+    return m
 
 
 def _count_media(out: Path) -> int:
