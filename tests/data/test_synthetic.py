@@ -300,12 +300,12 @@ def median_f0(x: np.ndarray, sr: int) -> float:
 
 
 def test_f0_measured_from_audio_follows_gender_and_size() -> None:
-    t = sample_traits(SynthConfig(), 48)
+    t = sample_traits(SynthConfig(), 36)
     f0 = []
     for i in range(len(t)):
         prof = voice_profile(t.voice[i], t.voice_private[i])
         ch = session_channel(identity_rng(0, i, 3, 0), 16000)
-        x = render_voice(prof, ch, identity_rng(0, i, STREAM_VOICE, 0), 2.5)
+        x = render_voice(prof, ch, identity_rng(0, i, STREAM_VOICE, 0), 2.0)
         f0.append(median_f0(x, 16000))
     f0 = np.array(f0)
     male = t.gender == "m"
