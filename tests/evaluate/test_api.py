@@ -170,3 +170,27 @@ def test_bad_inputs_name_the_culprit(make_emb, tmp_path):
         load_config(Protocol, None, ["tasks=[speed]"])
     with pytest.raises(ConfigError, match="matching n must be"):
         load_config(Protocol, None, ["matching.n_values=[1]"])
+
+
+def test_breakdown_by_nationality_and_language(make_emb):
+    v, f, attrs = make_emb(n_ids=24, per=3, noise=1.0)
+    for i, k in enumerate(sorted(attrs)):
+        attrs[k]["language"] = "en" if i % 4 else "fr"
+    p = small(tasks=("match",), by=["nationality", "language"])
+    p.matching.n_values = [2]
+    p.matching.constraints = ["U"]
+    res = evaluate(v, f, attrs, p)
+    groups = {m.group for m in res.find(task="match", direction="v2f")}
+    assert groups == {
+        "all",
+        "nationality=US",
+        "nationality=UK",
+        "nationality=IN",
+        "language=en",
+        "language=fr",
+    }
+    rows = res.find(task="match", direction="v2f", group="language=fr")
+    allrow = res.get(task="match", direction="v2f", group="all")
+    en = res.get(task="match", direction="v2f", group="language=en")
+    # the subgroup accuracies recombine into the overall one
+    assert (rows[0].value * rows[0].n + en.value * en.n) / allrow.n == pytest.approx(allrow.value)

@@ -133,3 +133,14 @@ def test_index_map_names_missing_ids():
     assert index_map(np.array(["b", "a"]), np.array(["a", "b", "c"]), "voice").tolist() == [1, 0]
     with pytest.raises(EvaluationError, match=r"1 voice id\(s\).*'zz'"):
         index_map(np.array(["a", "zz"]), np.array(["a", "b"]), "voice")
+
+
+def test_joint_retrieval_sets_are_capped_at_availability(universe):
+    u, _, _ = universe(n_ids=12, per=6)
+    r = retrieval_sets(u, "v2f", np.random.default_rng(0), 5, 2, 3, m_query=10, m_gallery=4)
+    q = r["queries"]
+    assert q.shape == (15, 6)  # 6 voices available of the 10 asked
+    assert np.all(q >= 0)
+    assert np.all((r["gallery"] >= 0).sum(1) == 4)
+    valid = q[q >= 0].reshape(15, 6)
+    assert np.all(np.diff(np.sort(valid, axis=1), axis=1) != 0)

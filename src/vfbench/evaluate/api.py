@@ -256,7 +256,13 @@ def make_trials(
                 for pr in ((m, 1), (1, m), (m, m)):
                     if pr not in pairs:
                         pairs.append(pr)
+            top_v, top_f = int(u.voice.count.max()), int(u.face.count.max())
             for mv, mf in pairs:
+                if mv > top_v or mf > top_f:
+                    warn.append(
+                        f"joint_match/{d}/mv={mv}/mf={mf}: skipped (no identity has that many items)"
+                    )
+                    continue
                 mq, mcand = (mv, mf) if d == "v2f" else (mf, mv)
                 try_add(
                     f"joint_match/{d}/mv={mv}/mf={mf}",
@@ -275,6 +281,12 @@ def make_trials(
             if "retrieve" in p.tasks or p.retrieval.paper:
                 rc = p.retrieval
                 for mv, mf in jc.retrieval_m:
+                    have_v, have_f = int(u.voice.count.max()), int(u.face.count.max())
+                    if mv > have_v or mf > have_f:
+                        warn.append(
+                            f"joint_retrieve/{d}/mv={mv}/mf={mf}: sets capped at the items an "
+                            f"identity has (max {have_v} voices, {have_f} faces)"
+                        )
                     mq, mcand = (mv, mf) if d == "v2f" else (mf, mv)
                     try_add(
                         f"joint_retrieve/{d}/mv={mv}/mf={mf}",

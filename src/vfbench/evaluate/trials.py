@@ -124,6 +124,7 @@ class Universe:
     face: Groups
     gender: np.ndarray  # (I,) str "m" / "f" / ""
     nationality: np.ndarray  # (I,) str, "" unknown
+    language: np.ndarray | None = None  # (I,) str, "" unknown
 
     @classmethod
     def build(
@@ -139,12 +140,14 @@ class Universe:
         attrs = attributes or {}
         gender = np.array([str(attrs.get(x, {}).get("gender", "")) for x in names], dtype=object)
         nat = np.array([str(attrs.get(x, {}).get("nationality", "")) for x in names], dtype=object)
+        lang = np.array([str(attrs.get(x, {}).get("language", "")) for x in names], dtype=object)
         return cls(
             names=names,
             voice=Groups(inv[: vi.size], n),
             face=Groups(inv[vi.size :], n),
             gender=gender.astype(str),
             nationality=nat.astype(str),
+            language=lang.astype(str),
         )
 
     @property
@@ -317,11 +320,13 @@ def retrieval_sets(
     ``queries_per_identity`` = 40 queries each. ``None`` means "all" (full-gallery retrieval
     over the whole split; ``max_queries``/``max_gallery`` subsample it uniformly). With
     ``m_query``/``m_gallery`` > 1 each query / gallery entry is a set of m distinct items
-    (joint retrieval); each entry draws its own random subset. An identity with fewer items
-    than asked contributes what it has (single items) - sampled without replacement.
+    (joint retrieval); each entry draws its own random subset, capped at the identity's
+    item count (-1 pads the rest). An identity with fewer items than asked contributes what
+    it has - always sampled without replacement.
     """
     qg, cg = _groups(u, direction)
-    ok = np.flatnonzero((qg.count >= m_query) & (cg.count >= m_gallery))
+    # joint sets are capped at what an identity has (m_i = min(m, its item count))
+    ok = np.flatnonzero((qg.count >= 1) & (cg.count >= 1))
     if ok.size < 2:
         raise EvaluationError("retrieval needs at least two identities with both modalities")
     ids = (
@@ -345,7 +350,7 @@ def retrieval_sets(
             return items, g.codes[items]
         per_n = per if per is not None else 1
         rep = np.repeat(ids, per_n)
-        sets = g.sample_m(rep, m, rng)
+        sets = g.sample_m(rep, np.minimum(m, g.count[rep]), rng)
         return sets, rep
 
     queries, qid = pick(qg, queries_per_identity, m_query, max_queries)

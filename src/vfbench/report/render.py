@@ -42,8 +42,10 @@ def sorted_rows(
         if (groups or m.group == "all") and (names is None or m.name in names)
     ]
     order = {t: i for i, t in enumerate(TASK_ORDER)}
+    dirs = {"v2f": 0, "f2v": 1}
     ranked = sorted(
-        enumerate(rows), key=lambda im: (order.get(im[1].task, 99), im[1].direction, im[0])
+        enumerate(rows),
+        key=lambda im: (order.get(im[1].task, 99), dirs.get(im[1].direction, 2), im[0]),
     )
     return [m for _, m in ranked]
 
