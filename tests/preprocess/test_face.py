@@ -191,3 +191,22 @@ def test_no_face_and_corrupt_jpeg_name_the_file(grid, tmp_path: Path) -> None:
 def test_min_face_filters_small_detections(grid) -> None:
     with pytest.raises(ItemRejected, match="no_face: .*min_face=500"):
         align_face(grid[GRID[0]][1], FaceConfig(min_face=500), get_detector(FaceConfig()))
+
+
+def test_max_side_downscales_for_detection_and_maps_box_back(grid) -> None:
+    img = np.asarray(Image.fromarray(grid[GRID[1]][1]).resize((720, 576)))
+    det = get_detector(FaceConfig())
+    full = max(det.detect(img), key=lambda d: d.side)
+    out, stats = align_face(img, FaceConfig(max_side=360), det)
+    x0, y0, x1, y1 = stats["box"]
+    assert abs((x0 + x1) / 2 - full.center[0]) < 12 and abs((y0 + y1) / 2 - full.center[1]) < 12
+    assert 0.8 < (x1 - x0) / full.width < 1.25
+    assert _eye_error(out) <= 3.0
+
+
+def test_astronaut_photo_if_scikit_image_is_installed() -> None:
+    skdata = pytest.importorskip("skimage.data")
+    img = skdata.astronaut()
+    out, stats = align_face(img, FaceConfig(), get_detector(FaceConfig()))
+    assert stats["n_faces"] >= 1
+    assert _eye_error(out) <= 3.0

@@ -315,7 +315,6 @@ def _execute(tasks: list[ShardTask], workers: int) -> Any:
         try:
             for fut in as_completed(futs):
                 yield fut.result(), futs[fut]
-        except BaseException:
-            for f in futs:
-                f.cancel()
+        except BaseException:  # Ctrl-C or a crash: stop queued shards, keep finished ones
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
