@@ -125,6 +125,7 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
     frame_tracks: list[list[int]] = []
     cuts: list[float] = []
     prev: np.ndarray | None = None
+    prev_hist = np.zeros(64)
     n_frames = 0
     since_full = 0
     last_t = offset
@@ -133,8 +134,9 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
         for fr in prefetch(frames):
             n_frames += 1
             last_t = fr.t
+            hist = F.grey_hist(fr.grey)
             if prev is not None and prev.shape == fr.grey.shape:
-                if F.hist_distance(prev, fr.grey) > tc.shot_cut_threshold:
+                if 0.5 * float(np.abs(hist - prev_hist).sum()) > tc.shot_cut_threshold:
                     tracker.cut()
                     cuts.append(round(fr.t, 3))
                 else:
@@ -145,7 +147,7 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
                         if a.size:
                             tr.motion_t.append(fr.t)
                             tr.motion_v.append(float(np.abs(a - b).mean()))
-            prev = fr.grey
+            prev, prev_hist = fr.grey, hist
             if fr.rgb is None:
                 continue
             assert fr.small is not None

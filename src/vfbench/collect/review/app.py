@@ -148,8 +148,11 @@ def make_server(collection_dir: str | Path, port: int = 0) -> Any:
     Call ``serve_forever()`` (blocking) or :func:`start_in_thread`; ``server.port`` is the
     bound port.
     """
+    import logging
+
     from werkzeug.serving import make_server as _mk
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     return _mk(HOST, port, create_app(collection_dir), threaded=True)
 
 
