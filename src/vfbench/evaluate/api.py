@@ -730,7 +730,7 @@ def _eval_repeated(
     chances: dict[str, float | None] = {"match": 0.5, "verify": 0.5, "retrieve": None}
     for task in rc.tasks:
         for d in ctx.p.directions:
-            xs, ys, lo, hi = [], [], [], []
+            xs, ys, lo, hi, sds = [], [], [], [], []
             for size in sizes:
                 vals = np.asarray(values.get((task, d, size), []))
                 if vals.size == 0:
@@ -758,6 +758,7 @@ def _eval_repeated(
                         n_identities=int(size),
                     )
                 )
+                sds.append(float(vals.std(ddof=1)) if vals.size > 1 else 0.0)
                 xs.append(float(size))
                 ys.append(est.value)
                 lo.append(est.low)
@@ -773,7 +774,7 @@ def _eval_repeated(
                         high=hi,
                         x_label="number of test identities",
                         y_label=names[task][0],
-                        params={"direction": d, "task": task, "repeats": rc.repeats},
+                        params={"direction": d, "task": task, "repeats": rc.repeats, "std": sds},
                     )
                 )
 

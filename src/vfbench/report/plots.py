@@ -20,7 +20,7 @@ from vfbench.utils.io import atomic_write_bytes
 PLOT_KINDS = ("1ton", "ci_vs_ids", "joint", "roc")
 TITLES = {
     "1ton": "1:n matching (paper Fig. 4a)",
-    "ci_vs_ids": "Repeated random test sets: mean and t-interval (paper Fig. 4b)",
+    "ci_vs_ids": "Repeated test sets (Fig. 4b): mean, t-interval (band), one set +-1.96 sd",
     "joint": "Joint 1:2 matching on mean embeddings (paper Table 3)",
     "roc": "Verification ROC",
 }
@@ -40,6 +40,16 @@ def _figure(kind: str, curves: list[Curve]) -> Any:
         (line,) = ax.plot(c.x, c.y, marker="o" if kind != "roc" else None, ms=3, label=label)
         if c.low is not None and c.high is not None:
             ax.fill_between(c.x, c.low, c.high, alpha=0.2, color=line.get_color())
+        if kind == "ci_vs_ids" and c.params.get("std"):
+            sd = c.params["std"]
+            for sign in (-1, 1):
+                ax.plot(
+                    c.x,
+                    [y + sign * 1.96 * s for y, s in zip(c.y, sd, strict=True)],
+                    ls="--",
+                    lw=0.8,
+                    color=line.get_color(),
+                )
         if kind == "1ton" and "chance" in c.params:
             ax.plot(c.x, c.params["chance"], ls=":", color="grey")
     if kind == "roc":
@@ -48,6 +58,10 @@ def _figure(kind: str, curves: list[Curve]) -> Any:
         ax.plot([], [], ls=":", color="grey", label="chance 1/n")
     if kind == "ci_vs_ids":
         ax.set_xscale("log")
+        ticks = sorted({x for c in curves for x in c.x})
+        ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+        ax.minorticks_off()
+        ax.plot([], [], ls="--", color="grey", label="one test set: mean +- 1.96 sd")
     ax.set_xlabel(curves[0].x_label)
     ax.set_ylabel(curves[0].y_label)
     ax.set_title(TITLES.get(kind, kind), fontsize=10)
