@@ -13,15 +13,15 @@ from vfbench.errors import RegistryError
 
 
 def _sample(t: float, box: F.Box, desc: np.ndarray | None = None) -> F.FaceSample:
-    z = np.zeros((112, 112, 3), np.uint8)
     return F.FaceSample(
         t=t,
         box=box,
         score=1.0,
         points=np.zeros((5, 2), np.float32),
-        chip150=z,
-        chip=z,
-        orig=z,
+        chip150=np.full((150, 150, 3), int(t * 10) % 256, np.uint8),
+        chip_jpg=b"",
+        orig_jpg=b"",
+        thumb=np.zeros((32, 32), np.float32),
         sharpness=100.0,
         pose=1.0,
         desc=desc,
@@ -141,3 +141,13 @@ def test_detector_landmarks_descriptor_on_real_face(shared_dir: Path) -> None:
     )
     assert d.shape == (2, 128)
     assert np.linalg.norm(d[0] - d[1]) < 0.3  # same person, a fifth of a second apart
+
+
+def test_track_keeps_a_bounded_even_subset_of_chips() -> None:
+    tr = F.Track(id=0, shot=0)
+    for k in range(100):
+        tr.add(_sample(k * 0.2, (0, 0, 50, 50)), keep_chips=8)
+    held = [i for i, s in enumerate(tr.samples) if s.chip150 is not None]
+    assert held == tr.chip_idx and 4 <= len(held) <= 8
+    assert held[0] == 0 and len(set(np.diff(held))) == 1  # evenly spaced
+    assert held[-1] >= 100 - tr.chip_stride  # reaches the end of the track

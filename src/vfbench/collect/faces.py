@@ -248,17 +248,33 @@ def hist_distance(a: np.ndarray, b: np.ndarray, bins: int = 64) -> float:
     return float(0.5 * np.abs(grey_hist(a, bins) - grey_hist(b, bins)).sum())
 
 
+def encode_jpg(rgb: np.ndarray, quality: int = 92) -> bytes:
+    """JPEG bytes of an RGB uint8 image (faces are held encoded until written)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
 @dataclass
 class FaceSample:
-    """One detected face on a sampled frame, with the measurements QC needs."""
+    """One detected face on a sampled frame, with the measurements QC needs.
+
+    Images are held JPEG-encoded (``chip_jpg`` aligned 112x112, ``orig_jpg`` the original
+    crop) and dropped once the track is written; ``chip150`` is kept only for the few
+    samples that may get a descriptor (see :meth:`Track.add`)."""
 
     t: float
     box: Box
     score: float
     points: np.ndarray  # (5, 2) landmarks, full-resolution pixels
-    chip150: np.ndarray  # (150, 150, 3) aligned for the descriptor network
-    chip: np.ndarray  # (112, 112, 3) aligned (exported)
-    orig: np.ndarray  # original-resolution crop with margin
+    chip150: np.ndarray | None  # (150, 150, 3) aligned for the descriptor network
+    chip_jpg: bytes
+    orig_jpg: bytes
+    thumb: np.ndarray  # (32, 32) float32 grey, for near-duplicate removal
     sharpness: float
     pose: float
     desc: np.ndarray | None = None  # (128,) descriptor, computed for a few samples only
@@ -274,6 +290,9 @@ class Track:
     motion_t: list[float] = field(default_factory=list)  # frame times (s)
     motion_v: list[float] = field(default_factory=list)  # mouth-region mean abs diff
     closed: bool = False
+    flushed: bool = False  # QC done, images written and released
+    chip_idx: list[int] = field(default_factory=list)  # samples still holding chip150
+    chip_stride: int = 1
 
     @property
     def start(self) -> float:
@@ -287,15 +306,36 @@ class Track:
     def last_box(self) -> Box:
         return self.samples[-1].box
 
+    def add(self, s: FaceSample, keep_chips: int = 8) -> None:
+        """Append a sample, keeping ``chip150`` for an evenly thinned subset of at most
+        ``keep_chips`` samples (every ``chip_stride``-th; the stride doubles when full), so
+        memory stays bounded however long the track runs."""
+        i = len(self.samples)
+        self.samples.append(s)
+        if i % self.chip_stride:
+            s.chip150 = None
+            return
+        self.chip_idx.append(i)
+        if len(self.chip_idx) > max(1, keep_chips):
+            for j in self.chip_idx[1::2]:
+                self.samples[j].chip150 = None
+            self.chip_idx = self.chip_idx[::2]
+            self.chip_stride *= 2
+
     def describe(self, k: int) -> None:
-        """Compute descriptors of ``k`` samples spread over the track (others stay None)."""
-        n = len(self.samples)
-        idx = [i for i in np.linspace(0, n - 1, min(k, n)).round().astype(int)]
-        idx = sorted(
-            {int(i) for i in idx} - {i for i, s in enumerate(self.samples) if s.desc is not None}
-        )
-        for i, d in zip(idx, chip_descriptors([self.samples[i].chip150 for i in idx]), strict=True):
-            self.samples[i].desc = d
+        """Compute descriptors of up to ``k`` samples spread over the track from the
+        retained chips, then release all chips."""
+        idx = [i for i in self.chip_idx if self.samples[i].chip150 is not None]
+        if idx:
+            pick = sorted(
+                {idx[int(j)] for j in np.linspace(0, len(idx) - 1, min(k, len(idx))).round()}
+            )
+            chips = [self.samples[i].chip150 for i in pick]
+            for i, d in zip(pick, chip_descriptors(chips), strict=True):  # type: ignore[arg-type]
+                self.samples[i].desc = d
+        for s in self.samples:
+            s.chip150 = None
+        self.chip_idx = []
 
     def mean_descriptor(self) -> np.ndarray:
         """(128,) L2-normalised mean of the computed descriptors (zeros if none)."""
@@ -315,7 +355,14 @@ class Tracker:
     (:meth:`cut`); tracks never span a cut.
     """
 
-    def __init__(self, iou_min: float = 0.3, desc_max: float = 0.6, max_gap_s: float = 0.5):
+    def __init__(
+        self,
+        iou_min: float = 0.3,
+        desc_max: float = 0.6,
+        max_gap_s: float = 0.5,
+        keep_chips: int = 8,
+    ):
+        self.keep_chips = keep_chips
         self.iou_min = iou_min
         self.desc_max = desc_max
         self.max_gap_s = max_gap_s
@@ -357,11 +404,12 @@ class Tracker:
             if i in used_t or out[j] is not None:
                 continue
             used_t.add(i)
-            act[i].samples.append(samples[j])
+            act[i].add(samples[j], self.keep_chips)
             out[j] = act[i]
         for j, s in enumerate(samples):
             if out[j] is None:
-                tr = Track(id=len(self.tracks), shot=self.shot, samples=[s])
+                tr = Track(id=len(self.tracks), shot=self.shot)
+                tr.add(s, self.keep_chips)
                 self.tracks.append(tr)
                 out[j] = tr
         return [tr for tr in out if tr is not None]

@@ -72,11 +72,10 @@ class RunResult:
 # per video
 
 
-def _save_jpg(path: Path, rgb: np.ndarray, quality: int = 92) -> None:
-    from PIL import Image
-
+def _write(path: Path, data: bytes) -> None:
+    """Write into the video's ``.partial`` folder (made atomic by its final rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgb).save(path, quality=quality)
+    path.write_bytes(data)
 
 
 def _save_wav(path: Path, audio: np.ndarray, sr: int) -> None:
@@ -102,6 +101,86 @@ def _failed(job: VideoJob, code: str, detail: str) -> dict[str, Any]:
     }
 
 
+def _flush_track(
+    tr: F.Track,
+    job: VideoJob,
+    cfg: CollectConfig,
+    vdir: Path,
+    rel: str,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """QC one closed track, write its kept faces, release its images.
+
+    Returns the track record (with its mean descriptor) and one record per face.
+    """
+    tc, fq = cfg.tracking, cfg.qc_face
+    dt = 1.0 / cfg.sampling.detect_fps
+    span = tr.end - tr.start + dt
+    track_reasons = []
+    if span < tc.min_track_s:
+        track_reasons.append(
+            f"track_too_short: {span:.2f} s < tracking.min_track_s {tc.min_track_s}"
+        )
+    else:
+        tr.describe(tc.descriptors_per_track)
+    reasons = []
+    for s in tr.samples:
+        size = min(s.box[2] - s.box[0], s.box[3] - s.box[1])
+        reasons.append(list(track_reasons) + Q.face_reasons(size, s.sharpness, s.pose, s.score, fq))
+    ok = [i for i, r in enumerate(reasons) if not r]
+    dups = Q.near_duplicates([tr.samples[i].thumb for i in ok], fq.dup_max_dist)
+    survivors: list[int] = []
+    for i, dup in zip(ok, dups, strict=True):
+        if dup is None:
+            survivors.append(i)
+        else:
+            t_other = tr.samples[ok[dup]].t
+            reasons[i].append(
+                f"near_duplicate: of the face at {t_other:.2f} s "
+                f"(<= qc_face.dup_max_dist {fq.dup_max_dist})"
+            )
+    quota = Q.spread_quota(len(survivors), fq.max_per_track)
+    for i, keep in zip(survivors, quota, strict=True):
+        if not keep:
+            reasons[i].append(f"over_track_quota: qc_face.max_per_track {fq.max_per_track}")
+    face_recs = []
+    for n, (s, rs) in enumerate(zip(tr.samples, reasons, strict=True)):
+        name = f"t{tr.id}_{n:04d}.jpg"
+        rec: dict[str, Any] = {
+            "id": f"{job.key}/face_t{tr.id}_{n:04d}",
+            "video": job.key,
+            "track": tr.id,
+            "t": round(s.t, 3),
+            "box": [round(v, 1) for v in s.box],
+            "size": round(min(s.box[2] - s.box[0], s.box[3] - s.box[1]), 1),
+            "det_score": round(s.score, 3),
+            "sharpness": round(s.sharpness, 2),
+            "pose": round(s.pose, 3),
+            "status": "rejected" if rs else "kept",
+            "reasons": rs,
+            "file": None,
+            "orig": None,
+        }
+        if not rs:
+            _write(vdir / "faces" / name, s.chip_jpg)
+            _write(vdir / "faces_orig" / name, s.orig_jpg)
+            rec["file"] = f"{rel}/faces/{name}"
+            rec["orig"] = f"{rel}/faces_orig/{name}"
+        s.chip_jpg = s.orig_jpg = b""
+        face_recs.append(rec)
+    tr.flushed = True
+    track_rec = {
+        "id": tr.id,
+        "shot": tr.shot,
+        "start": round(tr.start, 3),
+        "end": round(tr.end + dt, 3),
+        "n_samples": len(tr.samples),
+        "status": "rejected" if track_reasons else "ok",
+        "reasons": track_reasons,
+        "descriptor": [round(float(v), 5) for v in tr.mean_descriptor()],
+    }
+    return track_rec, face_recs
+
+
 def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> dict[str, Any]:
     """Process one video into ``vdir`` (media files) and return its ``video.json`` record.
 
@@ -119,7 +198,23 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
     offset = job.start or 0.0
     detector = F.build_detector(sc.detector, sc.upsample)
     # a track must survive at least one missed sample, whatever the sampling rate
-    tracker = F.Tracker(tc.iou_min, tc.descriptor_max_dist, max(tc.max_gap_s, 1.5 / sc.detect_fps))
+    tracker = F.Tracker(
+        tc.iou_min,
+        tc.descriptor_max_dist,
+        max(tc.max_gap_s, 1.5 / sc.detect_fps),
+        keep_chips=2 * tc.descriptors_per_track,
+    )
+    track_recs: list[dict[str, Any]] = []
+    face_recs: list[dict[str, Any]] = []
+
+    def flush_closed() -> None:
+        # closed tracks are QC'd and written at once, so memory holds only open tracks
+        for tr in tracker.tracks:
+            if tr.closed and not tr.flushed:
+                t_rec, f_recs = _flush_track(tr, job, cfg, vdir, rel)
+                track_recs.append(t_rec)
+                face_recs.extend(f_recs)
+
     dt = 1.0 / sc.detect_fps
     sampled_t: list[float] = []
     frame_tracks: list[list[int]] = []
@@ -138,6 +233,7 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
             if prev is not None and prev.shape == fr.grey.shape:
                 if 0.5 * float(np.abs(hist - prev_hist).sum()) > tc.shot_cut_threshold:
                     tracker.cut()
+                    flush_closed()
                     cuts.append(round(fr.t, 3))
                 else:
                     for tr in tracker.active:
@@ -172,6 +268,7 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
                 chip150 = F.align_chip(fr.rgb, shape)
                 pts = F.shape_points(shape)
                 chip = F.align_112(fr.rgb, pts, cfg.export.face_size)
+                q = cfg.export.jpeg_quality
                 samples.append(
                     F.FaceSample(
                         t=fr.t,
@@ -179,13 +276,15 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
                         score=d.score,
                         points=pts,
                         chip150=chip150,
-                        chip=chip,
-                        orig=F.crop_with_margin(fr.rgb, d.box),
+                        chip_jpg=F.encode_jpg(chip, q),
+                        orig_jpg=F.encode_jpg(F.crop_with_margin(fr.rgb, d.box), q),
+                        thumb=Q.thumb(chip),
                         sharpness=F.sharpness(F.to_grey(chip)),
                         pose=F.pose_score(pts),
                     )
                 )
             trs = tracker.update(fr.t, samples)
+            flush_closed()
             sampled_t.append(fr.t)
             frame_tracks.append([t.id for t in trs])
     except DataError as exc:
@@ -199,81 +298,12 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
     if n_frames == 0:
         return _failed(job, "unreadable", f"{job.path}: no decodable video frame")
     tracks = tracker.finish()
-    for tr in tracks:
-        if tr.end - tr.start + dt >= tc.min_track_s:
-            tr.describe(tc.descriptors_per_track)
+    flush_closed()
+    track_recs.sort(key=lambda r: r["id"])
+    face_recs.sort(key=lambda r: (r["track"], r["id"]))
     duration = max(info.duration - offset, last_t + dt - offset)
     if job.end is not None:
         duration = min(duration, job.end - offset)
-
-    # ---- faces ------------------------------------------------------------------------
-    track_recs: list[dict[str, Any]] = []
-    face_recs: list[dict[str, Any]] = []
-    fq = cfg.qc_face
-    for tr in tracks:
-        span = tr.end - tr.start + dt
-        track_reasons = []
-        if span < tc.min_track_s:
-            track_reasons.append(
-                f"track_too_short: {span:.2f} s < tracking.min_track_s {tc.min_track_s}"
-            )
-        reasons = []
-        for s in tr.samples:
-            size = min(s.box[2] - s.box[0], s.box[3] - s.box[1])
-            reasons.append(
-                list(track_reasons) + Q.face_reasons(size, s.sharpness, s.pose, s.score, fq)
-            )
-        ok = [i for i, r in enumerate(reasons) if not r]
-        dups = Q.near_duplicates([Q.thumb(tr.samples[i].chip) for i in ok], fq.dup_max_dist)
-        survivors: list[int] = []
-        for i, dup in zip(ok, dups, strict=True):
-            if dup is None:
-                survivors.append(i)
-            else:
-                t_other = tr.samples[ok[dup]].t
-                reasons[i].append(
-                    f"near_duplicate: of the face at {t_other:.2f} s "
-                    f"(<= qc_face.dup_max_dist {fq.dup_max_dist})"
-                )
-        quota = Q.spread_quota(len(survivors), fq.max_per_track)
-        for i, keep in zip(survivors, quota, strict=True):
-            if not keep:
-                reasons[i].append(f"over_track_quota: qc_face.max_per_track {fq.max_per_track}")
-        for n, (s, rs) in enumerate(zip(tr.samples, reasons, strict=True)):
-            name = f"t{tr.id}_{n:04d}.jpg"
-            rec: dict[str, Any] = {
-                "id": f"{job.key}/face_t{tr.id}_{n:04d}",
-                "video": job.key,
-                "track": tr.id,
-                "t": round(s.t, 3),
-                "box": [round(v, 1) for v in s.box],
-                "size": round(min(s.box[2] - s.box[0], s.box[3] - s.box[1]), 1),
-                "det_score": round(s.score, 3),
-                "sharpness": round(s.sharpness, 2),
-                "pose": round(s.pose, 3),
-                "status": "rejected" if rs else "kept",
-                "reasons": rs,
-                "file": None,
-                "orig": None,
-            }
-            if not rs:
-                _save_jpg(vdir / "faces" / name, s.chip, cfg.export.jpeg_quality)
-                _save_jpg(vdir / "faces_orig" / name, s.orig, cfg.export.jpeg_quality)
-                rec["file"] = f"{rel}/faces/{name}"
-                rec["orig"] = f"{rel}/faces_orig/{name}"
-            face_recs.append(rec)
-        track_recs.append(
-            {
-                "id": tr.id,
-                "shot": tr.shot,
-                "start": round(tr.start, 3),
-                "end": round(tr.end + dt, 3),
-                "n_samples": len(tr.samples),
-                "status": "rejected" if track_reasons else "ok",
-                "reasons": track_reasons,
-                "descriptor": [round(float(v), 5) for v in tr.mean_descriptor()],
-            }
-        )
 
     # ---- voices -----------------------------------------------------------------------
     video_reasons: list[str] = []
