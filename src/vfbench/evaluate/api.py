@@ -562,9 +562,7 @@ def _retrieval_stats(
 ) -> dict[str, np.ndarray]:
     """:func:`rank_retrieval` with the context's scorer / AP rule (or the gender-only scorer)."""
     attrs = (ctx.u.gender[qc], ctx.u.gender[gc]) if gender else None
-    return rank_retrieval(
-        qv, gv, qc, gc, ctx.scorer, "sklearn" if gender else ctx.p.ap, ks, direction, attrs
-    )
+    return rank_retrieval(qv, gv, qc, gc, ctx.scorer, ctx.p.ap, ks, direction, attrs)
 
 
 def _eval_retrieve(ctx: _Ctx, key: str, meta: dict[str, Any], g: dict[str, np.ndarray]) -> None:

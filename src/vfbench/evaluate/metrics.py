@@ -261,7 +261,8 @@ def rank_retrieval(
     rows for cosine), ``qc`` (Q,) / ``gc`` (G,) integer identity codes (relevant = same
     code). ``direction`` says which side is the voice (the scorer takes voices first).
     ``attrs``: instead of the embeddings, score by equality of a known attribute
-    (``(q_attr, g_attr)``, "" = unknown) - the gender-only baseline.
+    (``(q_attr, g_attr)``, "" = unknown) with a seeded random order inside each block -
+    the gender-only baseline ("rank same-gender items first, otherwise at random").
     Returns per-query arrays ``ap``, ``rprec``, ``n_rel`` and ``hits@k``. Peak extra
     memory is about 40 bytes x ``block_elems`` (default 4M scores -> ~160 MB).
     """
@@ -281,11 +282,15 @@ def rank_retrieval(
     for k in ks:
         out[f"hits@{k}"] = []
     ga = np.asarray(attrs[1])[order] if attrs is not None else np.empty(0)
+    tie_rng = np.random.default_rng(0)
     for a in range(0, qv.shape[0], rows):
         qcb = qc[a : a + rows]
         if attrs is not None:
             qa = np.asarray(attrs[0])[a : a + rows]
             s = ((qa[:, None] == ga[None, :]) & (qa != "")[:, None]).astype(np.float32)
+            # random tie-break inside the same/other-gender blocks, so the baseline is a
+            # "random ranking within gender" and comparable to the random-ranking chance AP
+            s += 0.5 * tie_rng.random(s.shape, dtype=np.float32)
         elif direction == "v2f":
             s = score_matrix(qv[a : a + rows], gv_s, scorer, prepared=True)
         else:
