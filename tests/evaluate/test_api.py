@@ -194,3 +194,15 @@ def test_breakdown_by_nationality_and_language(make_emb):
     en = res.get(task="match", direction="v2f", group="language=en")
     # the subgroup accuracies recombine into the overall one
     assert (rows[0].value * rows[0].n + en.value * en.n) / allrow.n == pytest.approx(allrow.value)
+
+
+def test_retrieval_anchors_random_ranking_chance_and_gender(make_emb):
+    v, f, attrs = make_emb(n_ids=40, per=5, random=True, seed=7)
+    p = small(tasks=("retrieve",), directions=["v2f"])
+    p.retrieval.n_identities = 40
+    p.retrieval.full = False
+    m = evaluate(v, f, attrs, p).get(task="retrieve", name="mAP")
+    # random embeddings: mAP near the random-ranking expectation; knowing gender halves the
+    # gallery, so the gender-only baseline sits near the chance AP of half the gallery
+    assert m.intervals["bootstrap-identity"].low <= m.chance <= m.intervals["bootstrap-identity"].high
+    assert m.gender_baseline > 1.5 * m.chance
