@@ -155,6 +155,7 @@ class StageRunner:
         ):
             rec = StageRecord.from_dict(done)
             rec.status = "reused"
+            rec.directory = str(d)  # the run folder may have been moved since
             rec.seconds = time.perf_counter() - t0
             self.log(f"[{name}] unchanged: reusing {d} (computed in {rec.compute_seconds:.1f} s)")
             self.records.append(rec)
