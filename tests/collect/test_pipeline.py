@@ -240,3 +240,40 @@ def test_original_grid_mpeg_ps_clip(shared_dir: Path, tmp_path: Path) -> None:
     assert _codes(seg["reasons"]) == {"clipping"} and seg["clip_frac"] > 0.001
     f = next(f for f in rec["faces"] if f["status"] == "kept")
     assert 110 <= (f["box"][0] + f["box"][2]) / 2 <= 230  # centred on her face (x ~ 169)
+
+
+def test_sigkill_mid_run_then_rerun_skips_finished(videos: dict[str, Path], tmp_path: Path) -> None:
+    """A real ``kill -9`` of ``vfbench collect run`` after the first video finished: the
+    rerun skips every video that has a done-marker and leaves none half-written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "S.csv"
+    src.write_text(
+        "source,identity\n"
+        f"{videos['m_clean']},spk_m\n{videos['f_clean']},spk_f\n{videos['m_no_audio']},spk_m\n"
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vfbench", "collect", "run", str(src), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while not list(out.glob("videos/*/*/done.json")):
+            assert proc.poll() is None, "run ended before finishing a video"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = {p.parent: p.stat().st_mtime_ns for p in out.glob("videos/*/*/done.json")}
+    assert done
+    res = P.run_collection(src, out)
+    assert {out / "videos" / k for k in res.skipped} == set(done)
+    assert len(res.outcomes) == 3 and len(res.processed) == 3 - len(done)
+    for d, stamp in done.items():
+        assert (d / "done.json").stat().st_mtime_ns == stamp
+    assert not list(out.glob("videos/*/*.partial"))
+    assert (out / "collection.json").is_file()
