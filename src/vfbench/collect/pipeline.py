@@ -591,11 +591,14 @@ def finalize(
                 k = (v["key"], s["speaker_track"])
                 if s["speaker_track"] is not None and k not in target:
                     s["status"] = "rejected"
-                    s["reasons"] = [
-                        *s["reasons"],
-                        "speaker_not_target: the only visible face is not the person's "
-                        "dominant face cluster",
-                    ]
+                    why = (
+                        f"the visible face (track {s['speaker_track']}) is not in the person's "
+                        "dominant face cluster"
+                        if k in label_of
+                        else f"the visible face (track {s['speaker_track']}) was too short-lived "
+                        "to identify"
+                    )
+                    s["reasons"] = [*s["reasons"], f"speaker_not_target: {why}"]
                 voices.append(s)
         identities.append({**asdict(ident), "videos": videos, "faces": faces, "voices": voices})
     collection = {
