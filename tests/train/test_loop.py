@@ -26,6 +26,7 @@ BASE = [
     "log.progress=false",
     "log.tensorboard=false",
     "threads=1",
+    "voice.kwargs.n_freq=16",
 ]
 
 

@@ -7,6 +7,7 @@ YAML files and ``--set key=value`` override them; an unknown key is an error nam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -46,6 +47,14 @@ class EncoderConfig:
     def validate(self) -> None:
         if self.lr < 0:
             raise ValueError(f"lr must be >= 0, got {self.lr}")
+
+
+@dataclass
+class VoiceEncoderConfig(EncoderConfig):
+    """The voice backbone: frozen by default (the paper's voice-anchored space)."""
+
+    frozen: bool = True
+    lr: float = 0.0
 
 
 @dataclass
@@ -153,7 +162,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     threads: int = 0  # torch CPU threads; 0 = auto (1 in feature mode: tiny ops, no contention)
     data: DataConfig = field(default_factory=DataConfig)
-    voice: EncoderConfig = field(default_factory=lambda: EncoderConfig(frozen=True, lr=0.0))
+    voice: VoiceEncoderConfig = field(default_factory=VoiceEncoderConfig)
     face: EncoderConfig = field(default_factory=EncoderConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -177,8 +186,38 @@ class TrainConfig:
         return tuple(m for m, e in (("voice", self.voice), ("face", self.face)) if e.frozen)
 
 
-def load_train_config(path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
-    """Load and validate a training config (YAML + ``key=value`` overrides)."""
-    from vfbench.config import load_config
+def read_config_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a config YAML; a top-level ``base: other.yaml`` (relative to the file) is read
+    first and this file's keys are merged over it (nested mappings merge key by key)."""
+    from vfbench.config import read_yaml
+    from vfbench.errors import ConfigError
 
-    return load_config(TrainConfig, path, overrides)
+    p = Path(path).resolve()
+    if p in _seen:
+        raise ConfigError(f"{path}: 'base' chain loops back to {p}")
+    data = read_yaml(p)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base must be a file name, got {base!r}")
+    parent = read_config_tree(p.parent / base, (*_seen, p))
+    return _merge(parent, data)
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_train_config(
+    path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
+) -> TrainConfig:
+    """Load and validate a training config (YAML with optional ``base:`` + overrides)."""
+    from vfbench.config import apply_overrides, from_dict
+
+    data = read_config_tree(path) if path is not None else {}
+    data = apply_overrides(data, overrides)
+    return from_dict(TrainConfig, data, str(path) if path is not None else "config")

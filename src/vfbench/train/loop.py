@@ -158,7 +158,7 @@ def pretrain_backbone(
         loss.backward()
         opt.step()
         sched.step()
-        loss_v = float(loss)
+        loss_v = float(loss.detach())
         acc_ema = 0.9 * acc_ema + 0.1 * float((logits.argmax(1) == y).float().mean())
         if bar is not None:
             bar.update(1)
