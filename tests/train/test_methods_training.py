@@ -44,17 +44,17 @@ def tiny_split(n_ids: int, per_id: int, seed: int, latent: int = 8) -> SplitData
     Inputs are scaled so the frozen random CNN features are O(0.1-1)."""
     rng = np.random.default_rng(seed)
     prng = np.random.default_rng(123)  # projections shared by the splits
-    av = prng.normal(size=(latent, 16 * 24))
+    av = prng.normal(size=(latent, 257 * 16))  # 257 bins x 16 frames
     af = prng.normal(size=(latent, 3 * 16 * 16))
     z = rng.normal(size=(n_ids, latent))
     genders = ["m" if i % 2 == 0 else "f" for i in range(n_ids)]
     z[:, 0] = np.where(np.array(genders) == "m", 1.5, -1.5)
     ident = np.repeat(np.arange(n_ids), per_id)
     scale = 50.0 / np.sqrt(latent)
-    v = (z[ident] @ av + 0.5 * rng.normal(size=(len(ident), 16 * 24))) * scale
+    v = (z[ident] @ av + 0.5 * rng.normal(size=(len(ident), 257 * 16))) * scale
     f = (z[ident] @ af + 0.5 * rng.normal(size=(len(ident), 3 * 16 * 16))) * scale
     data = from_tensors(
-        torch.from_numpy(v.astype(np.float32).reshape(-1, 1, 16, 24)),
+        torch.from_numpy(v.astype(np.float32).reshape(-1, 1, 257, 16)),
         ident,
         torch.from_numpy(f.astype(np.float32).reshape(-1, 3, 16, 16)),
         ident,

@@ -25,6 +25,7 @@ class ZooMethod(Method):
 
     loss_name = ""
     options_cls: type[Any] = object
+    distance = "cosine"  # how embeddings compare when the method has no pair scorer
 
     def options(self, cfg: TrainConfig) -> Any:
         """The validated options of this method (``cfg.loss.kwargs``)."""
@@ -33,7 +34,7 @@ class ZooMethod(Method):
                 f"method {self.name!r} trains with loss.name: {self.loss_name} (the config has"
                 f" {cfg.loss.name!r}); start from configs/methods/{self.name}_cpu.yaml"
             )
-        return from_dict(self.options_cls, dict(cfg.loss.kwargs), "config", "loss.kwargs")
+        return from_dict(self.options_cls, dict(cfg.loss.kwargs), "config", "loss.kwargs.")
 
     def loss(
         self, model: VoiceFaceModel, objective: nn.Module, batch: Batch, gather: Gather

@@ -10,7 +10,8 @@ paper-scale config (both fine-tuned; feature mode on CPU trains the heads).
 Choices (``loss.kwargs``): ``negatives: random`` (default) draws one random negative per
 (anchor, positive) pair, like Kim et al.'s randomly mined discrete triplets; ``all`` uses
 every triplet of the batch. ``margin`` defaults to 1. See
-:mod:`vfbench.train.losses.kim_triplet`. Evaluated by embedding distance (no scorer).
+:mod:`vfbench.train.losses.kim_triplet`. Evaluated by (negative) Euclidean distance of the
+embeddings, the distance it was trained on (``distance = "l2"``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Kim(ZooMethod):
     description = "Kim et al.: voice- and face-anchored triplets, unnormalised embeddings"
     loss_name = "kim_triplet"
     options_cls = KimOptions
+    distance = "l2"  # trained on Euclidean distances of unnormalised embeddings
 
     def build_objective(
         self, cfg: TrainConfig, model: VoiceFaceModel, num_classes: int

@@ -1,0 +1,86 @@
+"""``vfbench methods list`` and ``vfbench methods benchmark [--grid GRID.yaml] --out DIR``.
+
+Thin: the work is :func:`vfbench.train.method_zoo.benchmark.run_benchmark`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+methods_app = typer.Typer(
+    name="methods",
+    help="The compared systems (SVHF, DIMNet, PINs, Kim, Horiguchi) next to TriNet.",
+    no_args_is_help=True,
+)
+
+# --quick: a small version of the benchmark (smoke test, ~1-2 min on 2 cores)
+QUICK = [
+    "steps=200",
+    "protocol.matching.n_trials=2000",
+    "protocol.verification.n_pairs=2000",
+    "protocol.n_boot=200",
+    "n_boot=200",
+]
+
+
+@methods_app.command("list")
+def list_cmd() -> None:
+    """Registered methods with their objective and packaged configs."""
+    from vfbench.train.method_zoo.benchmark import CONFIG_DIR
+    from vfbench.train.methods import get_method, method_names
+
+    for name in method_names():
+        m = get_method(name)
+        cfgs = sorted(p.name for p in (CONFIG_DIR / "methods").glob(f"{name}_*.yaml"))
+        loss = getattr(m, "loss_name", "") or "trinet_triplet"
+        typer.echo(f"{name:10s} loss={loss:22s} {m.description}")
+        if cfgs:
+            typer.echo(f"{'':10s} configs: " + ", ".join(f"methods/{c}" for c in cfgs))
+
+
+@methods_app.command("benchmark")
+def benchmark_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (resumable)."),
+    grid: Path = typer.Option(
+        None, "--grid", help="Grid YAML (rows = method configs); default: all six CPU configs."
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a grid key: --set steps=500, --set 'set=[device=cuda]'."
+    ),
+    manifest: Path = typer.Option(None, "--manifest", help="Manifest folder (default: synthetic)."),
+    cache: Path = typer.Option(None, "--cache", help="Preprocessing cache of the manifest."),
+    quick: bool = typer.Option(False, "--quick", help="Short training + small protocol."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Train every method on the same data, evaluate on the same trials, compare with TriNet."""
+    import logging
+    import sys
+
+    from vfbench.train.method_zoo.benchmark import load_grid, run_benchmark
+
+    overrides = [*(QUICK if quick else []), *set_]
+    if manifest is not None:
+        overrides.append(f"manifest={manifest}")
+    if cache is not None:
+        overrides.append(f"cache={cache}")
+    g = load_grid(str(grid) if grid else None, overrides)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    table = run_benchmark(
+        g,
+        out,
+        grid_dir=grid.parent if grid else None,
+        progress=not quiet,
+        command=" ".join(["vfbench", *sys.argv[1:]]),
+        say=typer.echo,
+    )
+    typer.echo("")
+    typer.echo((out / "benchmark.md").read_text(encoding="utf-8"))
+    typer.echo(
+        f"written: {out / 'benchmark.md'}, {out / 'benchmark.json'} ({len(table['rows'])} rows)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(methods_app, name="methods")
