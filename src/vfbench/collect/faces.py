@@ -145,11 +145,6 @@ def shape_points(shape: Any) -> np.ndarray:
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
 
 
-def descriptor(rgb: np.ndarray, shape: Any) -> np.ndarray:
-    """(128,) float32 dlib face descriptor (same person: Euclidean distance < ~0.6)."""
-    return np.asarray(_model("rec").compute_face_descriptor(rgb, shape), dtype=np.float32)
-
-
 def chip_descriptors(chips: list[np.ndarray]) -> np.ndarray:
     """(n, 128) float32 descriptors of aligned 150x150 chips (:func:`align_chip` defaults).
 
@@ -179,16 +174,6 @@ def align_112(rgb: np.ndarray, points: np.ndarray, size: int = 112) -> np.ndarra
     pts3 = np.vstack([points[2:4].mean(axis=0), points[0:2].mean(axis=0), points[4]])
     m = umeyama(pts3.astype(np.float64), ALIGN_TEMPLATE * (size / 112.0))
     return warp_affine(rgb, m, size)
-
-
-def resize_chip(chip: np.ndarray, size: int = 112) -> np.ndarray:
-    """Square chip resized to ``size`` x ``size`` (Lanczos)."""
-    if chip.shape[0] == size:
-        return chip
-    from PIL import Image
-
-    img = Image.fromarray(chip).resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(img)
 
 
 def pose_score(points: np.ndarray) -> float:
