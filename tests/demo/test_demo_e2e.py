@@ -95,7 +95,7 @@ def test_results_record_config_seed_version_and_data_hashes(
     prov = result.provenance
     assert prov["vfbench_version"] and prov["seed"] == 0
     cfg = prov["config"]
-    assert cfg["synth"]["identities"] == 60 and cfg["train"]["name"] == "trinet_cpu"
+    assert cfg["synth"]["identities"] == 200 and cfg["train"]["name"] == "trinet_cpu"
     inputs = prov["inputs"]
     for k in ("data.corpus", "data.manifest", "train.checkpoint", "voices", "faces", "trials"):
         assert len(inputs[k]) >= 32, k

@@ -26,7 +26,7 @@ from vfbench.data.synthetic.config import SynthConfig
 from vfbench.errors import ConfigError
 from vfbench.evaluate.protocol import Protocol
 from vfbench.preprocess.config import PreprocessConfig
-from vfbench.train.config import TrainConfig
+from vfbench.train.config import TrainConfig, read_config_tree
 
 #: Folder of the YAML configs shipped inside the package (the repo's ``configs/``).
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -125,7 +125,8 @@ def demo_config_dict(
     train_top = data.get("train") or {}
     if not isinstance(train_top, dict):
         raise ConfigError(f"{src}: train: expected a mapping, got {type(train_top).__name__}")
-    base = read_yaml(resolve_config_path(base_name, src.parent))
+    # the training config's own ``base:`` chain is honoured (configs/ablations/cpu/*.yaml)
+    base = read_config_tree(resolve_config_path(base_name, src.parent))
     data["train"] = deep_merge(base, train_top)
     seed = data.get("seed", DemoConfig.seed)
     for sec in SEEDED_SECTIONS:
