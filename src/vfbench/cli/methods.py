@@ -18,6 +18,7 @@ methods_app = typer.Typer(
 # --quick: a small version of the benchmark (smoke test, ~1-2 min on 2 cores)
 QUICK = [
     "steps=200",
+    "set=[pretrain.steps=60, val.n_trials=2000]",
     "protocol.matching.n_trials=2000",
     "protocol.verification.n_pairs=2000",
     "protocol.n_boot=200",

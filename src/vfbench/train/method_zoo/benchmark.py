@@ -88,6 +88,7 @@ class BenchmarkGrid:
     name: str = "methods"
     manifest: str = ""  # manifest folder; empty: the synthetic corpus under OUT/synth
     cache: str = ""  # preprocessing cache of the manifest
+    synth_identities: int = 0  # > 0: size of the generated synthetic corpus (default 400)
     split: str = "test"  # evaluation split
     baseline: str = "TriNet"  # the row every other row is tested against
     shared_backbones: bool = True  # one set of frozen backbones + one feature cache for all
@@ -109,8 +110,8 @@ class BenchmarkGrid:
             raise ValueError(f"baseline {self.baseline!r} is not a row name ({', '.join(names)})")
         if self.checkpoint not in ("best", "last"):
             raise ValueError(f"checkpoint must be 'best' or 'last', got {self.checkpoint!r}")
-        if self.steps < 0 or self.n_boot < 10:
-            raise ValueError("steps must be >= 0 and n_boot >= 10")
+        if self.steps < 0 or self.n_boot < 10 or self.synth_identities < 0:
+            raise ValueError("steps and synth_identities must be >= 0 and n_boot >= 10")
 
 
 def load_grid(
@@ -354,7 +355,7 @@ def run_benchmark(
         manifest, cache = grid.manifest, grid.cache
         if not manifest:
             say("synthetic corpus: generating / preprocessing (resumes when present)")
-            manifest, cache = ensure_synthetic(out, progress)
+            manifest, cache = ensure_synthetic(out, progress, identities=grid.synth_identities)
         elif not cache:
             raise ConfigError("grid: manifest is set but cache is empty (run vfbench preprocess)")
         first = row_config(grid, grid.rows[0], grid_dir, BenchData(None, None, None,
