@@ -247,8 +247,11 @@ def test_resume_renders_only_missing_files_and_refuses_other_folders(tmp_path: P
     first = generate_corpus(out, cfg, progress=False, prepare=False, oracle=False)
     victim = sorted((out / "voices").rglob("*.wav"))[1]
     victim.unlink()
+    stale = victim.with_name(f".{victim.name}.tmp123")  # as left by a killed run
+    stale.write_bytes(b"half")
     again = generate_corpus(out, cfg, progress=False, prepare=False, oracle=False)
     assert again.written == 1 and again.corpus_sha256 == first.corpus_sha256
+    assert victim.is_file() and not stale.exists()
     with pytest.raises(DataError, match="another config; pass --overwrite"):
         generate_corpus(out, tiny(identities=4), progress=False, prepare=False, oracle=False)
     res = generate_corpus(

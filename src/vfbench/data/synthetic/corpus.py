@@ -292,6 +292,7 @@ def generate_corpus(
     cfg = config.to_dict()
     config_hash = stable_hash({"config": cfg, "generator": GENERATOR_VERSION})
     _prepare_out(out, config_hash, overwrite)
+    _remove_stale_temp_files(out)
     traits = sample_traits(config)
     before = _count_media(out)
     records: list[FileRecord] = []
@@ -401,6 +402,14 @@ def _fill_media_info(m: Manifest, voices: list[FileRecord], config: SynthConfig)
     ]
     m.meta["probed"] = "from generator"
     return m
+
+
+def _remove_stale_temp_files(out: Path) -> None:
+    """Temp files of an interrupted run (``.<name>.tmp<pid>``); finished files are kept."""
+    for sub in ("voices", "faces"):
+        if (out / sub).is_dir():
+            for p in (out / sub).rglob(".*.tmp*"):
+                p.unlink()
 
 
 def _count_media(out: Path) -> int:
