@@ -206,3 +206,16 @@ def test_retrieval_anchors_random_ranking_chance_and_gender(make_emb):
     # gallery, so the gender-only baseline sits near the chance AP of half the gallery
     assert m.intervals["bootstrap-identity"].low <= m.chance <= m.intervals["bootstrap-identity"].high
     assert m.gender_baseline > 1.5 * m.chance
+
+
+def test_evaluate_does_not_import_models_or_train():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vfbench.evaluate.api, vfbench.evaluate.quick, vfbench.report.html;"
+        "bad = [m for m in sys.modules if m.startswith(('vfbench.models', 'vfbench.train', 'torch'))];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
