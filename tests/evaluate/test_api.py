@@ -204,7 +204,9 @@ def test_retrieval_anchors_random_ranking_chance_and_gender(make_emb):
     m = evaluate(v, f, attrs, p).get(task="retrieve", name="mAP")
     # random embeddings: mAP near the random-ranking expectation; knowing gender halves the
     # gallery, so the gender-only baseline sits near the chance AP of half the gallery
-    assert m.intervals["bootstrap-identity"].low <= m.chance <= m.intervals["bootstrap-identity"].high
+    assert (
+        m.intervals["bootstrap-identity"].low <= m.chance <= m.intervals["bootstrap-identity"].high
+    )
     assert m.gender_baseline > 1.5 * m.chance
 
 
