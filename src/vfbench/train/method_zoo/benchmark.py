@@ -13,7 +13,7 @@ Steps (each resumable; a finished row is never rerun):
 3. **Train** each row with the shared loop (``OUT/rows/<row>/``; ``resume`` after a crash).
 4. **Embed** the test split with the row's best checkpoint (validation 1:2), and
    **evaluate** with :func:`vfbench.evaluate.api.evaluate` on one trial set
-   (``OUT/trials.npz``, generated once), scoring with the method's pair scorer when it has
+   (``OUT/trials/<hash>.npz``, generated once per protocol), scoring with the method's pair scorer when it has
    one (SVHF, Horiguchi et al.) or its embedding distance.
 5. **Compare** every row with the baseline on the same trials
    (:func:`vfbench.report.compare.compare_results`: McNemar's exact test + paired identity
@@ -23,6 +23,7 @@ Steps (each resumable; a finished row is never rerun):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -381,7 +382,11 @@ def run_benchmark(
             c.pretrain.enabled = False
             c.feature_mode = True
 
-    trials_path = out / "trials.npz"
+    # one trial file per (protocol, test data): a changed protocol gets new trials
+    tkey = stable_hash({"protocol": to_dict(protocol), "split": grid.split,
+                        "voices": list(data.test.voices.ids), "faces": list(data.test.faces.ids)},
+                       length=12)  # fmt: skip
+    trials_path = out / "trials" / f"{tkey}.npz"
     rows: list[RowResult] = []
     for r in grid.rows:
         cfg = cfgs[r.name]
@@ -389,20 +394,23 @@ def run_benchmark(
         res_dir = row_dir / "result"
         fp = _fingerprint(cfg, protocol, grid)
         state_p = row_dir / "row.json"
-        if (res_dir / "results.json").is_file() and state_p.is_file():
-            import json
-
-            st = json.loads(state_p.read_text())
-            if st.get("fingerprint") == fp and trials_path.is_file():
-                say(f"{r.name}: done already (skipped)")
-                rows.append(RowResult(r.name, cfg.method, res_dir, True,
-                                      st.get("train_s", 0.0), st.get("eval_s", 0.0)))  # fmt: skip
-                continue
+        st = json.loads(state_p.read_text()) if state_p.is_file() else {}
+        same = st.get("fingerprint") == fp
+        if same and st.get("status") == "done" and (res_dir / "results.json").is_file() \
+                and trials_path.is_file():  # fmt: skip
+            say(f"{r.name}: done already (skipped)")
+            rows.append(RowResult(r.name, cfg.method, res_dir, True,
+                                  st.get("train_s", 0.0), st.get("eval_s", 0.0)))  # fmt: skip
+            continue
         say(f"{r.name}: training {cfg.method} for {cfg.steps} steps")
         if grid.shared_backbones:
             _link_features(row_dir, out / "features")
+        row_dir.mkdir(parents=True, exist_ok=True)
+        # resume only a crashed run of THIS config; a changed row starts afresh
+        resume = not st or same
+        atomic_write_json(state_p, {"fingerprint": fp, "status": "training"})
         t0 = time.time()
-        tr = train(cfg, row_dir, resume=True, data=data.train, val_data=data.val,
+        tr = train(cfg, row_dir, resume=resume, data=data.train, val_data=data.val,
                    progress=progress)  # fmt: skip
         train_s = time.time() - t0
         ck = (
@@ -425,13 +433,15 @@ def run_benchmark(
             ts = TrialSet.load(trials_path)
         else:
             ts = make_trials(ev, ef, data.identities, protocol)
+            trials_path.parent.mkdir(parents=True, exist_ok=True)
             ts.save(trials_path)
         res = evaluate(ev, ef, data.identities, protocol, trials=ts,
                        scorer=_scorer_of(method, model), command=command)  # fmt: skip
         res.save(res_dir)
         eval_s = time.time() - t0
-        atomic_write_json(state_p, {"fingerprint": fp, "train_s": train_s, "eval_s": eval_s,
-                                    "checkpoint": str(ck), "config": to_dict(cfg)})  # fmt: skip
+        atomic_write_json(state_p, {"fingerprint": fp, "status": "done", "train_s": train_s,
+                                    "eval_s": eval_s, "checkpoint": str(ck),
+                                    "config": to_dict(cfg)})  # fmt: skip
         rows.append(RowResult(r.name, cfg.method, res_dir, False, train_s, eval_s))
         say(f"{r.name}: trained in {train_s:.0f} s, evaluated in {eval_s:.0f} s")
 
