@@ -17,8 +17,8 @@ def n_params(m: torch.nn.Module) -> int:
 
 # name, modality, input shape (tiny where the architecture allows), out_dim
 CASES = [
-    ("small_cnn", "face", (2, 3, 112, 112), 128),
-    ("small_cnn", "voice", (2, 1, 257, 250), 128),
+    ("small_cnn", "face", (2, 3, 112, 112), 512),
+    ("small_cnn", "voice", (2, 1, 257, 250), 256),
     ("resnet50", "face", (2, 3, 32, 32), 2048),
     ("se_resnet50", "face", (2, 3, 32, 32), 2048),
     pytest.param("iresnet50", "face", (2, 3, 112, 112), 512, marks=pytest.mark.slow),

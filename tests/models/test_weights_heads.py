@@ -28,7 +28,7 @@ def test_shape_mismatch_lists_keys(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as e:
         create_encoder("small_cnn", "face", weights=p)
     msg = str(e.value)
-    assert str(p) in msg and "features.0.0.weight" in msg and "(8, 3, 5, 5)" in msg
+    assert str(p) in msg and "features.1.0.weight" in msg and "(8, 3, 5, 5)" in msg
 
 
 def test_missing_unexpected_and_bad_files(tmp_path: Path) -> None:

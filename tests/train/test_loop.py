@@ -99,7 +99,7 @@ def test_config_errors_name_the_culprit(tmp_path: Path) -> None:
 
 def test_off_the_shelf_encoder_needs_feature_mode(splits, tmp_path: Path) -> None:
     tr, va = splits
-    c = cfg("steps=2", "voice.name=resemblyzer", "feature_mode=false")
+    c = cfg("steps=2", "voice.name=resemblyzer", "voice.kwargs={}", "feature_mode=false")
     with pytest.raises(ConfigError, match="resemblyzer.*feature_mode"):
         train(c, tmp_path, data=tr, val_data=va)
 

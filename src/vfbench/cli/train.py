@@ -66,5 +66,8 @@ QUICK = [
     "checkpoint_every=60",
     "pretrain.steps=30",
     "sampler.P=16",
+    "pretrain.batch_size=32",
+    "data.max_train_identities=48",
+    "data.val_max_identities=20",
     "optim.milestones=[40]",
 ]

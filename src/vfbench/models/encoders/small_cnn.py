@@ -1,8 +1,10 @@
 """Small CPU-sized CNNs for both modalities (the demo / tests backbone).
 
-face: (B, 3, H, W) (112x112 in vfbench) -> (B, 8*width): average-pool by ``downsample``
-    (2: 56x56), four strided 2-D conv blocks (5x5/2, 3x3/2 x3), global average pooling;
-    ~0.1 M parameters, ~4 MMAC per face at downsample 2 (~15 at 1).
+face: (B, 3, H, W) (112x112 in vfbench) -> (B, 8*width*grid^2): average-pool by
+    ``downsample`` (2: 56x56), four strided 2-D conv blocks (5x5/2, 3x3/2 x3), then average
+    pooling to a ``grid`` x ``grid`` map (2: keeps the coarse layout - where hair, jaw and
+    face are - which global pooling throws away), flattened; ~0.1 M parameters, ~4 MMAC per
+    face at downsample 2 (~15 at 1).
 voice: (B, 1, F, T) -> (B, 16*width): a 1-D CNN over time with the F frequency bins as
     input channels (keeps the full pitch/formant resolution at a fraction of a 2-D CNN's
     cost), three strided blocks, then mean + standard-deviation pooling over time;
@@ -34,7 +36,7 @@ def _block1d(cin: int, cout: int, k: int, stride: int) -> nn.Sequential:
 
 
 class SmallFaceCNN(nn.Module):
-    def __init__(self, width: int = 16, downsample: int = 2) -> None:
+    def __init__(self, width: int = 16, downsample: int = 2, grid: int = 2) -> None:
         super().__init__()
         self.modality, self.input_kind = "face", "image"
         w = width
@@ -45,10 +47,11 @@ class SmallFaceCNN(nn.Module):
             _block2d(2 * w, 4 * w, 3, 2),
             _block2d(4 * w, 8 * w, 3, 2),
         )
-        self.out_dim = 8 * w
+        self.pool = nn.AdaptiveAvgPool2d(grid)
+        self.out_dim = 8 * w * grid * grid
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x).mean(dim=(2, 3))
+        return self.pool(self.features(x)).flatten(1)
 
 
 class SmallVoiceCNN(nn.Module):
