@@ -62,6 +62,9 @@ def test_iresnet50_eval_forward_shape() -> None:
 
 def test_small_cnn_is_cpu_sized_and_thin_resnet_vlad_variants() -> None:
     assert n_params(create_encoder("small_cnn", "face")) < 200_000
+    # the face CNN's layout grid: 8*width*grid^2 features
+    assert out_dim(create_encoder("small_cnn", "face", width=8, grid=1)) == 64
+    assert out_dim(create_encoder("small_cnn", "face", grid=3)) == 128 * 9
     a = create_encoder("thin_resnet34", "voice", aggregation="netvlad")
     b = create_encoder("thin_resnet34", "voice", aggregation="ghostvlad")
     # GhostVLAD adds 2 ghost clusters to the soft-assignment (bottleneck 512 -> 2 x 513)

@@ -72,8 +72,10 @@ class SmallVoiceCNN(nn.Module):
 
 
 @ENCODERS.register("small_cnn")
-def small_cnn(modality: str, width: int = 16, n_freq: int = 257, downsample: int = 2) -> nn.Module:
-    """face (B, 3, H, W) -> (B, 8*width); voice (B, 1, n_freq, T) -> (B, 16*width)."""
+def small_cnn(
+    modality: str, width: int = 16, n_freq: int = 257, downsample: int = 2, grid: int = 2
+) -> nn.Module:
+    """face (B, 3, H, W) -> (B, 8*width*grid^2); voice (B, 1, n_freq, T) -> (B, 16*width)."""
     if modality == "face":
-        return SmallFaceCNN(width, downsample)
+        return SmallFaceCNN(width, downsample, grid)
     return SmallVoiceCNN(width, n_freq)
