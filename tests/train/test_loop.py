@@ -140,3 +140,18 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     subprocess.run([sys.executable, script, tmp_path / "b"], check=True, env=env)
     a, b = rows(tmp_path / "a" / "metrics.jsonl"), rows(tmp_path / "b" / "metrics.jsonl")
     assert [r["loss"] for r in a] == [r["loss"] for r in b]
+
+
+def test_pretrain_stage_feeds_the_backbones(splits, tmp_path: Path) -> None:
+    tr, va = splits
+    c = cfg("steps=4", "val.every=0", "pretrain.enabled=true", "pretrain.steps=5",
+            "pretrain.batch_size=16", "pretrain.gender_weight=1.0", "face.frozen=true")  # fmt: skip
+    train(c, tmp_path, data=tr, val_data=va)
+    model = load_checkpoint(tmp_path / "last.pt")["model"]
+    for mod in ("voice", "face"):
+        sd = torch.load(tmp_path / "pretrain" / f"{mod}.pt", weights_only=True)
+        assert sd and all(torch.equal(v, model[f"{mod}_backbone.{k}"]) for k, v in sd.items())
+    # a second run reuses the pretrained files (resume-friendly) instead of retraining
+    before = (tmp_path / "pretrain" / "face.pt").stat().st_mtime_ns
+    train(c, tmp_path, data=tr, val_data=va)
+    assert (tmp_path / "pretrain" / "face.pt").stat().st_mtime_ns == before

@@ -133,6 +133,9 @@ class PretrainConfig:
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
+    # > 0: add a gender softmax head (manifest genders) to the identity loss with this
+    # weight - extra supervision for tiny pretraining sets (not in the paper)
+    gender_weight: float = 0.0
 
     def validate(self) -> None:
         bad = [m for m in self.modalities if m not in ("voice", "face")]

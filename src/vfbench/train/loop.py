@@ -140,7 +140,11 @@ def pretrain_backbone(
         raise ConfigError(f"{modality} encoder {enc.name!r} is off-the-shelf; it cannot pretrain")
     clf = ClassifierHead(out_dim(backbone), len(data.identities))
     net = nn.Sequential(backbone, clf).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=pc.lr, weight_decay=pc.weight_decay)
+    gender = torch.as_tensor([{"m": 0, "f": 1}.get(g, -100) for g in data.genders])
+    use_gender = pc.gender_weight > 0 and bool((gender >= 0).any())
+    ghead = ClassifierHead(out_dim(backbone), 2).to(device)
+    params = [*net.parameters(), *(ghead.parameters() if use_gender else [])]
+    opt = torch.optim.Adam(params, lr=pc.lr, weight_decay=pc.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=pc.lr, total_steps=pc.steps)
     rng = np.random.default_rng(cfg.seed + 17)
     table, source = data.table(modality), data.source(modality)
@@ -152,8 +156,12 @@ def pretrain_backbone(
         idx = rng.choice(len(table), size=min(pc.batch_size, len(table)), replace=False)
         x = source.batch(idx, step).to(device)
         y = labels_all[idx].to(device)
-        logits = net(x)
+        feats = backbone(x)
+        logits = clf(feats)
         loss = nn.functional.cross_entropy(logits, y)
+        if use_gender:  # -100 (unknown gender) is ignored
+            g = gender.to(device)[y]
+            loss = loss + pc.gender_weight * nn.functional.cross_entropy(ghead(feats), g)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
