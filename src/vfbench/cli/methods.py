@@ -48,7 +48,7 @@ def benchmark_cmd(
         None, "--grid", help="Grid YAML (rows = method configs); default: all six CPU configs."
     ),
     set_: list[str] = typer.Option(
-        [], "--set", help="Override a grid key: --set steps=500, --set 'set=[device=cuda]'."
+        [], "--set", help="Override a grid key, e.g. --set steps=500 (repeatable)."
     ),
     manifest: Path = typer.Option(None, "--manifest", help="Manifest folder (default: synthetic)."),
     cache: Path = typer.Option(None, "--cache", help="Preprocessing cache of the manifest."),

@@ -562,8 +562,8 @@ def _fmt_cell(c: dict[str, Any] | None) -> str:
 
 def _fmt_p(p: float | None) -> str:
     if p is None:
-        return "-"
-    return "<0.001" if p < 1e-3 else f"{p:.3f}"
+        return "p=-"
+    return "p<0.001" if p < 1e-3 else f"p={p:.3f}"
 
 
 def table_markdown(table: dict[str, Any]) -> str:
@@ -607,7 +607,7 @@ def table_markdown(table: dict[str, Any]) -> str:
                 sign = "+" if (diff["value"] or 0) >= 0 else ""
                 cells.append(
                     f"{sign}{_pct(diff['value'])} [{_pct(diff['low'])}, {_pct(diff['high'])}] "
-                    f"p={_fmt_p(pv)}"
+                    f"{_fmt_p(pv)}"
                 )
             lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
         lines.append("")
