@@ -103,3 +103,24 @@ def test_deep_merge_replaces_lists_and_keeps_base_untouched() -> None:
     b = {"x": {"z": [3]}, "n": 2}
     assert deep_merge(a, b) == {"x": {"y": 1, "z": [3]}, "k": 1, "n": 2}
     assert a == {"x": {"y": 1, "z": [1, 2]}, "k": 1}
+
+
+@pytest.mark.parametrize(
+    "argv, culprit",
+    [
+        (["demo", "--set", "train.bogus=1"], "train.bogus"),
+        (["demo", "--set", "protocol.tasks=[match, dance]"], "unknown task 'dance'"),
+        (["demo", "--quick", "--config", "x.yaml"], "--quick and --config are exclusive"),
+        (["demo", "--config", "no_such_demo.yaml"], "no_such_demo.yaml: config file not found"),
+        (["ablate", "no_such_grid.yaml"], "no_such_grid.yaml"),
+    ],
+)
+def test_cli_reports_bad_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], culprit: str
+) -> None:
+    from vfbench.cli import main
+
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert culprit in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()  # nothing ran
