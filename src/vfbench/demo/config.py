@@ -51,7 +51,6 @@ class DemoConfig:
         split: the identities that are embedded and evaluated (never seen in training).
         oracle: also score every trial with the synthetic corpus' Bayes-optimal rule
             (the ceiling; needs the corpus' ``traits.csv``).
-        plots: render the report's plots (matplotlib); off only for the fastest tests.
     """
 
     seed: int = 0
@@ -61,7 +60,6 @@ class DemoConfig:
     checkpoint: str = "best"
     split: str = "test"
     oracle: bool = True
-    plots: bool = True
     synth: SynthConfig = field(default_factory=SynthConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -18,7 +18,6 @@ share a corpus, caches and one trial file between the rows of an ablation grid.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -379,12 +378,3 @@ def run_demo(
         wall_seconds=time.perf_counter() - t0,
         summary=dict(res.summary.get("demo", {})),
     )
-
-
-def copy_outcomes(src_dir: Path, dst_dir: Path) -> None:
-    """Copy ``outcomes.npz`` (per-trial outcomes for ``vfbench compare``) next to results."""
-    src = src_dir / "outcomes.npz"
-    if src.is_file():
-        tmp = dst_dir / ".outcomes.npz.tmp"
-        shutil.copyfile(src, tmp)
-        tmp.replace(dst_dir / "outcomes.npz")

@@ -470,8 +470,6 @@ def build_report(
     if oracle is not None and oracle.warnings:
         res.warnings.extend(f"oracle: {w}" for w in oracle.warnings if w not in res.warnings)
     fm = formats or tuple(f for f in DEFAULT_FORMATS if f != "svg")
-    if not getattr(cfg, "plots", True):
-        fm = tuple(f for f in fm if f not in ("png", "svg"))
     paths = write_report(res, directory, fm)
     return sorted(
         {str(Path(p).relative_to(directory)) for p in paths if Path(p).parent == directory}
