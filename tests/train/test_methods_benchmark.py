@@ -187,3 +187,26 @@ def test_cli_benchmark_bad_grid_is_one_line(
     assert main(["methods", "benchmark", "--grid", str(grid), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "Nobody" in err and str(grid) in err and "Traceback" not in err
+
+
+def test_evaluate_checkpoint_uses_the_method_scorer(bench: Any) -> None:
+    """A single checkpoint evaluated on the benchmark's trials reproduces its row (SVHF:
+    pair-matcher scores, embedded from raw inputs instead of cached features)."""
+    from vfbench.config import from_dict
+    from vfbench.evaluate.protocol import Protocol
+    from vfbench.evaluate.trials import TrialSet
+    from vfbench.train.method_zoo.benchmark import default_protocol_dict, evaluate_checkpoint
+
+    out, data, table, _ = bench
+    row = json.loads((out / "rows" / "SVHF" / "row.json").read_text())
+    grid = load_grid(None, TINY)
+    pdict = default_protocol_dict()
+    pdict.update({k: v for k, v in grid.protocol.items() if k != "matching"})
+    pdict["matching"] = {**pdict["matching"], **grid.protocol["matching"]}
+    proto = from_dict(Protocol, pdict)
+    ts = TrialSet.load(next((out / "trials").glob("*.npz")))
+    res, ts2 = evaluate_checkpoint(row["checkpoint"], data.test, data.identities, proto, ts)
+    assert ts2 is ts and res.summary["scorer"] == "pair_matcher"
+    got = res.get(task="match", direction="v2f", n=2, constraint="U", group="all").value
+    want = next(r for r in table["rows"] if r["name"] == "SVHF")["cells"]["v2f 1:2 U"]["value"]
+    assert got == pytest.approx(want, abs=2e-3)

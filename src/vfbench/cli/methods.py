@@ -1,4 +1,5 @@
-"""``vfbench methods list`` and ``vfbench methods benchmark [--grid GRID.yaml] --out DIR``.
+"""``vfbench methods list``, ``vfbench methods benchmark [--grid GRID.yaml] --out DIR`` and
+``vfbench methods evaluate CHECKPOINT --manifest M --cache C --out DIR``.
 
 Thin: the work is :func:`vfbench.train.method_zoo.benchmark.run_benchmark`.
 """
@@ -81,6 +82,50 @@ def benchmark_cmd(
     typer.echo(
         f"written: {out / 'benchmark.md'}, {out / 'benchmark.json'} ({len(table['rows'])} rows)"
     )
+
+
+@methods_app.command("evaluate")
+def evaluate_cmd(
+    checkpoint: Path = typer.Argument(..., help="Training checkpoint (best.pt / last.pt)."),
+    manifest: Path = typer.Option(..., "--manifest", help="Manifest folder."),
+    cache: Path = typer.Option(..., "--cache", help="Preprocessing cache of the manifest."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write results into."),
+    split: str = typer.Option("test", "--split", help="Split to evaluate."),
+    trials: Path | None = typer.Option(None, "--trials", help="Score on this trial file."),
+    overrides: list[str] = typer.Option([], "--set", help="Protocol override key=value."),
+    quick: bool = typer.Option(False, "--quick", help="Small protocol (smoke tests)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+) -> None:
+    """Evaluate a checkpoint with its method's own scorer (needed for SVHF / Horiguchi)."""
+    import sys
+
+    from vfbench.config import apply_overrides, from_dict, to_dict
+    from vfbench.data.manifest import load_manifest
+    from vfbench.evaluate.protocol import Protocol
+    from vfbench.evaluate.trials import TrialSet
+    from vfbench.report import write_report
+    from vfbench.train.data import load_split
+    from vfbench.train.method_zoo.benchmark import evaluate_checkpoint
+
+    base = to_dict(Protocol.quick() if quick else Protocol())
+    proto = from_dict(Protocol, apply_overrides(base, overrides), "protocol")
+    data = load_split(str(manifest), str(cache), split, augment=False)
+    res, ts = evaluate_checkpoint(
+        checkpoint,
+        data,
+        load_manifest(manifest),
+        proto,
+        TrialSet.load(trials) if trials is not None else None,
+        device,
+        command=" ".join(["vfbench", *sys.argv[1:]]),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    ts.save(out / "trials.npz")
+    paths = write_report(res, out)
+    m = res.find(task="match", direction="v2f", n=2, constraint="U", group="all")
+    if m:
+        typer.echo(f"1:2 v2f accuracy {m[0].value:.4f} (scorer {res.summary.get('scorer')})")
+    typer.echo(f"wrote {len(paths)} files to {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -303,6 +303,49 @@ def _scorer_of(method: Any, model: Any) -> Any:
     return sc if sc is not None else getattr(method, "distance", "cosine")
 
 
+# ------------------------------------------------------------------- one checkpoint
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data: Any,
+    identities: Any = None,
+    protocol: Any = None,
+    trials: Any = None,
+    device: str = "cpu",
+    command: str = "",
+) -> tuple[Any, Any]:
+    """Evaluate a trained checkpoint of ANY method on split ``data`` (a SplitData) with the
+    method's own scoring (pair matcher for SVHF / Horiguchi, L2 for Kim, else cosine).
+
+    Returns ``(EvaluationResult, TrialSet)``; pass ``trials`` (e.g. another run's
+    ``trials.npz``) to score on the same trials. ``vfbench embed`` + ``vfbench evaluate``
+    compare embeddings by cosine, which is wrong for the matcher methods: use this (or
+    ``vfbench methods evaluate``) for them.
+    """
+    from vfbench.evaluate.api import evaluate, make_trials
+    from vfbench.evaluate.embeddings import Embeddings
+    from vfbench.evaluate.protocol import Protocol
+    from vfbench.train.embed import embed_data, load_trained
+
+    method, model, cfg, ckpt = load_trained(checkpoint, device)
+    ids = np.asarray(data.identities)
+    meta = {"method": cfg.method, "checkpoint": str(checkpoint), "step": int(ckpt["step"])}
+    ev, ef = (
+        Embeddings(
+            np.asarray(data.table(m).ids),
+            ids[data.table(m).identity],
+            embed_data(method, model, data, m, device),
+            m,
+            meta,
+        )  # fmt: skip
+        for m in ("voice", "face")
+    )
+    p = protocol or Protocol()
+    ts = trials if trials is not None else make_trials(ev, ef, identities, p)
+    res = evaluate(ev, ef, identities, p, trials=ts, scorer=_scorer_of(method, model),
+                   command=command)  # fmt: skip
+    return res, ts
+
+
 # -------------------------------------------------------------------------- the run
 @dataclass
 class RowResult:
@@ -687,6 +730,7 @@ def _plot_one_to_n(table: dict[str, Any], path: Path) -> None:
 
 __all__ = [
     "BenchData",
+    "evaluate_checkpoint",
     "BenchmarkGrid",
     "RowSpec",
     "load_grid",
