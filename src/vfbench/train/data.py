@@ -9,6 +9,7 @@ stacked input batches for item indices: :class:`CacheSource` reads the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -153,16 +154,25 @@ def from_tensors(
     genders: Sequence[str],
     identities: Sequence[str] | None = None,
 ) -> SplitData:
-    """In-memory split (tests, synthetic experiments): inputs are rows of the tensors."""
+    """In-memory split (tests, synthetic experiments): inputs are rows of the tensors.
+
+    Item ids carry a content hash of the tensors, so two in-memory splits never share an
+    id (the feature cache is keyed by item id: equal ids would reuse another split's
+    features).
+    """
     n_id = len(genders)
+    digest = hashlib.sha256()
+    for t in (voice_x, face_x):
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    tag = digest.hexdigest()[:8]
     names = list(identities) if identities is not None else [f"id{i:04d}" for i in range(n_id)]
     vi = np.asarray(voice_identity, dtype=np.int64)
     fi = np.asarray(face_identity, dtype=np.int64)
     return SplitData(
         identities=names,
         genders=list(genders),
-        voices=ItemTable([f"v{i:06d}" for i in range(len(vi))], vi),
-        faces=ItemTable([f"f{i:06d}" for i in range(len(fi))], fi),
+        voices=ItemTable([f"v{tag}-{i:06d}" for i in range(len(vi))], vi),
+        faces=ItemTable([f"f{tag}-{i:06d}" for i in range(len(fi))], fi),
         voice_source=TensorSource(voice_x),
         face_source=TensorSource(face_x),
     )
