@@ -33,7 +33,7 @@ def backbone_hash(encoder: nn.Module, name: str, kwargs: dict[str, Any]) -> str:
     """Short content hash of an encoder: name, kwargs, class, output size and every
     parameter/buffer value (the class and output size catch a code change that alters the
     features while the weights stay the same)."""
-    ident = [name, kwargs, type(encoder).__module__, type(encoder).__qualname__]
+    ident: list[Any] = [name, kwargs, type(encoder).__module__, type(encoder).__qualname__]
     ident.append(getattr(encoder, "out_dim", getattr(encoder, "output_dim", None)))
     h = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode())
     for k, v in sorted(encoder.state_dict().items()):
