@@ -303,8 +303,8 @@ def _cell(c: dict[str, Any] | None, baseline: bool) -> str:
         return "-"
     s = f"{pct(c['value'])} [{pct(c['low'])}, {pct(c['high'])}]"
     if not baseline and c.get("diff") is not None:
-        p = c["p_mcnemar"] if c.get("p_mcnemar") is not None else c["p_bootstrap"]
-        s += f" ({100 * c['diff']['value']:+.2f}, p={p:.2g})"
+        s += f" ({100 * c['diff']['value']:+.2f}, p={c['p_bootstrap']:.2g}"
+        s += f"; McN {c['p_mcnemar']:.2g})" if c.get("p_mcnemar") is not None else ")"
     return s
 
 
@@ -316,9 +316,10 @@ def ablation_markdown(rows: list[dict[str, Any]], grid: Grid) -> str:
         "",
         f"Grid `{grid.path.name}`, base `{grid.base.name}`; every row scored on the same trials "
         f"(`{rows[0]['trials_sha256'][:16] if rows else ''}`). Cells: value % [95% interval]; other rows add "
-        f"(difference to **{grid.baseline}** in points, p) with p from McNemar's exact test for "
-        "matching, the paired identity bootstrap for mAP/AUC. Male/Female: query gender "
-        "subsets (no paired test).",
+        f"(difference to **{grid.baseline}** in points, p) with p from the paired identity-level "
+        "bootstrap and, for matching, McNemar's exact test (McN) beside it: McNemar treats "
+        "trials as independent, so with trials sharing identities it is far too confident; "
+        "read the bootstrap p. Male/Female: query gender subsets (no paired test).",
         "",
         "| row | " + " | ".join(cols) + " | change |",
         "|---|" + "---|" * len(cols) + "---|",
@@ -365,8 +366,7 @@ def print_ablation(res: AblationResult, console: Any = None) -> None:
                 continue
             s = pct(cell["value"])
             if cell.get("diff") is not None:
-                p = cell["p_mcnemar"] if cell.get("p_mcnemar") is not None else cell["p_bootstrap"]
-                s += f" ({100 * cell['diff']['value']:+.1f}, p={p:.2g})"
+                s += f" ({100 * cell['diff']['value']:+.1f}, p={cell['p_bootstrap']:.2g})"
             vals.append(s)
         t.add_row(r["name"], *vals)
     con.print(t)
