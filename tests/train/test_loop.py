@@ -155,3 +155,54 @@ def test_pretrain_stage_feeds_the_backbones(splits, tmp_path: Path) -> None:
     before = (tmp_path / "pretrain" / "face.pt").stat().st_mtime_ns
     train(c, tmp_path, data=tr, val_data=va)
     assert (tmp_path / "pretrain" / "face.pt").stat().st_mtime_ns == before
+
+
+def test_nationality_labels_come_from_the_manifest(splits) -> None:
+    from types import SimpleNamespace
+
+    from vfbench.train.loop import _nationality_labels
+
+    tr, _ = splits
+    assert _nationality_labels(tr) is None  # in-memory data: no manifest, head disabled
+    nats = ["Brevia", "Aldoria", "", "Brevia"] + ["Corvale"] * (len(tr.identities) - 4)
+    ids = {i: SimpleNamespace(nationality=n) for i, n in zip(tr.identities, nats, strict=True)}
+    fake = SimpleNamespace(identity_map=lambda: ids)
+    labels = _nationality_labels(tr.with_sources(tr.voice_source, tr.face_source))
+    assert labels is None
+    data = tr.with_sources(tr.voice_source, tr.face_source)
+    data.manifest = fake
+    got = _nationality_labels(data)
+    assert got is not None
+    # sorted classes: Aldoria 0, Brevia 1, Corvale 2; unknown nationality is ignored (-100)
+    assert got.tolist()[:5] == [1, 0, -100, 1, 2]
+    # a single nationality carries no signal: no head
+    data.manifest = SimpleNamespace(
+        identity_map=lambda: {i: SimpleNamespace(nationality="X") for i in tr.identities}
+    )
+    assert _nationality_labels(data) is None
+
+
+def test_pretrain_nationality_weight_is_validated() -> None:
+    with pytest.raises(ConfigError, match="nationality_weight must be >= 0"):
+        cfg("pretrain.nationality_weight=-1")
+
+
+def test_pretrain_nationality_head_changes_the_backbone(splits, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from vfbench.train.loop import pretrain_backbone
+
+    tr, _ = splits
+    data = tr.with_sources(tr.voice_source, tr.face_source)
+    nats = {i: SimpleNamespace(nationality="AB"[k % 2]) for k, i in enumerate(tr.identities)}
+    data.manifest = SimpleNamespace(identity_map=lambda: nats)
+    over = ["pretrain.steps=3", "pretrain.batch_size=16"]
+    out = {}
+    for w in ("0", "1"):
+        c = cfg(*over, f"pretrain.nationality_weight={w}")
+        out[w] = torch.load(
+            pretrain_backbone(c, "face", data, tmp_path / f"{w}.pt", progress=False),
+            weights_only=True,
+        )
+    # same seed and batches: only the nationality loss can make the weights differ
+    assert any(not torch.equal(out["0"][k], out["1"][k]) for k in out["0"])

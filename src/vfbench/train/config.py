@@ -136,11 +136,16 @@ class PretrainConfig:
     # > 0: add a gender softmax head (manifest genders) to the identity loss with this
     # weight - extra supervision for tiny pretraining sets (not in the paper)
     gender_weight: float = 0.0
+    # > 0: likewise a nationality softmax head (manifest nationalities; DIMNet-style
+    # covariate supervision); needs data loaded from a manifest, else ignored
+    nationality_weight: float = 0.0
 
     def validate(self) -> None:
         bad = [m for m in self.modalities if m not in ("voice", "face")]
         if bad:
             raise ValueError(f"pretrain.modalities: {bad[0]!r} is not 'voice' or 'face'")
+        if self.gender_weight < 0 or self.nationality_weight < 0:
+            raise ValueError("pretrain.gender_weight / nationality_weight must be >= 0")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("pretrain.steps must be >= 1 and pretrain.batch_size >= 2")
 

@@ -121,6 +121,20 @@ def _set_frozen_eval(model: VoiceFaceModel, cfg: TrainConfig) -> None:
             model.backbone(mod).eval()
 
 
+def _nationality_labels(data: SplitData) -> torch.Tensor | None:
+    """(n_identities,) nationality class index of each identity of ``data`` (sorted
+    nationality names), from its manifest; None without a manifest or nationalities."""
+    if data.manifest is None:
+        return None
+    by_id = data.manifest.identity_map()
+    names = [by_id[i].nationality if i in by_id else "" for i in data.identities]
+    classes = sorted({n for n in names if n})
+    if len(classes) < 2:
+        return None
+    index = {n: k for k, n in enumerate(classes)}
+    return torch.as_tensor([index.get(n, -100) for n in names], dtype=torch.long)
+
+
 # ---------------------------------------------------------------------------------------
 def pretrain_backbone(
     cfg: TrainConfig,
@@ -143,7 +157,13 @@ def pretrain_backbone(
     gender = torch.as_tensor([{"m": 0, "f": 1}.get(g, -100) for g in data.genders])
     use_gender = pc.gender_weight > 0 and bool((gender >= 0).any())
     ghead = ClassifierHead(out_dim(backbone), 2).to(device)
+    nation, use_nation = _nationality_labels(data), False
+    nhead: nn.Module = nn.Identity()
+    if pc.nationality_weight > 0 and nation is not None:
+        use_nation = True
+        nhead = ClassifierHead(out_dim(backbone), int(nation.max()) + 1).to(device)
     params = [*net.parameters(), *(ghead.parameters() if use_gender else [])]
+    params += list(nhead.parameters()) if use_nation else []
     opt = torch.optim.Adam(params, lr=pc.lr, weight_decay=pc.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=pc.lr, total_steps=pc.steps)
     rng = np.random.default_rng(cfg.seed + 17)
@@ -162,6 +182,9 @@ def pretrain_backbone(
         if use_gender:  # -100 (unknown gender) is ignored
             g = gender.to(device)[y]
             loss = loss + pc.gender_weight * nn.functional.cross_entropy(ghead(feats), g)
+        if use_nation:
+            n = nation.to(device)[y]  # type: ignore[union-attr]
+            loss = loss + pc.nationality_weight * nn.functional.cross_entropy(nhead(feats), n)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
