@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vfbench.data.synthetic.oracle import _components
+from vfbench.data.synthetic.oracle import trait_components
 from vfbench.data.synthetic.traits import TraitTable
 from vfbench.errors import DataError
 from vfbench.evaluate.embeddings import Embeddings
@@ -50,7 +50,7 @@ def pmi_matrix(voice: np.ndarray, face: np.ndarray, s: float) -> np.ndarray:
     face = np.asarray(face, dtype=np.float64)
     uv, iv = np.unique(voice, axis=0, return_inverse=True)
     uf, jf = np.unique(face, axis=0, return_inverse=True)
-    mu, a, b = _components(s)  # (C, 5), (5,), (5,)
+    mu, a, b = trait_components(s)  # (C, 5), (5,), (5,)
     log_pi = -np.log(len(mu))
     det = (a - b) * (a + b)
     dv = uv[:, None, :] - mu[None]  # (A, C, 5)

@@ -43,7 +43,7 @@ PROTOCOLS: tuple[Protocol, ...] = ("U", "G")
 Z95 = 1.959963984540054
 
 
-def _components(s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def trait_components(s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Means ``(C, 5)`` of the observables per (gender, group) component, A and B ``(5,)``."""
     pad = np.pad(GROUP_CENTROIDS, ((0, 0), (3, 0)))
     mu = np.concatenate([GENDER_MEAN + pad, -GENDER_MEAN + pad]) * s
@@ -63,7 +63,7 @@ def bayes_log_likelihood(voice: np.ndarray, face: np.ndarray, s: float) -> np.nd
     """
     voice = np.asarray(voice, dtype=np.float64)
     face = np.asarray(face, dtype=np.float64)
-    mu, a, b = _components(s)
+    mu, a, b = trait_components(s)
     c2 = a - b
     det = c2 * (a + b)  # a^2 - b^2 without cancellation
     log_pi = -np.log(len(mu))
