@@ -26,7 +26,7 @@ from vfbench.data.synthetic import (
     sample_traits,
 )
 from vfbench.data.synthetic.faces import face_look, render_face
-from vfbench.data.synthetic.oracle import _components, sample_trials
+from vfbench.data.synthetic.oracle import sample_trials, trait_components
 from vfbench.data.synthetic.traits import GROUPS, STREAM_FACE, STREAM_VOICE, identity_rng
 from vfbench.data.synthetic.voices import render_voice, session_channel, voice_profile
 from vfbench.errors import ConfigError, DataError, ManifestError
@@ -144,7 +144,7 @@ def test_traits_csv_roundtrip_and_bad_rows(tmp_path: Path) -> None:
 def test_bayes_likelihood_matches_brute_force_mixture() -> None:
     """log p(v|f) against scipy's 10-D Gaussian densities summed over the 10 components."""
     s = 0.6
-    mu, a, b = _components(s)
+    mu, a, b = trait_components(s)
     cov = np.block([[np.diag(a), np.diag(b)], [np.diag(b), np.diag(a)]])
     rng = np.random.default_rng(0)
     v, f = rng.normal(0, 1, (5, 5)), rng.normal(0, 1, (5, 5))
