@@ -158,3 +158,25 @@ def matcher_scorer(
 
     score.__name__ = "pair_matcher"
     return score
+
+
+class MatcherMethod(ZooMethod):
+    """A method scored by a learned :class:`PairMatcher` on (voice, face) embeddings (SVHF,
+    Horiguchi et al.): the matcher is attached to the model, trains with the heads and is
+    the method's scorer. ``options_cls`` must have ``hidden``, ``product``, ``normalize``."""
+
+    def build_model(
+        self, cfg: TrainConfig, voice_backbone: nn.Module, face_backbone: nn.Module
+    ) -> VoiceFaceModel:
+        o = self.options(cfg)
+        model = super().build_model(cfg, voice_backbone, face_backbone)
+        attach_matcher(model, o.hidden, o.product, o.normalize)
+        return model
+
+    def param_groups(
+        self, cfg: TrainConfig, model: VoiceFaceModel, objective: nn.Module
+    ) -> list[ParamGroup]:
+        return with_matcher_params(super().param_groups(cfg, model, objective), model)
+
+    def scorer(self, model: VoiceFaceModel) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        return matcher_scorer(model)

@@ -19,23 +19,15 @@ Choices (configurable in ``loss.kwargs``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from torch import nn
 
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
 from vfbench.train.losses import create_loss
-from vfbench.train.method_zoo._base import (
-    ZooMethod,
-    attach_matcher,
-    matcher_of,
-    matcher_scorer,
-    with_matcher_params,
-)
-from vfbench.train.methods import METHODS, ParamGroup
+from vfbench.train.method_zoo._base import MatcherMethod, matcher_of
+from vfbench.train.methods import METHODS
 
 
 @dataclass
@@ -55,19 +47,11 @@ class HoriguchiOptions:
 
 
 @METHODS.register("horiguchi")
-class Horiguchi(ZooMethod):
+class Horiguchi(MatcherMethod):
     name = "horiguchi"
     description = "Horiguchi et al.: embeddings + binary same/different pair classifier"
     loss_name = "pair_bce"
     options_cls = HoriguchiOptions
-
-    def build_model(
-        self, cfg: TrainConfig, voice_backbone: nn.Module, face_backbone: nn.Module
-    ) -> VoiceFaceModel:
-        o = self.options(cfg)
-        model = super().build_model(cfg, voice_backbone, face_backbone)
-        attach_matcher(model, o.hidden, o.product, o.normalize)
-        return model
 
     def build_objective(
         self, cfg: TrainConfig, model: VoiceFaceModel, num_classes: int
@@ -80,11 +64,3 @@ class Horiguchi(ZooMethod):
             embed_weight=o.embed_weight,
             margin=o.margin,
         )
-
-    def param_groups(
-        self, cfg: TrainConfig, model: VoiceFaceModel, objective: nn.Module
-    ) -> list[ParamGroup]:
-        return with_matcher_params(super().param_groups(cfg, model, objective), model)
-
-    def scorer(self, model: VoiceFaceModel) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        return matcher_scorer(model)

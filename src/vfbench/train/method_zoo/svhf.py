@@ -28,23 +28,15 @@ Choices where the description leaves room (all configurable in ``loss.kwargs``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 from torch import nn
 
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
 from vfbench.train.losses import create_loss
-from vfbench.train.method_zoo._base import (
-    ZooMethod,
-    attach_matcher,
-    matcher_of,
-    matcher_scorer,
-    with_matcher_params,
-)
-from vfbench.train.methods import METHODS, ParamGroup
+from vfbench.train.method_zoo._base import MatcherMethod, matcher_of
+from vfbench.train.methods import METHODS
 
 
 @dataclass
@@ -63,19 +55,11 @@ class SVHFOptions:
 
 
 @METHODS.register("svhf")
-class SVHF(ZooMethod):
+class SVHF(MatcherMethod):
     name = "svhf"
     description = "SVHF: n-stream forced-choice classifier (voice + n faces), pair-matcher fusion"
     loss_name = "forced_choice"
     options_cls = SVHFOptions
-
-    def build_model(
-        self, cfg: TrainConfig, voice_backbone: nn.Module, face_backbone: nn.Module
-    ) -> VoiceFaceModel:
-        o = self.options(cfg)
-        model = super().build_model(cfg, voice_backbone, face_backbone)
-        attach_matcher(model, o.hidden, o.product, o.normalize)
-        return model
 
     def build_objective(
         self, cfg: TrainConfig, model: VoiceFaceModel, num_classes: int
@@ -88,11 +72,3 @@ class SVHF(ZooMethod):
             directions=list(o.directions),
             seed=cfg.seed,
         )
-
-    def param_groups(
-        self, cfg: TrainConfig, model: VoiceFaceModel, objective: nn.Module
-    ) -> list[ParamGroup]:
-        return with_matcher_params(super().param_groups(cfg, model, objective), model)
-
-    def scorer(self, model: VoiceFaceModel) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        return matcher_scorer(model)
