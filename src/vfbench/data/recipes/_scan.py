@@ -279,6 +279,43 @@ def drop_emptied(
     )
 
 
+def build_items(
+    identities: list[Identity],
+    vroot: Path,
+    found_v: Iterable[Found],
+    froot: Path,
+    found_f: Iterable[Found],
+    report: RecipeReport,
+    *,
+    keep_unpaired: bool,
+    probe: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+    language: dict[str, str] | None = None,
+) -> tuple[list[Identity], list[VoiceItem], list[FaceItem]]:
+    """Voice and face items of ``identities`` from the found files, then
+    :func:`drop_emptied`: the shared tail of every recipe."""
+    kept = {i.id for i in identities}
+    voices = build_voice_items(
+        vroot,
+        [f for f in found_v if f.identity in kept],
+        report,
+        probe=probe,
+        workers=workers,
+        progress=progress,
+        language=language,
+    )
+    faces = build_face_items(
+        froot,
+        [f for f in found_f if f.identity in kept],
+        report,
+        probe=probe,
+        workers=workers,
+        progress=progress,
+    )
+    return drop_emptied(identities, voices, faces, report, keep_unpaired)
+
+
 def find_containers(root: Path, looks_like_identity: Any, candidates: Iterable[str]) -> list[Path]:
     """The folder(s) holding the identity folders: ``root`` itself, else its candidate children.
 

@@ -13,9 +13,7 @@ from vfbench.data.recipes._meta import VoxMetaRow
 from vfbench.data.recipes._scan import (
     Found,
     RecipeReport,
-    build_face_items,
-    build_voice_items,
-    drop_emptied,
+    build_items,
     find_containers,
     list_subdirs,
     report_loose_files,
@@ -135,24 +133,18 @@ def assemble(
         )
         for i in keep
     ]
-    kept = set(keep)
-    voices = build_voice_items(
+    identities, voices, faces = build_items(
+        identities,
         vroot,
-        [f for f in found_v if f.identity in kept],
-        report,
-        probe=probe,
-        workers=workers,
-        progress=progress,
-    )
-    faces = build_face_items(
+        found_v,
         froot,
-        [f for f in found_f if f.identity in kept],
+        found_f,
         report,
+        keep_unpaired=keep_unpaired,
         probe=probe,
         workers=workers,
         progress=progress,
     )
-    identities, voices, faces = drop_emptied(identities, voices, faces, report, keep_unpaired)
     report.log(corpus)
     prov = Provenance(
         command=corpus,

@@ -26,9 +26,7 @@ from vfbench.data.media import default_workers
 from vfbench.data.recipes._scan import (
     Found,
     RecipeReport,
-    build_face_items,
-    build_voice_items,
-    drop_emptied,
+    build_items,
     list_subdirs,
     report_loose_files,
     scan_identity_folder,
@@ -229,24 +227,19 @@ def prepare_folder(
         for i in sorted(keep)
     ]
     lang = {i: rows[i].language for i in keep}
-    voices = build_voice_items(
+    identities, voices, faces = build_items(
+        identities,
         vroot,
-        [f for f in found_v if f.identity in keep],
+        found_v,
+        froot,
+        found_f,
         report,
+        keep_unpaired=keep_unpaired,
         probe=probe,
         workers=workers,
         progress=progress,
         language=lang,
     )
-    faces = build_face_items(
-        froot,
-        [f for f in found_f if f.identity in keep],
-        report,
-        probe=probe,
-        workers=workers,
-        progress=progress,
-    )
-    identities, voices, faces = drop_emptied(identities, voices, faces, report, keep_unpaired)
     report.log("folder")
     return Manifest(
         identities=identities,
