@@ -504,7 +504,9 @@ def run_collection(
     if jobs > 1 and len(todo) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
+        from vfbench.utils.parallel import limit_worker_threads
+
+        with ProcessPoolExecutor(max_workers=jobs, initializer=limit_worker_threads) as ex:
             for o in ex.map(_process_star, [(j, cfg, out) for j in todo]):
                 result.outcomes.append(o)
                 say(f"{o.status:<10}{o.key} {o.seconds:.1f}s {o.detail}")

@@ -310,7 +310,11 @@ def _execute(tasks: list[ShardTask], workers: int) -> Any:
     # stdin (spawn re-imports __main__); they use no torch, so inherited threads are harmless
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+    from vfbench.utils.parallel import limit_worker_threads
+
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=limit_worker_threads
+    ) as pool:
         futs = {pool.submit(run_shard, t): len(t.items) for t in tasks}
         try:
             for fut in as_completed(futs):

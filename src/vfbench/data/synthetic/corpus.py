@@ -50,6 +50,7 @@ from vfbench.data.synthetic.traits import (
 from vfbench.data.synthetic.voices import render_voice, session_channel, to_pcm16, voice_profile
 from vfbench.errors import DataError
 from vfbench.utils.io import atomic_write_json, atomic_write_text, stable_hash
+from vfbench.utils.parallel import limit_worker_threads, single_threaded
 from vfbench.utils.provenance import Provenance
 
 #: What ``overwrite`` may delete inside OUT (never anything else).
@@ -207,6 +208,7 @@ _CTX: dict[str, Any] = {}
 
 
 def _init_worker(config: SynthConfig, traits: TraitTable, out: Path) -> None:
+    limit_worker_threads(1)
     _CTX.update(config=config, traits=traits, out=out)
 
 
@@ -300,9 +302,10 @@ def generate_corpus(
     bar = _progress(n, progress)
     try:
         if workers <= 1:
-            for i in range(n):
-                records += render_identity(config, traits, i, out)
-                bar.update(1)
+            with single_threaded():
+                for i in range(n):
+                    records += render_identity(config, traits, i, out)
+                    bar.update(1)
         else:
             ex = ProcessPoolExecutor(
                 max_workers=workers, initializer=_init_worker, initargs=(config, traits, out)
