@@ -32,7 +32,7 @@ def generate(
     shared_strength: float | None = typer.Option(
         None,
         "--shared-strength",
-        help="How strongly shared traits drive each modality, (0, 1] (0.6).",
+        help="How strongly shared traits drive each modality, (0, 1] (0.7).",
     ),
     face_nuisance: float | None = typer.Option(
         None, "--face-nuisance", help="Scale of pose/lighting/occlusion/JPEG nuisance (1.0)."

@@ -65,6 +65,9 @@ class HeadConfig:
     fc: bool = True
     l2: bool = True
     scale: float = 128.0
+    #: test-time centring on the running mean of the training embeddings (not in the
+    #: paper; removes the voice "hub" offset Eq. 1 leaves free, see models/heads.py)
+    center: bool = False
 
     def validate(self) -> None:
         if self.dim < 1 or self.scale <= 0:

@@ -97,8 +97,8 @@ class Method:
     ) -> VoiceFaceModel:
         """Put the heads on the backbones (here: two TriNet heads)."""
         h = cfg.head
-        vh = TriNetHead(out_dim(voice_backbone), h.dim, h.fc, h.l2, h.scale)
-        fh = TriNetHead(out_dim(face_backbone), h.dim, h.fc, h.l2, h.scale)
+        vh = TriNetHead(out_dim(voice_backbone), h.dim, h.fc, h.l2, h.scale, h.center)
+        fh = TriNetHead(out_dim(face_backbone), h.dim, h.fc, h.l2, h.scale, h.center)
         if vh.out_dim != fh.out_dim:
             from vfbench.errors import ConfigError
 

@@ -40,7 +40,7 @@ class SynthConfig:
     faces_per_id: int = 8
     voices_per_id: int = 8
     seed: int = 0
-    shared_strength: float = 0.6
+    shared_strength: float = 0.7
     face_nuisance: float = 1.0
     voice_nuisance: float = 1.0
     image_size: int = 128
