@@ -214,8 +214,11 @@ def test_layout_and_media_formats(corpus: Path) -> None:
     wavs = sorted((corpus / "voices").rglob("*.wav"))
     jpgs = sorted((corpus / "faces").rglob("*.jpg"))
     assert len(wavs) == 18 and len(jpgs) == 12
-    sessions = {w.parent.name for w in wavs if w.parts[-3] == "s0001"}
-    assert 2 <= len(sessions) <= 3  # 3 utterances over 2..4 sessions
+    # 3 utterances over 2..4 drawn sessions: traits.csv lists the sessions on disk
+    table = TraitTable.load(corpus / "traits.csv")
+    for i, ident in enumerate(table.ids):
+        on_disk = {w.parent.name for w in wavs if w.parts[-3] == ident}
+        assert len(on_disk) == int(table.sessions[i]) and 2 <= len(on_disk) <= 3
     for w in wavs:
         info = sf.info(str(w))
         assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")

@@ -279,6 +279,9 @@ def sample_traits(config: SynthConfig, n: int | None = None) -> TraitTable:
     group = np.minimum((u[:, 1] * len(GROUPS)).astype(np.int64), len(GROUPS) - 1)
     span = config.sessions_max - config.sessions_min + 1
     sessions = config.sessions_min + np.minimum((u[:, 2] * span).astype(np.int64), span - 1)
+    # a session needs an utterance: with fewer voices than drawn sessions, only
+    # voices_per_id sessions exist on disk (the draw itself is unchanged)
+    sessions = np.minimum(sessions, config.voices_per_id)
     from scipy.special import ndtri  # inverse normal CDF: uniforms -> normals
 
     gauss = ndtri(np.clip(u[:, 4:19], 1e-12, 1 - 1e-12))
