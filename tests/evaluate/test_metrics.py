@@ -169,3 +169,12 @@ def test_retrieval_padding_and_no_relevant():
     assert st.ap[0] == pytest.approx(1.0) and st.ap[1] == 0.0
     with pytest.raises(EvaluationError, match="AP variant"):
         retrieval_block(s, idx, mask, (1,), "trec")
+
+
+def test_one_to_two_fast_path_equals_the_general_tie_rule() -> None:
+    rng = np.random.default_rng(3)
+    s = rng.integers(0, 3, size=(500, 2)).astype(np.float32)  # many ties
+    three = np.concatenate([s, np.full((500, 1), -9.0, np.float32)], axis=1)  # general path
+    for rule in ("half", "correct"):
+        assert np.array_equal(match_outcomes(s, rule), match_outcomes(three, rule))
+    assert set(np.unique(match_outcomes(s, "half"))) == {0.0, 0.5, 1.0}

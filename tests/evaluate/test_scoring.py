@@ -66,3 +66,23 @@ def test_mean_vectors_ignores_padding():
     x = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]], np.float32)
     got = mean_vectors(x, np.array([[0, 1], [2, -1]]))
     np.testing.assert_allclose(got, [[0.5, 0.5], [2.0, 2.0]])
+
+
+def test_threaded_gather_is_bit_identical_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    v = normalize(rng.normal(size=(3000, 32)).astype(np.float32))
+    f = normalize(rng.normal(size=(2500, 32)).astype(np.float32))
+    n = 200_003  # > the single-thread threshold, not a multiple of any chunk size
+    vi, fi = rng.integers(0, 3000, n), rng.integers(0, 2500, n)
+    got = {}
+    for threads in ("1", "3"):
+        monkeypatch.setenv("VFBENCH_THREADS", threads)
+        for scorer in ("cosine", "l2"):
+            got[threads, scorer] = pair_scores(v, f, vi, fi, scorer, True, strategy="gather")
+    for scorer in ("cosine", "l2"):
+        assert np.array_equal(got["1", scorer], got["3", scorer])
+    ref = np.einsum("pd,pd->p", v[vi[:1000]], f[fi[:1000]])
+    assert np.allclose(got["3", "cosine"][:1000], ref, atol=1e-6)
+    monkeypatch.setenv("VFBENCH_THREADS", "many")
+    with pytest.raises(EvaluationError, match="VFBENCH_THREADS"):
+        pair_scores(v, f, vi, fi, "cosine", True, strategy="gather")

@@ -41,6 +41,11 @@ def match_outcomes(scores: np.ndarray, tie_rule: str = "half") -> np.ndarray:
     s = np.asarray(scores)
     if s.ndim != 2 or s.shape[1] < 2:
         raise EvaluationError(f"matching scores must be (T, n>=2), got {s.shape}")
+    if s.shape[1] == 2 and tie_rule in ("half", "correct"):  # 1:2 fast path (same values)
+        d = s[:, 0] - s[:, 1]
+        if tie_rule == "correct":
+            return (d >= 0).astype(np.float64)
+        return (d > 0) + 0.5 * (d == 0)
     mx = s.max(axis=1)
     if tie_rule == "correct":
         return (s[:, 0] >= mx).astype(np.float64)
