@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_evaluate.py [--quick]
 
-1. 1,000,000 1:2 trials scored from 512-d embeddings (target < 2 s), and a plain
-   per-trial Python loop on a subsample -> speed-up (target >= 100x; SSNet: 65 s / 1M).
+1. 1,000,000 1:2 trials scored from 512-d embeddings (target < 2 s; median of 3 calls
+   after a first one that loads the compiled kernel), and a plain per-trial Python loop
+   on a subsample -> speed-up (target >= 100x; SSNet: 65 s / 1M).
 2. Retrieval mAP, 10,000 queries x 10,000 gallery (target < 10 s, < 2 GB peak; CMPC:
    478 s for 20k x 20k both directions), and a naive per-query loop on a subsample.
 3. 30 repeated random test sets x all repeated tasks (1:2 matching, verification AUC,
@@ -61,6 +62,14 @@ def cpu(wall: float) -> str:
     return f"cpu {CPU.get(wall, float('nan')):.2f} s"
 
 
+def _kernel_state() -> str:
+    from vfbench.evaluate import _kernels
+
+    if not _kernels.enabled():
+        return "disabled by VFBENCH_NUMBA=0: numpy path"
+    return "numba kernel" if _kernels.pair_dots_kernel() is not None else "no numba: numpy path"
+
+
 def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tuple[str, str, str]]:
     v, f = embeddings(n_ids, per)
     u = Universe.build(v.identities, f.identities)
@@ -72,7 +81,11 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
         s = pair_scores(vn, fn, t["query"][:, None], t["cands"], "cosine", prepared=True)
         return match_outcomes(s, "half")
 
-    o, t_score = timed(score)
+    # the first call in a process loads the compiled scoring kernel (numba's disk cache;
+    # compiles it when the cache is cold): timed apart; the figure is the median of 3 more
+    o, t_first = timed(score)
+    reps = [timed(score) for _ in range(3)]
+    o, t_score = sorted(reps, key=lambda r: r[1])[1]
     # plain per-trial loop, as the peers do (one Python iteration per trial)
     q, c = t["query"][:loop_n], t["cands"][:loop_n]
     raw_v, raw_f = v.vectors, f.vectors
@@ -100,6 +113,11 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
             f"1:2 trials scored ({n_trials:,}, 512-d)",
             f"{t_score:.2f} s",
             f"{cpu(t_score)}; target < 2 s (for 1M)",
+        ),
+        (
+            "  first call in this process",
+            f"{t_first:.2f} s",
+            f"{cpu(t_first)}; loads the compiled kernel ({_kernel_state()})",
         ),
         (
             f"plain Python loop ({loop_n:,} trials)",

@@ -86,3 +86,31 @@ def test_threaded_gather_is_bit_identical_to_one_thread(monkeypatch: pytest.Monk
     monkeypatch.setenv("VFBENCH_THREADS", "many")
     with pytest.raises(EvaluationError, match="VFBENCH_THREADS"):
         pair_scores(v, f, vi, fi, "cosine", True, strategy="gather")
+
+
+def test_compiled_kernel_matches_numpy_and_ignores_thread_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vfbench.evaluate import _kernels, scoring
+
+    if _kernels.pair_dots_kernel() is None:
+        pytest.skip("numba not available: the numpy path is the only one")
+    monkeypatch.setattr(scoring, "_KERNEL_MIN_PAIRS", 1000)
+    rng = np.random.default_rng(7)
+    v = rng.normal(size=(500, 40)).astype(np.float32)
+    f = rng.normal(size=(400, 40)).astype(np.float32)
+    vi, fi = rng.integers(0, 500, (3000, 1)), rng.integers(0, 400, (3000, 2))
+    vv, ff = np.broadcast_arrays(vi, fi)
+    for scorer in ("cosine", "dot", "l2"):
+        got = {}
+        for threads in ("1", "2"):
+            monkeypatch.setenv("VFBENCH_THREADS", threads)
+            got[threads] = pair_scores(v, f, vi, fi, scorer, strategy="gather")
+        assert np.array_equal(got["1"], got["2"])  # one thread per pair: same bits
+        monkeypatch.setenv("VFBENCH_NUMBA", "0")  # the numpy path
+        ref = pair_scores(v, f, vi, fi, scorer, strategy="gather")
+        monkeypatch.delenv("VFBENCH_NUMBA")
+        assert got["1"].shape == ref.shape == (3000, 2)
+        assert np.allclose(got["1"], ref, rtol=1e-5, atol=1e-4), scorer
+        if scorer == "dot":  # and against the definition
+            assert np.allclose(got["1"], np.einsum("pkd,pkd->pk", v[vv], f[ff]), atol=1e-4)

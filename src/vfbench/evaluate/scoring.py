@@ -22,6 +22,7 @@ from typing import Union
 import numpy as np
 
 from vfbench.errors import EvaluationError
+from vfbench.evaluate import _kernels
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Scorer = Union[str, ScoreFn]  # noqa: UP007 - used at runtime in isinstance-free code
@@ -43,6 +44,13 @@ def _distinct(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     uniq = np.flatnonzero(present)
     rank = np.cumsum(present, dtype=np.int64) - 1
     return uniq, rank[idx]
+
+
+def _n_distinct(idx: np.ndarray, n: int) -> int:
+    """Number of distinct values of ``idx`` (all in [0, n)), O(n + len(idx))."""
+    present = np.zeros(n, dtype=bool)
+    present[idx] = True
+    return int(np.count_nonzero(present))
 
 
 def normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -120,12 +128,21 @@ def pair_scores(
         return out.reshape(shape)
     if vi.min() < 0 or fi.min() < 0 or vi.max() >= v.shape[0] or fi.max() >= f.shape[0]:
         raise EvaluationError("item index out of range of the embeddings")
-    uv, inv_v = _distinct(vi, v.shape[0])
-    uf, inv_f = _distinct(fi, f.shape[0])
     d = v.shape[1]
     if strategy == "auto":
-        mm_cost = uv.size * uf.size * d / _MATMUL_ADVANTAGE
-        strategy = "matmul" if callable(scorer) or mm_cost < vi.size * d else "gather"
+        if callable(scorer):
+            strategy = "matmul"
+        else:  # only the distinct counts decide: the ranks are computed if needed
+            n_uv, n_uf = _n_distinct(vi, v.shape[0]), _n_distinct(fi, f.shape[0])
+            mm_cost = n_uv * n_uf * d / _MATMUL_ADVANTAGE
+            strategy = "matmul" if mm_cost < vi.size * d else "gather"
+    if strategy == "gather" and not callable(scorer) and vi.size >= _KERNEL_MIN_PAIRS:
+        dots = _kernels.pair_dots(v, f, vi, fi, scoring_threads())
+        if dots is not None:  # compiled, cache-tiled, no row copies (see _kernels)
+            if scorer == "l2":
+                vv, ff = np.einsum("nd,nd->n", v, v), np.einsum("nd,nd->n", f, f)
+                dots = 2 * dots - vv[vi] - ff[fi]
+            return dots.reshape(shape)
     if strategy == "gather" and not callable(scorer):
         # cache-tiled gather: visit pairs grouped by (voice tile, face tile) so the rows a
         # chunk gathers stay in cache; tile ids are small ints -> radix sort, O(n)
@@ -151,6 +168,8 @@ def pair_scores(
         out[order] = res
         return out.reshape(shape)
     # blocked matmul over distinct items, pairs grouped by voice block
+    uv, inv_v = _distinct(vi, v.shape[0])
+    uf, inv_f = _distinct(fi, f.shape[0])
     fu = f[uf]
     rows = max(1, int(block_bytes // max(4 * uf.size, 1)))
     block_of = inv_v // rows
@@ -191,6 +210,9 @@ def _gather_dots(
 
 #: Pairs below which the gather stays on one thread (thread start-up ~0.1 ms).
 _THREAD_MIN_PAIRS = 1 << 16
+#: Pairs from which the compiled kernel is used (its first call in a process loads or
+#: compiles it: ~0.5 s from numba's disk cache, a few s without).
+_KERNEL_MIN_PAIRS = 1 << 20
 
 
 def _thread_parts(n: int, step: int) -> list[tuple[int, int]]:

@@ -52,10 +52,10 @@ class TriNetHead(nn.Module):
         y = y * self.scale if self.scale != 1.0 else y
         if not self.center:
             return y
-        rm: torch.Tensor = self.running_mean
+        rm = self.get_buffer("running_mean")
         if self.training:  # track the mean; the loss sees the embeddings as they are
             with torch.no_grad():
-                n: torch.Tensor = self.num_batches_tracked
+                n = self.get_buffer("num_batches_tracked")
                 m = 1.0 if int(n) == 0 else self.momentum  # the first batch sets the mean
                 rm.mul_(1.0 - m).add_(y.detach().mean(dim=0), alpha=m)
                 n.add_(1)
