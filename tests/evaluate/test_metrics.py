@@ -178,3 +178,22 @@ def test_one_to_two_fast_path_equals_the_general_tie_rule() -> None:
     for rule in ("half", "correct"):
         assert np.array_equal(match_outcomes(s, rule), match_outcomes(three, rule))
     assert set(np.unique(match_outcomes(s, "half"))) == {0.0, 0.5, 1.0}
+
+
+def test_ssnet_binary_search_path_equals_the_stable_argsort_reference() -> None:
+    from vfbench.evaluate.metrics import _ssnet_argsort, _ssnet_block
+
+    rng = np.random.default_rng(11)
+    q, g, r = 40, 300, 12
+    s = rng.normal(size=(q, g)).astype(np.float32)
+    s[::3] = np.round(s[::3] * 2) / 2  # every third row heavily tied: the fallback
+    rel_idx = np.stack([rng.choice(g, r, replace=False) for _ in range(q)])
+    rel_mask = rng.random((q, r)) < 0.8
+    rel_mask[5] = False  # a query without relevant items
+    got = _ssnet_block(s, rel_idx, rel_mask, (1, 5, 50))
+    ref = _ssnet_argsort(s, rel_idx, rel_mask, (1, 5, 50))
+    np.testing.assert_allclose(got.ap, ref.ap, atol=1e-12)
+    np.testing.assert_allclose(got.r_prec, ref.r_prec, atol=1e-12)
+    for k in (1, 5, 50):
+        np.testing.assert_array_equal(got.hits_at[k], ref.hits_at[k])
+    assert got.ap[5] == 0.0 and 0.0 < got.ap.max() <= 1.0

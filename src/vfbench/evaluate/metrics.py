@@ -172,6 +172,59 @@ class QueryStats:
     n_rel: np.ndarray  # (Q,)
 
 
+def _ssnet_argsort(
+    s: np.ndarray, rel_idx: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]
+) -> QueryStats:
+    """SSNet-style statistics by a stable argsort of each row (the reference; used for
+    rows where a relevant item ties with another gallery item)."""
+    q, g = s.shape
+    n_rel = rel_mask.sum(axis=1)
+    order = np.argsort(-s, axis=1, kind="stable")
+    relm = np.zeros((q, g), dtype=bool)
+    relm[np.repeat(np.arange(q), rel_mask.sum(1)), rel_idx[rel_mask]] = True
+    rel_sorted = np.take_along_axis(relm, order, axis=1)
+    cum = np.cumsum(rel_sorted, axis=1, dtype=np.int64)
+    ranks = np.arange(1, g + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        apv = np.where(n_rel > 0, (rel_sorted * (cum / ranks)).sum(1) / np.maximum(n_rel, 1), 0.0)
+    hits = {k: cum[:, min(k, g) - 1].astype(np.float64) for k in ks}
+    rp_idx = np.clip(n_rel - 1, 0, g - 1)
+    rprec = np.where(n_rel > 0, cum[np.arange(q), rp_idx] / np.maximum(n_rel, 1), 0.0)
+    return QueryStats(apv, hits, rprec, n_rel)
+
+
+def _ssnet_block(
+    s: np.ndarray, rel_idx: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]
+) -> QueryStats:
+    """SSNet-style AP (ranking by a stable descending sort: ties in gallery order) without
+    sorting indices: a relevant item's rank is 1 + the number of gallery items scoring
+    higher, found by binary search on the sorted row. Rows where a relevant item ties with
+    another item fall back to the stable argsort (exactly the same definition)."""
+    q, g = s.shape
+    n_rel = rel_mask.sum(axis=1)
+    rows = np.arange(q)[:, None]
+    ssort = np.sort(s, axis=1)
+    rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
+    n_ge, n_gt = _row_counts(ssort, rs)
+    rank = n_gt + 1  # 1-based rank in the stable order when the score is not tied
+    tied = (rel_mask & (n_ge - n_gt > 1)).any(axis=1)
+    # relevant items ranked at or above each relevant item (ranks are distinct)
+    above = (rank[:, None, :] <= rank[:, :, None]) & rel_mask[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(rel_mask, above.sum(2) / rank, 0.0)
+    apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
+    hits = {k: ((rank <= k) & rel_mask).sum(1).astype(np.float64) for k in ks}
+    top_r = ((rank <= n_rel[:, None]) & rel_mask).sum(1)
+    rprec = np.where(n_rel > 0, top_r / np.maximum(n_rel, 1), 0.0)
+    if tied.any():
+        t = np.flatnonzero(tied)
+        ref = _ssnet_argsort(s[t], rel_idx[t], rel_mask[t], ks)
+        apv[t], rprec[t] = ref.ap, ref.r_prec
+        for k in ks:
+            hits[k][t] = ref.hits_at[k]
+    return QueryStats(apv, hits, rprec, n_rel)
+
+
 def retrieval_block(
     s: np.ndarray,
     rel_idx: np.ndarray,
@@ -191,20 +244,7 @@ def retrieval_block(
     n_rel = rel_mask.sum(axis=1)
     rows = np.arange(q)[:, None]
     if ap == "ssnet":
-        order = np.argsort(-s, axis=1, kind="stable")
-        relm = np.zeros((q, g), dtype=bool)
-        relm[np.repeat(np.arange(q), rel_mask.sum(1)), rel_idx[rel_mask]] = True
-        rel_sorted = np.take_along_axis(relm, order, axis=1)
-        cum = np.cumsum(rel_sorted, axis=1, dtype=np.int64)
-        ranks = np.arange(1, g + 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            apv = np.where(
-                n_rel > 0, (rel_sorted * (cum / ranks)).sum(1) / np.maximum(n_rel, 1), 0.0
-            )
-        hits = {k: cum[:, min(k, g) - 1].astype(np.float64) for k in ks}
-        rp_idx = np.clip(n_rel - 1, 0, g - 1)
-        rprec = np.where(n_rel > 0, cum[np.arange(q), rp_idx] / np.maximum(n_rel, 1), 0.0)
-        return QueryStats(apv, hits, rprec, n_rel)
+        return _ssnet_block(s, rel_idx, rel_mask, ks)
     if ap != "sklearn":
         raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
     ssort = np.sort(s, axis=1)
