@@ -98,17 +98,18 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
             hits += 1.0 if sp > sn else (0.5 if sp == sn else 0.0)
         return hits / loop_n
 
-    # the first call in a process loads the compiled scoring kernel (numba's disk cache;
-    # compiles it when the cache is cold): timed apart. Then 5 interleaved rounds of
-    # (ours, loop): the figures are medians, so a noisy neighbour hits both alike.
-    o, t_first = timed(score)
-    ours, loops = [], []
-    for _ in range(5):
-        ours.append(timed(score))
-        # the loop at its fastest and steadiest: OpenBLAS threads capped at 1 (with its
-        # default threads the per-trial dot products spin up threads: 15-23 us/trial)
-        with single_threaded():
+    # The loop first (5 rounds, median), before any of our calls, so no idle worker thread
+    # of ours (OpenMP threads spin briefly after a parallel region) can slow it down; at
+    # its fastest and steadiest: OpenBLAS threads capped at 1 (with its default threads the
+    # per-trial dot products spin up threads: 15-23 us/trial). Then our first call, which
+    # loads the compiled scoring kernel (numba's disk cache; compiles it when the cache is
+    # cold), timed apart, and 5 more rounds (median).
+    loops = []
+    with single_threaded():
+        for _ in range(5):
             loops.append(timed(loop))
+    o, t_first = timed(score)
+    ours = [timed(score) for _ in range(5)]
     o, t_score = sorted(ours, key=lambda r: r[1])[2]
     acc_loop, t_loop = sorted(loops, key=lambda r: r[1])[2]
     assert abs(acc_loop - o[:loop_n].mean()) < 1e-6, (acc_loop, o[:loop_n].mean())

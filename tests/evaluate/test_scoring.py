@@ -99,7 +99,9 @@ def test_compiled_kernel_matches_numpy_and_ignores_thread_count(
     rng = np.random.default_rng(7)
     v = rng.normal(size=(500, 40)).astype(np.float32)
     f = rng.normal(size=(400, 40)).astype(np.float32)
+    v[3] = 0.0  # a zero row scores 0 by cosine on both paths
     vi, fi = rng.integers(0, 500, (3000, 1)), rng.integers(0, 400, (3000, 2))
+    vi[:5] = 3
     vv, ff = np.broadcast_arrays(vi, fi)
     for scorer in ("cosine", "dot", "l2"):
         got = {}
@@ -112,5 +114,7 @@ def test_compiled_kernel_matches_numpy_and_ignores_thread_count(
         monkeypatch.delenv("VFBENCH_NUMBA")
         assert got["1"].shape == ref.shape == (3000, 2)
         assert np.allclose(got["1"], ref, rtol=1e-5, atol=1e-4), scorer
+        if scorer == "cosine":
+            assert np.all(got["1"][:5] == 0.0)
         if scorer == "dot":  # and against the definition
             assert np.allclose(got["1"], np.einsum("pkd,pkd->pk", v[vv], f[ff]), atol=1e-4)

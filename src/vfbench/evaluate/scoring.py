@@ -121,8 +121,16 @@ def pair_scores(
     ``v`` (Nv, D), ``f`` (Nf, D); returns float32 with the broadcast shape of the indices.
     ``strategy``: ``auto`` | ``gather`` | ``matmul``. Peak extra memory ~ ``block_bytes``.
     """
-    if not prepared:
+    # cosine on raw rows: the compiled kernel divides by the norms itself, so the
+    # normalised copies are made only when another path needs them (below)
+    raw_cosine = not prepared and scorer == "cosine"
+    if not prepared and not raw_cosine:
         v, f = prepare(v, f, scorer)
+    elif raw_cosine:
+        check_scorer(scorer)
+        v, f = np.asarray(v, dtype=np.float32), np.asarray(f, dtype=np.float32)
+        if v.shape[-1] != f.shape[-1]:
+            raise EvaluationError(f"voice dim {v.shape[-1]} != face dim {f.shape[-1]}")
     # int32 indices whenever the tables allow (half the memory traffic of the index passes)
     idt = np.int32 if max(v.shape[0], f.shape[0]) < 2**31 else np.int64
     a_v, a_f = np.asarray(v_idx).astype(idt, copy=False), np.asarray(f_idx).astype(idt, copy=False)
@@ -145,12 +153,14 @@ def pair_scores(
             mm_cost = n_uv * n_uf * d / _MATMUL_ADVANTAGE
             strategy = "matmul" if mm_cost < vi.size * d else "gather"
     if strategy == "gather" and not callable(scorer) and vi.size >= _KERNEL_MIN_PAIRS:
-        dots = _kernels.pair_dots(v, f, vi, fi, scoring_threads())
+        dots = _kernels.pair_dots(v, f, vi, fi, scoring_threads(), cosine=raw_cosine)
         if dots is not None:  # compiled, cache-tiled, no row copies (see _kernels)
             if scorer == "l2":
                 vv, ff = np.einsum("nd,nd->n", v, v), np.einsum("nd,nd->n", f, f)
                 dots = 2 * dots - vv[vi] - ff[fi]
             return dots.reshape(shape)
+    if raw_cosine:
+        v, f = normalize(v), normalize(f)
     if strategy == "gather" and not callable(scorer):
         # cache-tiled gather: visit pairs grouped by (voice tile, face tile) so the rows a
         # chunk gathers stay in cache; tile ids are small ints -> radix sort, O(n)
