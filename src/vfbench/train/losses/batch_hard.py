@@ -4,18 +4,12 @@ farthest positive face and the nearest negative face, max(d_ap - d_an + m, 0).""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from vfbench.train.losses import LOSSES
-from vfbench.train.losses.parts import check_reduction, euclidean, pair_masks, reduce
+from vfbench.train.losses.parts import MarginLoss, euclidean, pair_masks, reduce
 
 
-class BatchHardLoss(nn.Module):
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
-        self.margin = float(margin)
-        self.reduction = check_reduction(reduction)
-
+class BatchHardLoss(MarginLoss):
     def forward(
         self, v: torch.Tensor, lv: torch.Tensor, f: torch.Tensor, lf: torch.Tensor
     ) -> torch.Tensor:

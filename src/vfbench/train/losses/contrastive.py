@@ -4,18 +4,12 @@ positives d^2, negatives max(m - d, 0)^2."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from vfbench.train.losses import LOSSES
-from vfbench.train.losses.parts import check_reduction, euclidean, pair_masks, reduce
+from vfbench.train.losses.parts import MarginLoss, euclidean, pair_masks, reduce
 
 
-class ContrastiveLoss(nn.Module):
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
-        self.margin = float(margin)
-        self.reduction = check_reduction(reduction)
-
+class ContrastiveLoss(MarginLoss):
     def forward(
         self, v: torch.Tensor, lv: torch.Tensor, f: torch.Tensor, lf: torch.Tensor
     ) -> torch.Tensor:

@@ -6,6 +6,7 @@ Shapes: ``v`` (Nv, D), ``f`` (Nf, D), labels (Nv,), (Nf,) integer identity ids.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from vfbench.errors import ConfigError
 
@@ -58,3 +59,13 @@ def check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
         raise ConfigError(f"loss reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
     return reduction
+
+
+class MarginLoss(nn.Module):
+    """Base of the margin losses on a batch: ``forward(v, lv, f, lf)`` with voice
+    embeddings ``v`` (B, D) / labels ``lv`` and face embeddings ``f`` / labels ``lf``."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
+        super().__init__()
+        self.margin = float(margin)
+        self.reduction = check_reduction(reduction)

@@ -4,18 +4,12 @@ negative is farther than the positive but inside the margin, d_ap < d_an < d_ap 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from vfbench.train.losses import LOSSES
-from vfbench.train.losses.parts import check_reduction, euclidean, reduce, triplet_mask
+from vfbench.train.losses.parts import MarginLoss, euclidean, reduce, triplet_mask
 
 
-class SemiHardLoss(nn.Module):
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__()
-        self.margin = float(margin)
-        self.reduction = check_reduction(reduction)
-
+class SemiHardLoss(MarginLoss):
     def forward(
         self, v: torch.Tensor, lv: torch.Tensor, f: torch.Tensor, lf: torch.Tensor
     ) -> torch.Tensor:

@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from vfbench.train.losses import LOSSES
-from vfbench.train.losses.parts import all_triplet_hinge, check_reduction, euclidean, reduce
+from vfbench.train.losses.parts import MarginLoss, all_triplet_hinge, euclidean, reduce
 
 
-class SymmetricTripletLoss(nn.Module):
+class SymmetricTripletLoss(MarginLoss):
     def __init__(self, margin: float = 1.0, reduction: str = "sum") -> None:
-        super().__init__()
-        self.margin = float(margin)
-        self.reduction = check_reduction(reduction)
+        super().__init__(margin, reduction)
 
     def forward(
         self, v: torch.Tensor, lv: torch.Tensor, f: torch.Tensor, lf: torch.Tensor
