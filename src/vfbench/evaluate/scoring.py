@@ -8,7 +8,9 @@ task direction.
 :func:`pair_scores` scores many (voice, face) index pairs with bounded memory. It picks one
 of two vectorised strategies by estimated cost:
 
-* *gather*: chunks of pairs, ``einsum`` of the gathered rows (cost ~ pairs x D);
+* *gather*: from 1M pairs the compiled kernel of :mod:`vfbench.evaluate._kernels`
+  (cache-tiled, every core, no row copies; when numba is there), otherwise chunks of
+  pairs, ``einsum`` of the gathered rows on worker threads (cost ~ pairs x D);
 * *blocked matmul*: the distinct voices x distinct faces similarity matrix computed in row
   blocks of at most ``block_bytes`` and gathered (cost ~ n_voices x n_faces x D, at BLAS
   speed). Used whenever pairs repeat items heavily, and always for callables.
@@ -119,7 +121,9 @@ def pair_scores(
     """Scores of voice ``v[v_idx]`` against face ``f[f_idx]``; index arrays broadcast together.
 
     ``v`` (Nv, D), ``f`` (Nf, D); returns float32 with the broadcast shape of the indices.
+    ``prepared``: the rows are already what ``scorer`` needs (unit rows for cosine).
     ``strategy``: ``auto`` | ``gather`` | ``matmul``. Peak extra memory ~ ``block_bytes``.
+    Values agree across strategies up to float32 rounding of the sums.
     """
     # cosine on raw rows: the compiled kernel divides by the norms itself, so the
     # normalised copies are made only when another path needs them (below)
