@@ -197,3 +197,45 @@ def test_ssnet_binary_search_path_equals_the_stable_argsort_reference() -> None:
     for k in (1, 5, 50):
         np.testing.assert_array_equal(got.hits_at[k], ref.hits_at[k])
     assert got.ap[5] == 0.0 and 0.0 < got.ap.max() <= 1.0
+
+
+@pytest.mark.parametrize("ap", ["sklearn", "ssnet"])
+@pytest.mark.parametrize("ties", [False, True])
+def test_gallery_streaming_gives_the_in_memory_figures(tmp_path, ap: str, ties: bool) -> None:
+    from vfbench.evaluate.metrics import rank_retrieval
+    from vfbench.evaluate.scoring import normalize
+
+    rng = np.random.default_rng(21 + ties)
+    qv = rng.normal(size=(70, 16)).astype(np.float32)
+    gv = rng.normal(size=(257, 16)).astype(np.float32)
+    if ties:  # small integer vectors: many exactly equal dot products
+        qv, gv = np.round(qv).astype(np.float32), np.round(gv).astype(np.float32)
+    else:
+        qv, gv = normalize(qv), normalize(gv)
+    qc = rng.integers(0, 30, 70)
+    gc = rng.integers(0, 30, 257)
+    qc[0] = 99  # a query with no relevant gallery item
+    scorer = "dot" if ties else "cosine"
+    for direction in ("v2f", "f2v"):
+        ref = rank_retrieval(qv, gv, qc, gc, scorer, ap, (1, 5, 20), direction)
+        np.save(tmp_path / "g.npy", gv)
+        mm = np.load(tmp_path / "g.npy", mmap_mode="r")
+        for got in (
+            rank_retrieval(qv, gv, qc, gc, scorer, ap, (1, 5, 20), direction, gallery_rows=40),
+            rank_retrieval(
+                qv,
+                mm,
+                qc,
+                gc,
+                scorer,
+                ap,
+                (1, 5, 20),
+                direction,
+                block_elems=1000,
+                gallery_rows=64,
+            ),
+        ):
+            assert set(got) == set(ref)
+            for key in ref:
+                np.testing.assert_allclose(got[key], ref[key], atol=1e-9, err_msg=key)
+        assert ref["ap"][0] == 0.0 and ref["n_rel"][0] == 0

@@ -193,6 +193,20 @@ def _ssnet_argsort(
     return QueryStats(apv, hits, rprec, n_rel)
 
 
+def _ssnet_stats(rank: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]) -> QueryStats:
+    """SSNet-AP statistics from each relevant item's exact 1-based rank (Q, R) in the stable
+    descending order (ranks of distinct items are distinct)."""
+    n_rel = rel_mask.sum(axis=1)
+    above = (rank[:, None, :] <= rank[:, :, None]) & rel_mask[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(rel_mask, above.sum(2) / rank, 0.0)
+    apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
+    hits = {k: ((rank <= k) & rel_mask).sum(1).astype(np.float64) for k in ks}
+    top_r = ((rank <= n_rel[:, None]) & rel_mask).sum(1)
+    rprec = np.where(n_rel > 0, top_r / np.maximum(n_rel, 1), 0.0)
+    return QueryStats(apv, hits, rprec, n_rel)
+
+
 def _ssnet_block(
     s: np.ndarray, rel_idx: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]
 ) -> QueryStats:
@@ -206,16 +220,9 @@ def _ssnet_block(
     ssort = np.sort(s, axis=1)
     rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
     n_ge, n_gt = _row_counts(ssort, rs)
-    rank = n_gt + 1  # 1-based rank in the stable order when the score is not tied
     tied = (rel_mask & (n_ge - n_gt > 1)).any(axis=1)
-    # relevant items ranked at or above each relevant item (ranks are distinct)
-    above = (rank[:, None, :] <= rank[:, :, None]) & rel_mask[:, None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(rel_mask, above.sum(2) / rank, 0.0)
-    apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
-    hits = {k: ((rank <= k) & rel_mask).sum(1).astype(np.float64) for k in ks}
-    top_r = ((rank <= n_rel[:, None]) & rel_mask).sum(1)
-    rprec = np.where(n_rel > 0, top_r / np.maximum(n_rel, 1), 0.0)
+    st = _ssnet_stats(n_gt + 1, rel_mask, ks)  # exact where no relevant score is tied
+    apv, hits, rprec = st.ap, st.hits_at, st.r_prec
     if tied.any():
         t = np.flatnonzero(tied)
         ref = _ssnet_argsort(s[t], rel_idx[t], rel_mask[t], ks)
@@ -241,7 +248,6 @@ def retrieval_block(
     """
     s = np.asarray(s, dtype=np.float32)
     q, g = s.shape
-    n_rel = rel_mask.sum(axis=1)
     rows = np.arange(q)[:, None]
     if ap == "ssnet":
         return _ssnet_block(s, rel_idx, rel_mask, ks)
@@ -250,6 +256,15 @@ def retrieval_block(
     ssort = np.sort(s, axis=1)
     rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
     n_ge, n_gt = _row_counts(ssort, rs)  # gallery items scoring >= / > each relevant score
+    return _sklearn_stats(rs, rel_mask, n_ge, n_gt, ks)
+
+
+def _sklearn_stats(
+    rs: np.ndarray, rel_mask: np.ndarray, n_ge: np.ndarray, n_gt: np.ndarray, ks: tuple[int, ...]
+) -> QueryStats:
+    """sklearn-AP statistics from each relevant item's score ``rs`` (Q, R) and the counts of
+    gallery items scoring >= (``n_ge``) and > (``n_gt``) it."""
+    n_rel = rel_mask.sum(axis=1)
     h_ge, _ = _row_counts(np.sort(rs, axis=1), rs)  # relevant items scoring >= (pads: -inf)
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(rel_mask, h_ge / np.maximum(n_ge, 1), 0.0)
@@ -291,6 +306,7 @@ def rank_retrieval(
     direction: str = "v2f",
     attrs: tuple[np.ndarray, np.ndarray] | None = None,
     block_elems: int = 4 << 20,
+    gallery_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Rank a whole gallery for every query, in memory-bounded query blocks.
 
@@ -302,8 +318,20 @@ def rank_retrieval(
     the gender-only baseline ("rank same-gender items first, otherwise at random").
     Returns per-query arrays ``ap``, ``rprec``, ``n_rel`` and ``hits@k``. Peak extra
     memory is about 40 bytes x ``block_elems`` (default 4M scores -> ~160 MB).
+
+    Galleries that do not fit in memory: pass ``gv`` as a memory map (``np.load(path,
+    mmap_mode="r")`` of prepared rows) or set ``gallery_rows``; the gallery is then read in
+    blocks of ``gallery_rows`` rows (default 65,536 for a memory map) and never copied
+    whole, at twice the scoring cost (see :func:`_stream_retrieval`); same figures.
     """
     from vfbench.evaluate.scoring import score_matrix
+
+    if attrs is None and (gallery_rows is not None or isinstance(gv, np.memmap)):
+        rows_g = int(gallery_rows or 65536)
+        if rows_g < 1:
+            raise EvaluationError(f"gallery_rows must be >= 1, got {gallery_rows}")
+        if rows_g < gv.shape[0]:
+            return _stream_retrieval(qv, gv, qc, gc, scorer, ap, ks, direction, rows_g, block_elems)
 
     qc = np.asarray(qc, dtype=np.int64)
     gc = np.asarray(gc, dtype=np.int64)
@@ -338,6 +366,94 @@ def rank_retrieval(
         mask = ar[None, :] < r[:, None]
         idx = np.where(mask, start[qcb][:, None] + ar[None, :], 0)
         st = retrieval_block(s, idx, mask, ks, ap)
+        out["ap"].append(st.ap)
+        out["rprec"].append(st.r_prec)
+        out["n_rel"].append(st.n_rel)
+        for k in ks:
+            out[f"hits@{k}"].append(st.hits_at[k])
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _stream_retrieval(
+    qv: np.ndarray,
+    gv: np.ndarray,
+    qc: np.ndarray,
+    gc: np.ndarray,
+    scorer: Any,
+    ap: str,
+    ks: tuple[int, ...],
+    direction: str,
+    gallery_rows: int,
+    block_elems: int,
+) -> dict[str, np.ndarray]:
+    """:func:`rank_retrieval` reading the gallery in blocks of ``gallery_rows`` rows.
+
+    Every statistic is a function of, per relevant item, its score and how many gallery
+    items score >= / > it (and, for the SSNet AP, how many equal ones come first in the
+    stable order), so they are summed over gallery blocks. Two passes per query block:
+    the relevant items' scores are taken from the very block matrices the counts compare
+    against (recomputing them another way could differ in the last bit and miscount
+    ties). The stable order for ties is the one of the in-memory path (gallery sorted by
+    identity), so both paths give the same figures.
+    """
+    from vfbench.evaluate.scoring import score_matrix
+
+    if ap not in AP_VARIANTS:
+        raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
+    qc = np.asarray(qc, dtype=np.int64)
+    gc = np.asarray(gc, dtype=np.int64)
+    g = gv.shape[0]
+    order = np.argsort(gc, kind="stable")
+    pos = np.empty(g, dtype=np.int64)
+    pos[order] = np.arange(g)  # an item's place in the identity-sorted gallery
+    n_codes = int(max(qc.max(initial=0), gc.max(initial=0))) + 1
+    cnt = np.bincount(gc, minlength=n_codes)
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    q_rows = max(1, block_elems // gallery_rows)
+    bounds = [(b, min(g, b + gallery_rows)) for b in range(0, g, gallery_rows)]
+    out: dict[str, list[np.ndarray]] = {"ap": [], "rprec": [], "n_rel": []}
+    for k in ks:
+        out[f"hits@{k}"] = []
+
+    def scores(qb: np.ndarray, b0: int, b1: int) -> np.ndarray:
+        gb = np.asarray(gv[b0:b1], dtype=np.float32)
+        if direction == "v2f":
+            return score_matrix(qb, gb, scorer, prepared=True)
+        return score_matrix(gb, qb, scorer, prepared=True).T
+
+    for a in range(0, qv.shape[0], q_rows):
+        qb = np.asarray(qv[a : a + q_rows], dtype=np.float32)
+        qcb = qc[a : a + q_rows]
+        r = cnt[qcb]
+        ar = np.arange(max(int(r.max(initial=0)), 1))
+        mask = ar[None, :] < r[:, None]
+        rel_pos = np.where(mask, start[qcb][:, None] + ar[None, :], 0)
+        rel = order[rel_pos]  # original gallery rows of the relevant items
+        rs = np.full(mask.shape, -np.inf, dtype=np.float32)
+        for b0, b1 in bounds:  # pass 1: the relevant items' scores
+            inb = mask & (rel >= b0) & (rel < b1)
+            if inb.any():
+                s = scores(qb, b0, b1)
+                qi, ri = np.nonzero(inb)
+                rs[qi, ri] = s[qi, rel[qi, ri] - b0]
+        n_ge = np.zeros(mask.shape, dtype=np.int64)
+        n_gt = np.zeros(mask.shape, dtype=np.int64)
+        before = np.zeros(mask.shape, dtype=np.int64)
+        for b0, b1 in bounds:  # pass 2: counts
+            s = scores(qb, b0, b1)
+            ge, gt = _row_counts(np.sort(s, axis=1), rs)
+            n_ge += ge
+            n_gt += gt
+            if ap == "ssnet":  # equal scores other than the item itself: stable order
+                own = mask & (rel >= b0) & (rel < b1)
+                pb = pos[b0:b1]
+                for i in np.flatnonzero((mask & (ge - gt - own > 0)).any(axis=1)):
+                    eq = s[i][None, :] == rs[i][:, None]
+                    before[i] += np.count_nonzero(eq & (pb[None, :] < rel_pos[i][:, None]), axis=1)
+        if ap == "ssnet":
+            st = _ssnet_stats(n_gt + before + 1, mask, ks)
+        else:
+            st = _sklearn_stats(rs, mask, n_ge, n_gt, ks)
         out["ap"].append(st.ap)
         out["rprec"].append(st.r_prec)
         out["n_rel"].append(st.n_rel)
