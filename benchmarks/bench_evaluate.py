@@ -64,12 +64,16 @@ def cpu(wall: float) -> str:
     return f"cpu {CPU.get(wall, float('nan')):.2f} s"
 
 
-def _kernel_state() -> str:
-    from vfbench.evaluate import _kernels
+def _kernel_state(n_pairs: int) -> str:
+    from vfbench.evaluate import _kernels, scoring
 
     if not _kernels.enabled():
         return "disabled by VFBENCH_NUMBA=0: numpy path"
-    return "numba kernel" if _kernels.pair_dots_kernel() is not None else "no numba: numpy path"
+    if _kernels.pair_dots_kernel() is None:
+        return "no numba: numpy path"
+    if n_pairs < scoring._KERNEL_MIN_PAIRS:
+        return f"{n_pairs:,} pairs: below the kernel's 1M, numpy path"
+    return "compiled kernel"
 
 
 def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tuple[str, str, str]]:
@@ -132,7 +136,7 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
         (
             "  first call in this process",
             f"{t_first:.2f} s",
-            f"{cpu(t_first)}; loads the compiled kernel ({_kernel_state()})",
+            f"{cpu(t_first)}; loads the compiled kernel ({_kernel_state(2 * n_trials)})",
         ),
         (
             "  numpy path (VFBENCH_NUMBA=0)",
