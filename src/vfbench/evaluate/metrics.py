@@ -172,27 +172,6 @@ class QueryStats:
     n_rel: np.ndarray  # (Q,)
 
 
-def _ssnet_argsort(
-    s: np.ndarray, rel_idx: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]
-) -> QueryStats:
-    """SSNet-style statistics by a stable argsort of each row (the reference; used for
-    rows where a relevant item ties with another gallery item)."""
-    q, g = s.shape
-    n_rel = rel_mask.sum(axis=1)
-    order = np.argsort(-s, axis=1, kind="stable")
-    relm = np.zeros((q, g), dtype=bool)
-    relm[np.repeat(np.arange(q), rel_mask.sum(1)), rel_idx[rel_mask]] = True
-    rel_sorted = np.take_along_axis(relm, order, axis=1)
-    cum = np.cumsum(rel_sorted, axis=1, dtype=np.int64)
-    ranks = np.arange(1, g + 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        apv = np.where(n_rel > 0, (rel_sorted * (cum / ranks)).sum(1) / np.maximum(n_rel, 1), 0.0)
-    hits = {k: cum[:, min(k, g) - 1].astype(np.float64) for k in ks}
-    rp_idx = np.clip(n_rel - 1, 0, g - 1)
-    rprec = np.where(n_rel > 0, cum[np.arange(q), rp_idx] / np.maximum(n_rel, 1), 0.0)
-    return QueryStats(apv, hits, rprec, n_rel)
-
-
 def _ssnet_stats(rank: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]) -> QueryStats:
     """SSNet-AP statistics from each relevant item's exact 1-based rank (Q, R) in the stable
     descending order (ranks of distinct items are distinct)."""
@@ -207,29 +186,40 @@ def _ssnet_stats(rank: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]) ->
     return QueryStats(apv, hits, rprec, n_rel)
 
 
+def _ties_before(
+    s: np.ndarray,
+    rs: np.ndarray,
+    rel_mask: np.ndarray,
+    col_pos: np.ndarray,
+    rel_pos: np.ndarray,
+    n_eq: np.ndarray,
+    own: np.ndarray,
+) -> np.ndarray:
+    """For each relevant item, the columns of ``s`` with exactly its score that come before
+    it in the stable order (``col_pos`` < its ``rel_pos``). ``n_eq`` (Q, R) counts the
+    equal-scoring columns, ``own`` (Q, R) is 1 where the item itself is one of them; only
+    rows with another equal score are compared column by column."""
+    before = np.zeros(rs.shape, dtype=np.int64)
+    for i in np.flatnonzero((rel_mask & (n_eq - own > 0)).any(axis=1)):
+        eq = s[i][None, :] == rs[i][:, None]
+        before[i] = np.count_nonzero(eq & (col_pos[None, :] < rel_pos[i][:, None]), axis=1)
+    return before
+
+
 def _ssnet_block(
     s: np.ndarray, rel_idx: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]
 ) -> QueryStats:
     """SSNet-style AP (ranking by a stable descending sort: ties in gallery order) without
     sorting indices: a relevant item's rank is 1 + the number of gallery items scoring
-    higher, found by binary search on the sorted row. Rows where a relevant item ties with
-    another item fall back to the stable argsort (exactly the same definition)."""
+    higher (binary search on the sorted row) + the equal ones before it in gallery order."""
     q, g = s.shape
-    n_rel = rel_mask.sum(axis=1)
     rows = np.arange(q)[:, None]
     ssort = np.sort(s, axis=1)
     rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
     n_ge, n_gt = _row_counts(ssort, rs)
-    tied = (rel_mask & (n_ge - n_gt > 1)).any(axis=1)
-    st = _ssnet_stats(n_gt + 1, rel_mask, ks)  # exact where no relevant score is tied
-    apv, hits, rprec = st.ap, st.hits_at, st.r_prec
-    if tied.any():
-        t = np.flatnonzero(tied)
-        ref = _ssnet_argsort(s[t], rel_idx[t], rel_mask[t], ks)
-        apv[t], rprec[t] = ref.ap, ref.r_prec
-        for k in ks:
-            hits[k][t] = ref.hits_at[k]
-    return QueryStats(apv, hits, rprec, n_rel)
+    own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
+    before = _ties_before(s, rs, rel_mask, np.arange(g), rel_idx, n_ge - n_gt, own)
+    return _ssnet_stats(n_gt + before + 1, rel_mask, ks)
 
 
 def retrieval_block(
@@ -445,11 +435,8 @@ def _stream_retrieval(
             n_ge += ge
             n_gt += gt
             if ap == "ssnet":  # equal scores other than the item itself: stable order
-                own = mask & (rel >= b0) & (rel < b1)
-                pb = pos[b0:b1]
-                for i in np.flatnonzero((mask & (ge - gt - own > 0)).any(axis=1)):
-                    eq = s[i][None, :] == rs[i][:, None]
-                    before[i] += np.count_nonzero(eq & (pb[None, :] < rel_pos[i][:, None]), axis=1)
+                own = (mask & (rel >= b0) & (rel < b1)).astype(np.int64)
+                before += _ties_before(s, rs, mask, pos[b0:b1], rel_pos, ge - gt, own)
         if ap == "ssnet":
             st = _ssnet_stats(n_gt + before + 1, mask, ks)
         else:
