@@ -128,13 +128,8 @@ def pair_scores(
     # cosine on raw rows: the compiled kernel divides by the norms itself, so the
     # normalised copies are made only when another path needs them (below)
     raw_cosine = not prepared and scorer == "cosine"
-    if not prepared and not raw_cosine:
-        v, f = prepare(v, f, scorer)
-    elif raw_cosine:
-        check_scorer(scorer)
-        v, f = np.asarray(v, dtype=np.float32), np.asarray(f, dtype=np.float32)
-        if v.shape[-1] != f.shape[-1]:
-            raise EvaluationError(f"voice dim {v.shape[-1]} != face dim {f.shape[-1]}")
+    if not prepared:  # "dot" preparation = the same checks and float32 rows, unnormalised
+        v, f = prepare(v, f, "dot" if raw_cosine else scorer)
     # int32 indices whenever the tables allow (half the memory traffic of the index passes)
     idt = np.int32 if max(v.shape[0], f.shape[0]) < 2**31 else np.int64
     a_v, a_f = np.asarray(v_idx).astype(idt, copy=False), np.asarray(f_idx).astype(idt, copy=False)
