@@ -41,8 +41,7 @@ def _distinct(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
     Like ``np.unique(idx, return_inverse=True)`` but O(n + len(idx)) without sorting.
     """
-    present = np.zeros(n, dtype=bool)
-    present[idx] = True
+    present = _present(idx, n)
     uniq = np.flatnonzero(present)
     rank = np.cumsum(present, dtype=np.int64) - 1
     return uniq, rank[idx]
@@ -54,9 +53,14 @@ def _n_distinct(idx: np.ndarray, n: int) -> int:
         c = _kernels.count_distinct(idx, n)
         if c is not None:
             return c
+    return int(np.count_nonzero(_present(idx, n)))
+
+
+def _present(idx: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: which values of [0, n) occur in ``idx``."""
     present = np.zeros(n, dtype=bool)
     present[idx] = True
-    return int(np.count_nonzero(present))
+    return present
 
 
 def normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
