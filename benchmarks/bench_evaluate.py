@@ -22,6 +22,7 @@ import argparse
 import os
 import time
 import tracemalloc
+from typing import TypeVar
 
 import numpy as np
 
@@ -65,6 +66,15 @@ def cpu(wall: float) -> str:
     return f"cpu {CPU.get(wall, float('nan')):.2f} s"
 
 
+T = TypeVar("T")
+ROUNDS = 7  # timing rounds of the matching benchmark (odd: the median is one of them)
+
+
+def median_run(runs: list[tuple[T, float]]) -> tuple[T, float]:
+    """The (result, seconds) run of median time among an odd number of runs."""
+    return sorted(runs, key=lambda r: r[1])[len(runs) // 2]
+
+
 def _kernel_state(n_pairs: int) -> str:
     from vfbench.evaluate import _kernels, scoring
 
@@ -104,7 +114,7 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
         return hits / loop_n
 
     # Our first call loads the compiled scoring kernel (numba's disk cache; compiles it
-    # when the cache is cold): timed apart. Then 7 rounds, each timing the loop and then our
+    # when the cache is cold): timed apart. Then ROUNDS rounds, each timing the loop and our
     # call, so that a drift of the (shared, virtual) machine's speed hits both sides of a
     # round alike; the speed-up is the median of the per-round ratios, with its range.
     # The loop runs at its fastest and steadiest: OpenBLAS threads capped at 1 (with its
@@ -112,14 +122,14 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
     # after a pause, so that no idle OpenMP worker of ours still spins beside it.
     o, t_first = timed(score)
     loops, ours = [], []
-    for _ in range(7):
+    for _ in range(ROUNDS):
         time.sleep(0.2)
         with single_threaded():
             loops.append(timed(loop))
         ours.append(timed(score))
     ratios = sorted(lp[1] / loop_n * n_trials / us[1] for lp, us in zip(loops, ours, strict=True))
-    o, t_score = sorted(ours, key=lambda r: r[1])[3]
-    acc_loop, t_loop = sorted(loops, key=lambda r: r[1])[3]
+    o, t_score = median_run(ours)
+    acc_loop, t_loop = median_run(loops)
     assert abs(acc_loop - o[:loop_n].mean()) < 1e-6, (acc_loop, o[:loop_n].mean())
     os.environ["VFBENCH_NUMBA"] = "0"
     try:
@@ -133,7 +143,7 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
     return [
         (f"1:2 trials generated ({n_trials:,})", f"{t_gen:.2f} s", cpu(t_gen)),
         (
-            f"1:2 trials scored ({n_trials:,}, 512-d; median of 7)",
+            f"1:2 trials scored ({n_trials:,}, 512-d; median of {ROUNDS})",
             f"{t_score:.2f} s",
             f"{cpu(t_score)}; target < 2 s (for 1M)",
         ),
@@ -148,12 +158,12 @@ def bench_matching(n_trials: int, n_ids: int, per: int, loop_n: int) -> list[tup
             f"{cpu(t_numpy)}; without the compiled kernel",
         ),
         (
-            f"plain Python loop ({loop_n:,} trials, median of 7)",
+            f"plain Python loop ({loop_n:,} trials, median of {ROUNDS})",
             f"{t_loop:.2f} s",
             f"{cpu(t_loop)}; {per_trial_loop * 1e6:.0f} us/trial",
         ),
         (
-            "speed-up vs per-trial loop (wall; median of 7 rounds)",
+            f"speed-up vs per-trial loop (wall; median of {ROUNDS} rounds)",
             f"{speedup:.0f}x",
             f"rounds {ratios[0]:.0f}-{ratios[-1]:.0f}x; CPU-time ratio {speedup_cpu:.0f}x;"
             " target >= 100x",
