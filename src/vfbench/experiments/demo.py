@@ -332,6 +332,22 @@ def stage_report(
     return runner.run("report", directory, conf, inputs, fn, STAGE_VERSIONS["report"])
 
 
+def timing_line(records: list[StageRecord], wall_seconds: float) -> str:
+    """One line on what this run did: its real wall time (never rounded to "0.0 s") and
+    which stages were reused, with the time they took when they were computed."""
+    w = f"{wall_seconds:.2f}" if wall_seconds < 10 else f"{wall_seconds:.1f}"
+    reused = [r for r in records if r.status == "reused"]
+    if not reused:
+        return f"wall time {w} s (every stage computed)"
+    names = ", ".join(r.name for r in reused)
+    saved = sum(r.compute_seconds for r in reused)
+    what = "all" if len(reused) == len(records) else f"{len(reused)} of"
+    return (
+        f"wall time {w} s; reused {what} {len(records)} stages ({names}: computed earlier "
+        f"in {saved:.1f} s; --force STAGE recomputes one)"
+    )
+
+
 # ---------------------------------------------------------------------------- driver
 def run_demo(
     out: str | Path,
