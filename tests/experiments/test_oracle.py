@@ -1,18 +1,28 @@
-"""The synthetic oracle: PMI agrees with the generator's Bayes rule and is direction-free."""
+"""The synthetic oracle: PMI agrees with the generator's Bayes rule and is direction-free;
+the ceiling of a corpus goes through evaluate (``synthetic_ceiling``, ``vfbench synth
+oracle``), with the same trials, figures and intervals as the demo's oracle."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vfbench.data.synthetic import SynthConfig, bayes_log_likelihood, oracle_report, sample_traits
+from vfbench.cli import main
+from vfbench.data.synthetic import (
+    SynthConfig,
+    bayes_log_likelihood,
+    generate_corpus,
+    sample_traits,
+)
+from vfbench.data.synthetic.oracle import pmi_matrix
 from vfbench.errors import DataError
 from vfbench.evaluate.api import evaluate
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.protocol import Protocol
-from vfbench.experiments.oracle import oracle_embeddings, pmi_matrix
+from vfbench.experiments.oracle import ceiling_protocol, oracle_embeddings, synthetic_ceiling
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +74,78 @@ def test_oracle_through_evaluate_matches_the_generators_ceiling(traits) -> None:
     genders = dict(zip(ids, traits.gender.tolist(), strict=True))
     res = evaluate(ov, of, genders, p, scorer=scorer)
     m = res.get(task="match", direction="v2f", n=2, constraint="U", group="all")
-    exact = oracle_report(traits, split=None, population=0).results["U"]["oracle"].acc
+    exact = _exact_all_pairs(traits)
     iv = m.interval("bootstrap-identity")
     assert iv is not None and iv.low <= exact <= iv.high
     assert m.gender_baseline is not None and m.value > m.gender_baseline + 0.05
+
+
+def _exact_all_pairs(traits) -> float:  # type: ignore[no-untyped-def]
+    """Reference: the generator's Bayes rule log p(v|f) (not PMI) over every ordered
+    (probe, negative) pair of identities; ties count half."""
+    s = traits.shared_strength
+    i, j = np.nonzero(~np.eye(len(traits), dtype=bool))
+    pos = bayes_log_likelihood(traits.voice[i], traits.face[i], s)
+    neg = bayes_log_likelihood(traits.voice[i], traits.face[j], s)
+    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "corpus"
+    cfg = SynthConfig(identities=60, faces_per_id=1, voices_per_id=1, min_seconds=1.0,
+                      max_seconds=1.2, seed=5)  # fmt: skip
+    generate_corpus(out, cfg, progress=False)
+    return out
+
+
+def test_corpus_ceiling_goes_through_evaluate(corpus: Path) -> None:
+    """``synthetic_ceiling`` = evaluate() of the trait embeddings with the PMI scorer on
+    make_trials' trials: the same numbers as scoring ``oracle_embeddings`` by hand."""
+    p = ceiling_protocol(n_trials=3000, seed=2, n_boot=200)
+    c = synthetic_ceiling(corpus, "test", p)
+    from vfbench.data.manifest import load_manifest
+    from vfbench.evaluate.api import make_trials
+
+    man = load_manifest(corpus / "manifest").subset(split="test")
+    ids = lambda items: np.array([x.id for x in items])  # noqa: E731
+    idents = lambda items: np.array([x.identity for x in items])  # noqa: E731
+    zeros_v = Embeddings(
+        ids(man.voices), idents(man.voices), np.zeros((len(man.voices), 2)), "voice"
+    )
+    zeros_f = Embeddings(ids(man.faces), idents(man.faces), np.zeros((len(man.faces), 2)), "face")
+    ov, of, scorer = oracle_embeddings(corpus, zeros_v, zeros_f)
+    ref = evaluate(ov, of, man, p, trials=make_trials(ov, of, man, p), scorer=scorer)
+    assert c.result.trials_hash == ref.trials_hash
+    assert c.identities == len(man.identities)
+    for label in ("1:2 v2f U", "1:2 f2v U", "1:2 v2f G", "AUC v2f"):
+        row = next(r for r in c.rows() if r["label"] == label)
+        where = (
+            {"task": "verify", "direction": "v2f", "name": "auc"}
+            if "AUC" in label
+            else {"task": "match", "direction": label.split()[1], "n": 2, "constraint": label[-1]}
+        )
+        m = ref.find(**where, group="all")[0]
+        assert row["value"] == m.value and row["low"] <= row["value"] <= row["high"]
+        if label.startswith("1:2"):
+            assert row["chance"] == 0.5
+    g = next(r for r in c.rows() if r["label"] == "1:2 v2f G")
+    assert g["gender_baseline"] == 0.5  # gender-matched trials: the gender rule is a coin
+    u = next(r for r in c.rows() if r["label"] == "1:2 v2f U")
+    assert 0.5 < u["gender_baseline"] < 0.9 and u["value"] > u["gender_baseline"]
+
+
+def test_synth_oracle_cli_prints_and_writes_json(
+    corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["synth", "oracle", str(corpus), "--trials", "2000", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["split"] == "test" and {r["label"] for r in d["rows"]} >= {"1:2 v2f U", "1:2 v2f G"}
+    assert main(["synth", "oracle", str(corpus), "--trials", "2000", "--population", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "population" in out and "1:2 v2f U" in out
+    assert main(["synth", "oracle", str(corpus / "nowhere")]) == 2
+    assert "traits.csv" in capsys.readouterr().err
 
 
 def test_oracle_embeddings_name_a_missing_identity(tmp_path: Path, traits) -> None:  # type: ignore[no-untyped-def]
