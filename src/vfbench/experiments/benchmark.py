@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from vfbench.config import dump_yaml, from_dict, load_config, to_dict
-from vfbench.data.manifest import load_manifest
+from vfbench.data.manifest import Manifest, load_manifest
 from vfbench.data.synthetic import generate_corpus, load_synth_config
 from vfbench.errors import ConfigError
 from vfbench.evaluate.api import evaluate, make_trials
@@ -49,15 +49,17 @@ from vfbench.evaluate.trials import TrialSet
 from vfbench.experiments.config import CONFIG_DIR as PACKAGED_CONFIGS
 from vfbench.experiments.grid import Cell, Column, GridTable, TableRow, cells_of
 from vfbench.methods import get_method
+from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.preprocess.config import PreprocessConfig
 from vfbench.preprocess.run import preprocess
 from vfbench.report.compare import compare_results
 from vfbench.report.experiments import grid_markdown
-from vfbench.train.config import load_train_config
-from vfbench.train.data import load_split
+from vfbench.train.config import TrainConfig, load_train_config
+from vfbench.train.data import SplitData, load_split
 from vfbench.train.embed import embed_data, load_trained
 from vfbench.train.features import cached_features
 from vfbench.train.loop import build_backbone, pretrain_backbone, seed_everything, train
+from vfbench.train.protocol import Method, PairScorer
 from vfbench.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, stable_hash
 from vfbench.utils.provenance import Provenance
 
@@ -197,16 +199,16 @@ class BenchData:
     """Splits for the benchmark. ``identities``: identity -> attributes for evaluation
     (a Manifest or a dict, see :func:`vfbench.evaluate.api.identity_attributes`)."""
 
-    train: Any
-    val: Any
-    test: Any
-    identities: Any = None
+    train: SplitData
+    val: SplitData | None
+    test: SplitData
+    identities: Manifest | dict[str, Any] | None = None
     manifest: str = ""
     cache: str = ""
 
 
 def load_bench_data(
-    manifest: str, cache: str, split: str, train_cfg: Any
+    manifest: str, cache: str, split: str, train_cfg: TrainConfig
 ) -> BenchData:  # pragma: no cover - exercised by the slow end-to-end test
     d = train_cfg.data
     tr = load_split(manifest, cache, d.train_split, d.crop_seconds, train_cfg.seed,
@@ -236,12 +238,15 @@ def ensure_synthetic(
 
 
 # ------------------------------------------------------------------------------ rows
-def row_config(grid: BenchmarkGrid, row: RowSpec, base: Path | None, data: BenchData) -> Any:
-    """The resolved TrainConfig of ``row`` (grid-wide overrides, then the row's)."""
+def row_config(
+    grid: BenchmarkGrid, row: RowSpec, base: Path | None, manifest: str = "", cache: str = ""
+) -> TrainConfig:
+    """The resolved TrainConfig of ``row`` (grid-wide overrides, then the row's; the data
+    paths when the rows train from a manifest)."""
     path = resolve_config_path(row.config, base)
     sets = list(grid.set)
-    if data.manifest:
-        sets += [f"data.manifest={data.manifest}", f"data.cache={data.cache}"]
+    if manifest:
+        sets += [f"data.manifest={manifest}", f"data.cache={cache}"]
     cfg = load_train_config(str(path), [*sets, *row.set])
     if grid.steps:
         ratio = grid.steps / cfg.steps
@@ -254,7 +259,9 @@ def row_config(grid: BenchmarkGrid, row: RowSpec, base: Path | None, data: Bench
     return cfg
 
 
-def shared_backbones(cfg: Any, data: BenchData, out: Path, progress: bool) -> dict[str, str]:
+def shared_backbones(
+    cfg: TrainConfig, data: BenchData, out: Path, progress: bool
+) -> dict[str, str]:
     """Backbone weights shared by every row: the baseline config's backbones, pretrained
     by its ``pretrain`` stage if enabled, else its initial weights (seeded)."""
     paths = {}
@@ -290,7 +297,12 @@ def _link_features(row_dir: Path, shared: Path) -> None:
 
 
 def embed_split_features(
-    method: Any, model: Any, cfg: Any, data: Any, directory: Path, device: str
+    method: Method,
+    model: VoiceFaceModel,
+    cfg: TrainConfig,
+    data: SplitData,
+    directory: Path,
+    device: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(voice, face) test embeddings; frozen backbones go through the feature cache."""
     out = []
@@ -311,21 +323,21 @@ def embed_split_features(
     return out[0], out[1]
 
 
-def _scorer_of(method: Any, model: Any) -> Any:
+def _scorer_of(method: Method, model: VoiceFaceModel) -> PairScorer | str:
     sc = method.scorer(model)
-    return sc if sc is not None else getattr(method, "distance", "cosine")
+    return sc if sc is not None else str(getattr(method, "distance", "cosine"))
 
 
 # ------------------------------------------------------------------- one checkpoint
 def evaluate_checkpoint(
     checkpoint: str | Path,
-    data: Any,
-    identities: Any = None,
-    protocol: Any = None,
-    trials: Any = None,
+    data: SplitData,
+    identities: Manifest | dict[str, Any] | None = None,
+    protocol: Protocol | None = None,
+    trials: TrialSet | None = None,
     device: str = "cpu",
     command: str = "",
-) -> tuple[Any, Any]:
+) -> tuple[EvaluationResult, TrialSet]:
     """Evaluate a trained checkpoint of ANY method on split ``data`` (a SplitData) with the
     method's own scoring (pair matcher for SVHF / Horiguchi, L2 for Kim, else cosine).
 
@@ -365,7 +377,7 @@ class RowResult:
     eval_s: float
 
 
-def _fingerprint(cfg: Any, protocol: Any, grid: BenchmarkGrid) -> str:
+def _fingerprint(cfg: TrainConfig, protocol: Protocol, grid: BenchmarkGrid) -> str:
     return stable_hash(
         {
             "train": to_dict(cfg),
@@ -401,12 +413,11 @@ def run_benchmark(
             manifest, cache = ensure_synthetic(out, progress, identities=grid.synth_identities)
         elif not cache:
             raise ConfigError("grid: manifest is set but cache is empty (run vfbench preprocess)")
-        first = row_config(grid, grid.rows[0], grid_dir, BenchData(None, None, None,
-                                                                   manifest=manifest, cache=cache))  # fmt: skip
+        first = row_config(grid, grid.rows[0], grid_dir, manifest, cache)
         data = load_bench_data(manifest, cache, grid.split, first)
     atomic_write_text(out / "grid.yaml", dump_yaml(grid))
 
-    cfgs = {r.name: row_config(grid, r, grid_dir, data) for r in grid.rows}
+    cfgs = {r.name: row_config(grid, r, grid_dir, data.manifest, data.cache) for r in grid.rows}
     for r in grid.rows:  # fail early on a bad method / options, before any training
         m = get_method(cfgs[r.name].method)
         if hasattr(m, "options"):

@@ -28,6 +28,7 @@ from typing import Any
 from vfbench.config import to_dict
 from vfbench.evaluate.results import EvaluationResult, Metric
 from vfbench.experiments.stages import StageRecord
+from vfbench.report import DEFAULT_FORMATS, write_report
 from vfbench.utils.provenance import Provenance
 
 RowKey = tuple[str, str, str, str, str]
@@ -439,8 +440,6 @@ def build_report(
 
     Returns the written file names relative to ``directory``.
     """
-    from vfbench.report import DEFAULT_FORMATS, write_report
-
     res = EvaluationResult.load(eval_dir, with_outcomes=True)
     oracle_dir = eval_dir / "oracle"
     oracle = EvaluationResult.load(oracle_dir) if (oracle_dir / "results.json").is_file() else None
