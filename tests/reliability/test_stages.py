@@ -67,6 +67,21 @@ def test_edited_output_reruns_the_stage(tmp_path: Path, edit: str) -> None:
     assert any(why in m for m in said)
 
 
+def test_record_without_inventory_takes_stock_on_first_reuse(tmp_path: Path) -> None:
+    """Records of an older vfbench hold no inventory: reused (declared files exist), the
+    inventory is written then, and later damage is detected."""
+    fn = Writer()
+    _run(tmp_path, fn)
+    marker = tmp_path / ".stages" / "a.json"
+    rec = json.loads(marker.read_text())
+    del rec["inventory"]
+    marker.write_text(json.dumps(rec))
+    assert _run(tmp_path, fn).status == "reused"
+    assert set(json.loads(marker.read_text())["inventory"]) == {"out.txt", "part/shard.bin"}
+    (tmp_path / "a" / "part" / "shard.bin").unlink()
+    assert _run(tmp_path, fn).status == "ran" and fn.calls == 2
+
+
 def test_run_folder_stage_checks_only_its_declared_files(tmp_path: Path) -> None:
     """A stage writing into the run folder itself (the report) owns only what it declares:
     other stages' folders beside it don't count, its declared files do."""

@@ -164,6 +164,10 @@ class StageRunner:
             and damage is None
         ):
             rec = StageRecord.from_dict(done)
+            if not rec.inventory:  # a record of an older vfbench: take stock now, so that
+                own = d.resolve() != self.root.resolve()  # later damage is detected
+                rec.inventory = _inventory(d, rec.files if not own else None)
+                atomic_write_json(marker, rec.to_dict())
             rec.status = "reused"
             rec.directory = str(d)  # the run folder may have been moved since
             rec.seconds = time.perf_counter() - t0
