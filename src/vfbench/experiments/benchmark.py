@@ -568,7 +568,7 @@ def build_table(
 
 
 def _plot_one_to_n(table: GridTable, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # heavy and only for this figure: imported when drawing it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
