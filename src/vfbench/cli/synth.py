@@ -86,10 +86,10 @@ def generate(
     )
     typer.echo(res.summary())
     if res.manifest_dir is not None:
-        _write_ceiling(out, quiet)
+        _write_ceiling(out)
 
 
-def _write_ceiling(out: Path, quiet: bool) -> None:
+def _write_ceiling(out: Path) -> None:
     """OUT/oracle.json: the ceiling of the test split through evaluate (skipped with a
     note when the split is too small)."""
     from vfbench.errors import VfbenchError
@@ -104,7 +104,7 @@ def _write_ceiling(out: Path, quiet: bool) -> None:
     atomic_write_json(out / "oracle.json", rep.to_dict())
     by = {r["label"]: r for r in rep.rows()}
     u, g = by.get("1:2 v2f U"), by.get("1:2 v2f G")
-    if u and g and not quiet:
+    if u and g:
         typer.echo(
             f"ceiling (1:2 v->f, test): oracle U {100 * u['value']:.1f}% / G "
             f"{100 * g['value']:.1f}%; gender-only U {100 * u['gender_baseline']:.1f}% / G "
