@@ -227,8 +227,9 @@ def load_train_config(
     path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
 ) -> TrainConfig:
     """Load and validate a training config (YAML with optional ``base:`` + overrides)."""
-    from vfbench.config import apply_overrides, from_dict
+    from vfbench.config import apply_overrides, check_override_keys, from_dict
 
+    check_override_keys(TrainConfig, overrides)
     data = read_config_tree(path) if path is not None else {}
     data = apply_overrides(data, overrides)
     return from_dict(TrainConfig, data, str(path) if path is not None else "config")

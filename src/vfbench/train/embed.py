@@ -9,6 +9,7 @@ hash, method, step and config.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,19 @@ from vfbench.config import from_dict
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.models.encoders import create_encoder, input_kind
 from vfbench.models.voiceface import VoiceFaceModel
-from vfbench.train.checkpoint import load_checkpoint
+from vfbench.train.checkpoint import (
+    check_packaged,
+    load_checkpoint,
+    load_module_state,
+    packaged_prefixes,
+)
 from vfbench.train.config import TrainConfig
 from vfbench.train.data import SplitData, load_split
 from vfbench.train.methods import Method, get_method
 from vfbench.utils.io import sha256_file
 from vfbench.utils.provenance import Provenance
+
+log = logging.getLogger("vfbench.embed")
 
 
 def load_trained(
@@ -37,29 +45,35 @@ def load_trained(
     vb = create_encoder(cfg.voice.name, "voice", **cfg.voice.kwargs)
     fb = create_encoder(cfg.face.name, "face", **cfg.face.kwargs)
     model = method.build_model(cfg, vb, fb)
-    from vfbench.errors import CheckpointError
-
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{checkpoint}: model weights do not fit its config: {exc}") from None
+    # packaged frozen encoders are rebuilt from their package, never read from the file
+    load_module_state(model, ckpt["model"], checkpoint, skip_prefixes=packaged_prefixes(model))
+    for note in check_packaged(ckpt.get("encoders") or {}, model, checkpoint):
+        log.warning(note)
     model.to(device).eval()
     return method, model, cfg, ckpt
 
 
 @torch.no_grad()
 def embed_data(
-    method: Method, model: VoiceFaceModel, data: SplitData, modality: str, device: str = "cpu"
+    method: Method,
+    model: VoiceFaceModel,
+    data: SplitData,
+    modality: str,
+    device: str = "cpu",
+    progress: bool = True,
 ) -> np.ndarray:
-    """(N, D) embeddings of every ``modality`` item of ``data``."""
+    """(N, D) embeddings of every ``modality`` item of ``data`` (a progress bar with counts
+    and ETA unless ``progress`` is false)."""
     from vfbench.train.features import extract_features
     from vfbench.train.loop import embed_split
 
     bb = model.backbone(modality)
     if input_kind(bb) in ("waveform", "chip150"):
-        feats = torch.from_numpy(extract_features(bb, data, modality, device=device))
-        return method.embed(model, modality, feats.to(device), True).float().cpu().numpy()
-    return embed_split(method, model, data, modality, False, device)
+        feats = extract_features(bb, data, modality, device=device, progress=progress,
+                                 desc=f"embed {modality}s")  # fmt: skip
+        x = torch.from_numpy(feats).to(device)
+        return method.embed(model, modality, x, True).float().cpu().numpy()
+    return embed_split(method, model, data, modality, False, device, progress=progress)
 
 
 def embed_manifest(
@@ -68,6 +82,7 @@ def embed_manifest(
     cache: str | Path,
     split: str = "test",
     device: str = "cpu",
+    progress: bool = True,
 ) -> tuple[Embeddings, Embeddings]:
     """Voice and face :class:`Embeddings` of ``split`` of ``manifest`` (items in ``cache``)."""
     method, model, cfg, ckpt = load_trained(checkpoint, device)
@@ -80,6 +95,7 @@ def embed_manifest(
         "step": int(ckpt["step"]),
         "split": split,
         "config": ckpt["config"],
+        "encoders": ckpt.get("encoders") or {},
         "provenance": Provenance(command="vfbench embed", seed=cfg.seed).to_dict(),
     }
     ids = np.asarray(data.identities)
@@ -90,7 +106,7 @@ def embed_manifest(
             Embeddings(
                 ids=np.asarray(table.ids),
                 identities=ids[table.identity],
-                vectors=embed_data(method, model, data, mod, device),
+                vectors=embed_data(method, model, data, mod, device, progress),
                 modality=mod,
                 meta=meta,
             )

@@ -454,7 +454,7 @@ def run_benchmark(
         atomic_write_json(state_p, {"fingerprint": fp, "status": "training"})
         t0 = time.time()
         tr = train(cfg, row_dir, resume=resume, data=data.train, val_data=data.val,
-                   progress=progress)  # fmt: skip
+                   progress=progress, force=not resume)  # fmt: skip
         train_s = time.time() - t0
         ck = (
             tr.best_checkpoint
