@@ -1,0 +1,1 @@
+"""Experiments above the stages: orchestration that runs train, embed and evaluate together."""
