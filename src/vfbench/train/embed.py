@@ -61,17 +61,27 @@ def embed_data(
     modality: str,
     device: str = "cpu",
     progress: bool = True,
+    features_dir: str | Path | None = None,
+    encoder: tuple[str, dict[str, Any]] | None = None,
 ) -> np.ndarray:
     """(N, D) embeddings of every ``modality`` item of ``data`` (a progress bar with counts
-    and ETA unless ``progress`` is false)."""
-    from vfbench.train.features import extract_features
+    and ETA unless ``progress`` is false).
+
+    Off-the-shelf encoders (resemblyzer, dlib) go through the feature cache in
+    ``features_dir`` when given (``encoder`` = its config name and kwargs): items already
+    embedded by training are read back, new ones are added."""
+    from vfbench.train.features import cached_features, extract_features
     from vfbench.train.loop import embed_split
 
     bb = model.backbone(modality)
     if input_kind(bb) in ("waveform", "chip150"):
-        feats = extract_features(bb, data, modality, device=device, progress=progress,
-                                 desc=f"embed {modality}s")  # fmt: skip
-        x = torch.from_numpy(feats).to(device)
+        if features_dir is not None and encoder is not None:
+            x = cached_features(bb, encoder[0], encoder[1], data, modality, features_dir,
+                                device, progress).to(device)  # fmt: skip
+        else:
+            feats = extract_features(bb, data, modality, device=device, progress=progress,
+                                     desc=f"embed {modality}s")  # fmt: skip
+            x = torch.from_numpy(feats).to(device)
         return method.embed(model, modality, x, True).float().cpu().numpy()
     return embed_split(method, model, data, modality, False, device, progress=progress)
 
@@ -99,14 +109,26 @@ def embed_manifest(
         "provenance": Provenance(command="vfbench embed", seed=cfg.seed).to_dict(),
     }
     ids = np.asarray(data.identities)
+    # the training run's feature cache (keyed by encoder content, so always safe to share)
+    feat_dir = Path(checkpoint).parent / "features"
     out = []
     for mod in ("voice", "face"):
         table = data.table(mod)
+        enc = cfg.voice if mod == "voice" else cfg.face
         out.append(
             Embeddings(
                 ids=np.asarray(table.ids),
                 identities=ids[table.identity],
-                vectors=embed_data(method, model, data, mod, device, progress),
+                vectors=embed_data(
+                    method,
+                    model,
+                    data,
+                    mod,
+                    device,
+                    progress,
+                    feat_dir if feat_dir.is_dir() else None,
+                    (enc.name, enc.kwargs),
+                ),  # fmt: skip
                 modality=mod,
                 meta=meta,
             )

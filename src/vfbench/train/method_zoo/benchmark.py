@@ -233,10 +233,15 @@ def shared_backbones(cfg: Any, data: BenchData, out: Path, progress: bool) -> di
     by its ``pretrain`` stage if enabled, else its initial weights (seeded)."""
     import torch
 
+    from vfbench.models.encoders import create_encoder, packaged_info
     from vfbench.train.loop import build_backbone, pretrain_backbone, seed_everything
 
     paths = {}
     for mod in ("voice", "face"):
+        enc = cfg.voice if mod == "voice" else cfg.face
+        if packaged_info(create_encoder(enc.name, mod, **enc.kwargs)) is not None:
+            paths[mod] = ""  # packaged frozen encoder: rebuilt from its package, no file
+            continue
         p = out / "backbones" / f"{mod}.pt"
         paths[mod] = str(p)
         if p.is_file():
@@ -421,7 +426,7 @@ def run_benchmark(
             c = cfgs[r.name]
             c.voice, c.face = base.voice, base.face
             c.voice.frozen = c.face.frozen = True
-            c.voice.weights, c.face.weights = weights["voice"], weights["face"]
+            c.voice.weights, c.face.weights = weights["voice"] or None, weights["face"] or None
             c.pretrain.enabled = False
             c.feature_mode = True
 
