@@ -12,14 +12,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 
-from toy import toy_split  # noqa: E402
+from toy import toy_split
 
-from vfbench.cli import main  # noqa: E402
-from vfbench.errors import CheckpointError, ConfigError, DataError  # noqa: E402
-from vfbench.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from vfbench.train.config import load_train_config  # noqa: E402
-from vfbench.train.data import from_tensors  # noqa: E402
-from vfbench.train.loop import train  # noqa: E402
+from vfbench.cli import main
+from vfbench.errors import CheckpointError, ConfigError, DataError
+from vfbench.train.checkpoint import load_checkpoint, save_checkpoint
+from vfbench.train.config import load_train_config
+from vfbench.train.data import from_tensors
+from vfbench.train.loop import train
 
 BASE = [
     "sampler.P=8", "head.dim=16", "head.scale=8", "val.n_trials=500", "val.every=0",
