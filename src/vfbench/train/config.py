@@ -87,6 +87,9 @@ class SamplerConfig:
     P: int = 56
     K: int = 1
     gender_balance: bool = False
+    # small corpora: when fewer training identities than P have both voices and faces,
+    # use all of them (P lowered, logged and recorded) instead of stopping
+    shrink_P: bool = False
 
     def validate(self) -> None:
         if self.P < 2 or self.K < 1:

@@ -479,6 +479,30 @@ def _check_out_dir(out: Path, resume: bool, force: bool) -> None:
         )
 
 
+def _shrink_sampler(cfg: TrainConfig, data: SplitData) -> TrainConfig:
+    """``sampler.shrink_P``: P lowered to the usable training identities (those with both
+    voices and faces; an even number with gender balance) when there are fewer than P."""
+    sc = cfg.sampler
+    if not sc.shrink_P:
+        return cfg
+    both = set(np.unique(data.voices.identity).tolist()) & set(
+        np.unique(data.faces.identity).tolist()
+    )
+    if sc.gender_balance:
+        per = min(sum(data.genders[i] == g for i in both) for g in ("m", "f"))
+        n = 2 * min(per, sc.P // 2)
+    else:
+        n = min(len(both), sc.P)
+    if n >= sc.P or n < 2:
+        return cfg
+    import copy
+
+    log.info("sampler: %d usable training identities < P=%d: P lowered to %d", len(both), sc.P, n)
+    out = copy.deepcopy(cfg)
+    out.sampler.P = n
+    return out
+
+
 def _nonfinite_loss(
     value: float,
     step: int,
@@ -573,6 +597,7 @@ def _train(
     if data is None:
         data, val_data = _load_data(cfg)
     assert data is not None
+    cfg = _shrink_sampler(cfg, data)
     last_path = out / "last.pt"
     ckpt: dict[str, Any] | None = None
     if resume and last_path.is_file():
