@@ -98,3 +98,11 @@ def test_cli_data_split_writes_every_fold_manifest(tmp_path: Path, capsys) -> No
     assert {x.split for x in load_manifest(tmp_path / "all").identities} == {"test"}
     assert main(["data", "split", str(src), "--mode", "bogus", "-o", str(tmp_path / "x")]) == 2
     assert "unknown split mode 'bogus'" in capsys.readouterr().err
+
+
+def test_kfold_without_val_keeps_every_other_identity_in_train() -> None:
+    m = corpus(7)
+    for fold in range(3):
+        s = kfold_split(m, 3, fold, val_fraction=0.0)
+        assert {i.split for i in s.identities} == {"train", "test"}
+        assert sum(i.split == "test" for i in s.identities) in (2, 3)

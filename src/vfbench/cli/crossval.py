@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
         folds: int = typer.Option(5, "--folds", help="Number of identity-disjoint folds K."),
         seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
         val_fraction: float = typer.Option(
-            0.1, "--val-fraction", help="Val share of each training set."
+            0.1,
+            "--val-fraction",
+            help="Val share of each training set (0: validate on the training people).",
         ),
         set_: list[str] = typer.Option([], "--set", help="Override a training config key."),
         checkpoint: str = typer.Option("best", "--checkpoint", help="best or last."),

@@ -241,7 +241,9 @@ def split(
     folds: int = typer.Option(5, "--folds", help="kfold: number of folds K."),
     fold: int = typer.Option(-1, "--fold", help="kfold: write only fold i (0-based); default all."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
-    val_fraction: float = typer.Option(0.1, "--val-fraction", help="kfold: val share of train."),
+    val_fraction: float = typer.Option(
+        0.1, "--val-fraction", help="kfold: val share of train (0: no val split)."
+    ),
     out: Path = typer.Option(
         ..., "-o", "--out", help="Output manifest folder (kfold, all folds: DIR/fold<i>)."
     ),

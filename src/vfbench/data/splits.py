@@ -11,7 +11,8 @@ K): the order of the manifest's rows does not matter.
     identity-disjoint K-fold cross-validation, stratified by gender where genders are
     known: fold ``i`` is ``test``; the other K-1 folds are ``train``, less a seeded
     gender-stratified ``val`` share (at least 2 identities, since 1:2 validation needs
-    two people). Every identity is in ``test`` in exactly one fold.
+    two people; ``val_fraction=0``: no val split, for corpora too small to spare one).
+    Every identity is in ``test`` in exactly one fold.
 """
 
 from __future__ import annotations
@@ -86,21 +87,25 @@ def kfold_split(
     ``val``. The same (seed, folds) always gives the same folds."""
     if not 0 <= fold < folds:
         raise ConfigError(f"--fold must be in 0..{folds - 1}, got {fold}")
-    if not 0 < val_fraction < 1:
-        raise ConfigError(f"val fraction must be in (0, 1), got {val_fraction}")
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"val fraction must be in [0, 1), got {val_fraction}")
     genders = {i.id: i.gender for i in manifest.identities} if stratify_by_gender else None
     ids = [i.id for i in manifest.identities]
     fold_of = kfold_assign(ids, folds, seed, genders)
     rest = sorted(i for i in fold_of if fold_of[i] != fold)
-    n_val = max(2, int(round(val_fraction * len(rest))))
+    n_val = max(2, int(round(val_fraction * len(rest)))) if val_fraction > 0 else 0
     if len(rest) - n_val < 2:
         raise ConfigError(
             f"{len(ids)} identities leave fewer than 2 training identities in fold {fold} of "
             f"{folds}; use fewer folds or a smaller val fraction"
         )
     val_seed = int(np.random.SeedSequence([seed, folds, fold]).generate_state(1)[0])
-    assign = split_identities(rest, [len(rest) - n_val, n_val], val_seed, stratify_by_gender,
-                              genders=genders, names=("train", "val"))  # fmt: skip
+    assign = (
+        split_identities(rest, [len(rest) - n_val, n_val], val_seed, stratify_by_gender,
+                         genders=genders, names=("train", "val"))
+        if n_val
+        else dict.fromkeys(rest, "train")
+    )  # fmt: skip
     assign.update({i: "test" for i, f in fold_of.items() if f == fold})
     info = {
         "mode": "kfold", "folds": folds, "fold": fold, "seed": seed,

@@ -143,6 +143,9 @@ def run_crossval(
 ) -> CrossvalResult:
     """Train, embed and score every fold of ``manifest``; pool the trials; evaluate once.
 
+    ``val_fraction`` of each fold's training people validate it; 0 (tiny corpora) means
+    no val split: validation (and ``best.pt``) then use the training people themselves.
+
     A fold whose key (resolved config, fold assignment, manifest content) matches a
     finished fold is reused; an interrupted fold with the same key resumes; a fold whose
     key changed is retrained from scratch (its previous run is replaced).
@@ -168,8 +171,10 @@ def run_crossval(
     for i, fm in enumerate(fold_ms):
         fdir = root / "folds" / f"fold{i}"
         mdir = fm.save(fdir / "manifest")
+        # val_fraction 0 (tiny corpora): validate (and pick best.pt) on the training people
+        no_val = ["data.val_split=train"] if val_fraction == 0 else []
         cfg = load_train_config(
-            str(config), [*overrides, f"data.manifest={mdir}", f"data.cache={cache}"]
+            str(config), [*overrides, *no_val, f"data.manifest={mdir}", f"data.cache={cache}"]
         )
         cfg.name = f"{cfg.name}_fold{i}"
         key = stable_hash(
