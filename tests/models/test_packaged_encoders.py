@@ -12,12 +12,12 @@ import torch
 
 from vfbench.config import to_dict
 from vfbench.errors import CheckpointError
+from vfbench.methods import get_method
 from vfbench.models.encoders import create_encoder, file_sha256, packaged_info
 from vfbench.train.checkpoint import save_checkpoint
 from vfbench.train.config import load_train_config
 from vfbench.train.embed import load_trained
 from vfbench.train.features import backbone_hash
-from vfbench.train.methods import get_method
 
 pytestmark = pytest.mark.skipif(
     any(
@@ -67,7 +67,7 @@ def pretrained_checkpoint(tmp_path: Path, extra: dict[str, torch.Tensor]) -> Pat
 def test_a_checkpoint_holding_old_resemblyzer_weights_still_embeds(tmp_path: Path) -> None:
     # written before the fix: the lazily built LSTM had leaked into the state dict
     legacy = {"voice_backbone._enc.lstm.weight_ih_l0": torch.zeros(3, 2)}
-    method, model, cfg, _ = load_trained(pretrained_checkpoint(tmp_path, legacy))
+    method, model, cfg, _ = load_trained(pretrained_checkpoint(tmp_path, legacy), get_method)
     assert cfg.voice.name == "resemblyzer" and not any("_enc" in k for k in model.state_dict())
 
 
@@ -76,4 +76,4 @@ def test_a_checkpoint_whose_heads_do_not_fit_names_the_keys(tmp_path: Path) -> N
     with pytest.raises(
         CheckpointError, match=r"size mismatch: voice_head.fc.weight \(checkpoint \(7, 256\)"
     ):
-        load_trained(p)
+        load_trained(p, get_method)

@@ -16,6 +16,7 @@ from vfbench.cli import main
 from vfbench.data.manifest import load_manifest
 from vfbench.data.splits import all_test
 from vfbench.evaluate.embeddings import Embeddings
+from vfbench.methods import get_method
 from vfbench.models.encoders import create_encoder, packaged_info
 from vfbench.train.checkpoint import load_checkpoint
 from vfbench.train.data import load_split
@@ -126,7 +127,7 @@ def test_train_embed_evaluate_with_resemblyzer_and_dlib(
     # the embeddings are the trained heads applied to the packaged encoders' features
     from vfbench.train.embed import load_trained
 
-    method, model, cfg, _ = load_trained(run / "best.pt")
+    method, model, cfg, _ = load_trained(run / "best.pt", get_method)
     for emb, mod in ((v, "voice"), (f, "face")):
         pos = {x: k for k, x in enumerate(everyone.table(mod).ids)}
         feats = packaged_features[mod][[pos[x] for x in emb.ids]]

@@ -16,6 +16,7 @@ from toy import toy_split
 
 from vfbench.cli import main
 from vfbench.errors import CheckpointError, ConfigError, DataError
+from vfbench.methods import get_method
 from vfbench.train.checkpoint import load_checkpoint, save_checkpoint
 from vfbench.train.config import load_train_config
 from vfbench.train.data import from_tensors
@@ -26,6 +27,9 @@ BASE = [
     "log.progress=false", "log.tensorboard=false", "threads=1", "voice.kwargs.n_freq=16",
     "face.frozen=true",
 ]  # fmt: skip
+
+
+TRINET = get_method("trinet")
 
 
 def cfg(*over: str):
@@ -51,7 +55,7 @@ def test_pretraining_on_an_inf_item_names_it_and_saves_nothing(splits, tmp_path:
     bad = poisoned(splits[0], "voice", 5, float("inf"))
     c = cfg("steps=2", "pretrain.enabled=true", "pretrain.steps=40", "pretrain.batch_size=64")
     with pytest.raises(DataError) as e:
-        train(c, tmp_path, data=bad, val_data=splits[1])
+        train(c, tmp_path, TRINET, data=bad, val_data=splits[1])
     msg = str(e.value)
     assert bad.voices.ids[5] in msg and "NaN/inf" in msg and "head_lr" not in msg
     assert not list(tmp_path.glob("pretrain/*.pt")) and not (tmp_path / "last.pt").exists()
@@ -60,7 +64,7 @@ def test_pretraining_on_an_inf_item_names_it_and_saves_nothing(splits, tmp_path:
 def test_nan_features_stop_training_naming_the_items_not_the_lr(splits, tmp_path: Path) -> None:
     bad = poisoned(splits[0], "face", 7, float("nan"))
     with pytest.raises(DataError) as e:
-        train(cfg("steps=20", "feature_mode=false"), tmp_path, data=bad, val_data=splits[1])
+        train(cfg("steps=20", "feature_mode=false"), tmp_path, TRINET, data=bad, val_data=splits[1])
     assert bad.faces.ids[7] in str(e.value) and "lr" not in str(e.value)
     assert not (tmp_path / "last.pt").exists()
 
@@ -68,14 +72,16 @@ def test_nan_features_stop_training_naming_the_items_not_the_lr(splits, tmp_path
 def test_feature_mode_rejects_non_finite_backbone_features(splits, tmp_path: Path) -> None:
     bad = poisoned(splits[0], "voice", 3, float("nan"))
     with pytest.raises(DataError) as e:
-        train(cfg("steps=5"), tmp_path, data=bad, val_data=splits[1])  # both frozen: features
+        train(
+            cfg("steps=5"), tmp_path, TRINET, data=bad, val_data=splits[1]
+        )  # both frozen: features
     assert bad.voices.ids[3] in str(e.value) and "not finite" in str(e.value)
 
 
 def test_diverging_pretraining_is_blamed_on_its_lr_and_not_saved(splits, tmp_path) -> None:
     c = cfg("steps=2", "pretrain.enabled=true", "pretrain.steps=30", "pretrain.lr=1e12")
     with pytest.raises(ConfigError) as e:
-        train(c, tmp_path, data=splits[0], val_data=splits[1])
+        train(c, tmp_path, TRINET, data=splits[0], val_data=splits[1])
     assert "pretrain.lr" in str(e.value) and "optim.head_lr" not in str(e.value)
     assert not list(tmp_path.glob("pretrain/*.pt"))
 
@@ -95,10 +101,10 @@ def test_checkpoints_with_nan_weights_are_never_written(tmp_path: Path) -> None:
 def test_pretraining_is_reused_only_for_the_same_config(splits, tmp_path: Path) -> None:
     tr, va = splits
     over = ("steps=2", "pretrain.enabled=true", "pretrain.steps=4", "pretrain.batch_size=16")
-    train(cfg(*over), tmp_path, data=tr, val_data=va)
+    train(cfg(*over), tmp_path, TRINET, data=tr, val_data=va)
     (first,) = (tmp_path / "pretrain").glob("voice_*.pt")
     old = torch.load(first, weights_only=True)
-    train(cfg(*over, "pretrain.steps=9"), tmp_path, data=tr, val_data=va, force=True)
+    train(cfg(*over, "pretrain.steps=9"), tmp_path, TRINET, data=tr, val_data=va, force=True)
     files = sorted((tmp_path / "pretrain").glob("voice_*.pt"))
     assert len(files) == 2  # a new key: retrained, not the stale weights
     (new,) = [f for f in files if f != first]
@@ -107,19 +113,19 @@ def test_pretraining_is_reused_only_for_the_same_config(splits, tmp_path: Path) 
     assert all(torch.equal(v, model[f"voice_backbone.{k}"]) for k, v in new_sd.items())
     assert any(not torch.equal(old[k], new_sd[k]) for k in old)
     # other training items -> another key as well
-    train(cfg(*over), tmp_path / "b", data=toy_split(24, 3, seed=5), val_data=va)
+    train(cfg(*over), tmp_path / "b", TRINET, data=toy_split(24, 3, seed=5), val_data=va)
     assert next((tmp_path / "b" / "pretrain").glob("voice_*.pt")).name != first.name
 
 
 def test_second_run_without_resume_or_force_is_refused(splits, tmp_path: Path) -> None:
     tr, va = splits
-    train(cfg("steps=4"), tmp_path, data=tr, val_data=va)
+    train(cfg("steps=4"), tmp_path, TRINET, data=tr, val_data=va)
     best, last = (tmp_path / "best.pt").read_bytes(), (tmp_path / "last.pt").read_bytes()
     with pytest.raises(ConfigError, match="--resume to continue it, --force to replace it"):
-        train(cfg("steps=4", "seed=3"), tmp_path, data=tr, val_data=va)
+        train(cfg("steps=4", "seed=3"), tmp_path, TRINET, data=tr, val_data=va)
     assert (tmp_path / "best.pt").read_bytes() == best
     assert (tmp_path / "last.pt").read_bytes() == last
-    res = train(cfg("steps=4", "seed=3"), tmp_path, data=tr, val_data=va, force=True)
+    res = train(cfg("steps=4", "seed=3"), tmp_path, TRINET, data=tr, val_data=va, force=True)
     assert res.steps == 4 and (tmp_path / "last.pt").read_bytes() != last
     assert load_checkpoint(tmp_path / "last.pt")["config"]["seed"] == 3
 
@@ -127,9 +133,9 @@ def test_second_run_without_resume_or_force_is_refused(splits, tmp_path: Path) -
 # -- one-line errors ------------------------------------------------------------------------
 def test_resume_after_changing_the_head_size_names_keys_and_config(splits, tmp_path) -> None:
     tr, va = splits
-    train(cfg("steps=4"), tmp_path, data=tr, val_data=va)
+    train(cfg("steps=4"), tmp_path, TRINET, data=tr, val_data=va)
     with pytest.raises(CheckpointError) as e:
-        train(cfg("steps=8", "head.dim=24"), tmp_path, data=tr, val_data=va, resume=True)
+        train(cfg("steps=8", "head.dim=24"), tmp_path, TRINET, data=tr, val_data=va, resume=True)
     msg = str(e.value)
     assert "\n" not in msg and "size mismatch" in msg and "voice_head" in msg
     assert "config changed since the checkpoint" in msg and "head.dim: 16 -> 24" in msg
@@ -138,7 +144,7 @@ def test_resume_after_changing_the_head_size_names_keys_and_config(splits, tmp_p
 def test_resume_where_last_pt_is_a_directory_fails_before_training(splits, tmp_path) -> None:
     (tmp_path / "last.pt").mkdir()
     with pytest.raises(CheckpointError, match="last.pt: is a directory"):
-        train(cfg("steps=4", "pretrain.enabled=true", "pretrain.steps=3"), tmp_path,
+        train(cfg("steps=4", "pretrain.enabled=true", "pretrain.steps=3"), tmp_path, TRINET,
               data=splits[0], val_data=splits[1], resume=True)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # nothing ran
 

@@ -151,6 +151,7 @@ def run_crossval(
     key changed is retrained from scratch (its previous run is replaced).
     """
     from vfbench.evaluate.api import evaluate, make_trials
+    from vfbench.methods import get_method
     from vfbench.train.config import load_train_config
     from vfbench.train.embed import embed_manifest, load_trained
     from vfbench.train.loop import train
@@ -194,19 +195,20 @@ def run_crossval(
             say(f"fold {i + 1}/{folds}: training on {len(fm.identities) - n_test} identities, "
                 f"testing on {n_test}")  # fmt: skip
             atomic_write_json(state_p, {"key": key, "status": "training"})
-            res = train(cfg, run_dir, resume=same, force=not same, progress=progress)
+            res = train(cfg, run_dir, get_method(cfg.method), resume=same, force=not same,
+                        progress=progress)  # fmt: skip
             if checkpoint == "best" and res.best_checkpoint is None:
                 ck = res.last_checkpoint
             atomic_write_json(state_p, {"key": key, "status": "done", "checkpoint": ck.name})
         if not ck.is_file():
             ck = run_dir / "last.pt"
-        method, model, _, _ = load_trained(ck)
+        method, model, _, _ = load_trained(ck, get_method)
         if method.scorer(model) is not None:
             raise ConfigError(
                 f"method {cfg.method!r} scores pairs with a learned scorer; cross-validation "
                 "pools cosine-scored embeddings only"
             )
-        v, f = embed_manifest(ck, mdir, cache, "test", progress=progress)
+        v, f = embed_manifest(ck, mdir, cache, "test", progress=progress, methods=get_method)
         v.save(fdir / "embeddings" / "voices.npz")
         f.save(fdir / "embeddings" / "faces.npz")
         ts = make_trials(v, f, m, proto)
