@@ -49,6 +49,7 @@ from vfbench.evaluate.trials import TrialSet
 from vfbench.experiments.config import CONFIG_DIR as PACKAGED_CONFIGS
 from vfbench.experiments.grid import Cell, Column, GridTable, TableRow, cells_of
 from vfbench.methods import get_method
+from vfbench.models.encoders import create_encoder, packaged_info
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.preprocess.config import PreprocessConfig
 from vfbench.preprocess.run import preprocess
@@ -266,6 +267,10 @@ def shared_backbones(
     by its ``pretrain`` stage if enabled, else its initial weights (seeded)."""
     paths = {}
     for mod in ("voice", "face"):
+        enc = cfg.voice if mod == "voice" else cfg.face
+        if packaged_info(create_encoder(enc.name, mod, **enc.kwargs)) is not None:
+            paths[mod] = ""  # packaged frozen encoder: rebuilt from its package, no file
+            continue
         p = out / "backbones" / f"{mod}.pt"
         paths[mod] = str(p)
         if p.is_file():
@@ -431,7 +436,7 @@ def run_benchmark(
             c = cfgs[r.name]
             c.voice, c.face = base.voice, base.face
             c.voice.frozen = c.face.frozen = True
-            c.voice.weights, c.face.weights = weights["voice"], weights["face"]
+            c.voice.weights, c.face.weights = weights["voice"] or None, weights["face"] or None
             c.pretrain.enabled = False
             c.feature_mode = True
 
@@ -463,8 +468,8 @@ def run_benchmark(
         resume = not st or same
         atomic_write_json(state_p, {"fingerprint": fp, "status": "training"})
         t0 = time.time()
-        tr = train(cfg, row_dir, get_method(cfg.method), resume=resume, data=data.train, val_data=data.val,
-                   progress=progress)  # fmt: skip
+        tr = train(cfg, row_dir, get_method(cfg.method), resume=resume, data=data.train,
+                   val_data=data.val, progress=progress, force=not resume)  # fmt: skip
         train_s = time.time() - t0
         ck = (
             tr.best_checkpoint
