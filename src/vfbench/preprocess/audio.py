@@ -16,7 +16,7 @@ is dropped there (``AAC_ADTS_PRIMING``). Trailing encoder padding is cut to the 
 duration when the container states it exactly.
 
 Every rejection raises :class:`ItemRejected` with a short ``code`` (``zero_bytes``,
-``undecodable``, ``no_audio_stream``, ``too_short``, ``silent``, ``clipped``) and a
+``undecodable``, ``no_audio_stream``, ``non_finite``, ``too_short``, ``silent``, ``clipped``) and a
 message naming the file; the runner records it in the QC report instead of crashing.
 """
 
@@ -214,6 +214,16 @@ def load_audio(path: str | Path, cfg: AudioConfig) -> AudioResult:
     s = dec.samples
     if s.size == 0 or dec.sample_rate <= 0:
         raise ItemRejected("too_short", f"{p}: no samples decoded")
+    finite = np.isfinite(s)
+    if not finite.all():
+        # one inf or NaN turns the whole normalised spectrogram into NaN: never cache it
+        bad = int(s.size - np.count_nonzero(finite))
+        first = int(np.flatnonzero(~finite.all(axis=0))[0])
+        raise ItemRejected(
+            "non_finite",
+            f"{p}: non-finite samples ({bad} NaN/inf of {s.size}, first at "
+            f"{first / dec.sample_rate:.3f} s)",
+        )
     stats: dict[str, float | int | str] = {
         "orig_sample_rate": dec.sample_rate,
         "channels": int(s.shape[0]),
