@@ -27,7 +27,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from vfbench.errors import DataError, PathEscapeError
+from vfbench.errors import DataError, ManifestError, PathEscapeError
+
+#: Largest metadata/table file read into memory (meta.csv, manifests, split lists).
+MAX_TABLE_BYTES = 256 * 1024 * 1024
 
 _UMASK_LOCK = threading.Lock()
 
@@ -213,3 +216,65 @@ def exclusive_lock(path: str | Path, *, wait: bool = False, what: str = "") -> I
         yield p
     finally:
         os.close(fd)  # releases the lock
+
+
+def input_file_problem(path: str | Path, max_bytes: int | None = None) -> str | None:
+    """Why ``path`` cannot be read as an input file, or None: the one place these messages
+    are worded ("file not found", "is a directory, not a file", "too large ...")."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return "file not found"
+    except NotADirectoryError:
+        return "file not found (a parent in the path is a file)"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if max_bytes is not None and st.st_size > max_bytes:
+        return f"too large ({st.st_size:,} bytes; the limit is {max_bytes:,})"
+    return None
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def read_text_file(path: str | Path, what: str = "file", max_bytes: int = MAX_TABLE_BYTES) -> str:
+    """A text table's contents: UTF-8, or UTF-16/32 when a byte-order mark says so.
+
+    Raises :class:`ManifestError` naming the file for a missing file, a directory, a file
+    over ``max_bytes``, or bytes that are not UTF-8 (with the offset of the first bad one).
+    """
+    p = Path(path)
+    why = input_file_problem(p, max_bytes)
+    if why:
+        raise ManifestError(f"{what} not found" if why == "file not found" else why, p)
+    data = p.read_bytes()
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc).lstrip("\ufeff")
+            except UnicodeDecodeError as exc:
+                raise ManifestError(
+                    f"starts with a {enc} byte-order mark but is not valid {enc} "
+                    f"(byte {exc.start})",
+                    p,
+                ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        hint = (
+            "looks like UTF-16 without a byte-order mark"
+            if data[:4096].count(b"\x00") > len(data[:4096]) // 4
+            else f"invalid byte 0x{data[exc.start]:02x} at byte {exc.start}"
+        )
+        raise ManifestError(f"not UTF-8 text ({hint}); save it as UTF-8", p) from None
