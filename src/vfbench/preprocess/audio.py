@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vfbench.data.media import MAX_MEDIA_BYTES
 from vfbench.errors import DataError
 from vfbench.preprocess.config import AudioConfig
+from vfbench.utils.io import input_file_problem
 
 SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"}
 AAC_ADTS_PRIMING = 1024  # samples of encoder delay at the start of a raw AAC-LC stream
@@ -59,11 +61,11 @@ class DecodedAudio:
 def decode_audio(path: str | Path) -> DecodedAudio:
     """Decode ``path`` at its native rate/channels; raises :class:`ItemRejected`."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError:
-        raise ItemRejected("missing_file", f"{p}: file not found") from None
-    if size == 0:
+    why = input_file_problem(p, MAX_MEDIA_BYTES)
+    if why:
+        code = "missing_file" if why.startswith("file not found") else "unreadable"
+        raise ItemRejected(code, f"{p}: {why}")
+    if p.stat().st_size == 0:
         raise ItemRejected("zero_bytes", f"{p}: file is empty (0 bytes)")
     if p.suffix.lower() in SOUNDFILE_EXTS:
         try:

@@ -51,9 +51,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vfbench.data.media import MAX_MEDIA_BYTES
 from vfbench.preprocess.audio import ItemRejected
 from vfbench.preprocess.config import FaceConfig
 from vfbench.registry import Registry
+from vfbench.utils.io import input_file_problem
 
 #: The 5-point ArcFace template at 112 x 112: image-left eye, image-right eye, nose tip,
 #: mouth left, mouth right (x, y) in pixels (pixel centres at integer coordinates).
@@ -286,13 +288,11 @@ def load_image(
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        raise ItemRejected("missing_file", f"{p}: file not found") from None
-    if not p.is_file():
-        raise ItemRejected("not_a_file", f"{p}: is a directory, not an image file")
-    if st.st_size == 0:
+    why = input_file_problem(p, MAX_MEDIA_BYTES)
+    if why:
+        code = "missing_file" if why.startswith("file not found") else "unreadable"
+        raise ItemRejected(code, f"{p}: {why}")
+    if p.stat().st_size == 0:
         raise ItemRejected("zero_bytes", f"{p}: file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():

@@ -269,12 +269,17 @@ def read_text_file(path: str | Path, what: str = "file", max_bytes: int = MAX_TA
                     f"(byte {exc.start})",
                     p,
                 ) from None
+    if b"\x00" in data[:4096]:  # valid UTF-8, but no table has NUL bytes
+        raise ManifestError(
+            "not UTF-8 text (NUL bytes: looks like UTF-16 without a byte-order mark); save "
+            "it as UTF-8",
+            p,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        hint = (
-            "looks like UTF-16 without a byte-order mark"
-            if data[:4096].count(b"\x00") > len(data[:4096]) // 4
-            else f"invalid byte 0x{data[exc.start]:02x} at byte {exc.start}"
-        )
-        raise ManifestError(f"not UTF-8 text ({hint}); save it as UTF-8", p) from None
+        raise ManifestError(
+            f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at byte {exc.start}); "
+            "save it as UTF-8",
+            p,
+        ) from None
