@@ -255,7 +255,7 @@ def test_folder_meta_not_utf8_or_a_directory_is_one_line(tmp_path: Path) -> None
     p = tmp_path / "meta.csv"
     p.write_bytes("identity,gender\nalice,f\n".encode("utf-16-le"))  # no BOM
     with pytest.raises(
-        ManifestError, match=r"meta.csv: not UTF-8 text \(looks like UTF-16 without"
+        ManifestError, match=r"meta.csv: not UTF-8 text \(NUL bytes: looks like UTF-16 without"
     ):
         read_folder_meta(p)
     p.write_bytes(b"identity,gender\nRen\xe9,m\n")  # latin-1
