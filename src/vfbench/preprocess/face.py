@@ -325,13 +325,13 @@ def load_image(
                 rgb = ImageOps.exif_transpose(cur).convert("RGB")
     except ItemRejected:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-    ) as exc:
+    except Image.DecompressionBombError:
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ItemRejected(
+            "too_large",
+            f"{p}: image has more than {limit:,} pixels, more than face.max_pixels={max_pixels:,}",
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ItemRejected("undecodable", f"{p}: cannot decode image ({exc})") from None
     return np.asarray(rgb, dtype=np.uint8)
 
