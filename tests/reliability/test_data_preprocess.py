@@ -9,10 +9,12 @@ each other's temp files) and tracebacks where a one-line error was due.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -298,3 +300,47 @@ def test_large_jpeg_is_decoded_reduced_and_its_face_found(tmp_path: Path, shared
     out, stats = process_face(p, cfg)
     assert out.shape == (112, 112, 3) and stats["n_faces"] == 1 and stats["detect_pass"] == "fast"
     assert stats["image_wh"] == [2160, 1728]
+
+
+# ---- 15.7: output permissions -----------------------------------------------------------
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], None]]:
+    old = os.umask(0o022)
+    try:
+        yield lambda m: os.umask(m)  # type: ignore[func-returns-value]
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_writes_respect_the_umask_like_open(
+    tmp_path: Path, umask: Callable[[int], None], mask: int, mode: int
+) -> None:
+    from vfbench.utils.io import atomic_save_npz, atomic_write_json, atomic_write_text
+
+    umask(mask)
+    atomic_write_text(tmp_path / "report.md", "x")
+    atomic_write_json(tmp_path / "results.json", {"a": 1})
+    atomic_save_npz(tmp_path / "emb.npz", x=np.zeros(3))
+    with open(tmp_path / "plain.txt", "w") as fh:  # the reference: what open() gives
+        fh.write("x")
+    for name in ("report.md", "results.json", "emb.npz", "plain.txt"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == mode, name
+    # replacing a file keeps its mode, as open(path, "w") on an existing file does
+    os.chmod(tmp_path / "report.md", 0o640)
+    atomic_write_text(tmp_path / "report.md", "y")
+    assert stat.S_IMODE(os.stat(tmp_path / "report.md").st_mode) == 0o640
+    assert (tmp_path / "report.md").read_text() == "y"
+
+
+def test_cache_and_manifest_files_are_readable_by_the_group(
+    tmp_path: Path, umask: Callable[[int], None]
+) -> None:
+    umask(0o027)
+    m = _voice_manifest(tmp_path, {"a": _tone()})
+    m.save(tmp_path / "manifest")
+    preprocess(m, tmp_path / "cache", modality="voice", progress=False)
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.name != LOCK_FILE]
+    files += list((tmp_path / "manifest").iterdir())
+    assert len(files) >= 8  # shard blob + index, config, cache.json, qc files, 4 manifest files
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o640}

@@ -318,7 +318,7 @@ def load_image(
                             f"{p}: non-finite samples ({int(np.count_nonzero(~np.isfinite(a)))} "
                             "NaN/inf pixels)",
                         )
-                cur = im
+                cur: Image.Image = im
                 f2 = _reduce_factor(cur.width, cur.height, decode_pixels)
                 if f2 > 1:
                     cur = cur.reduce(f2)
