@@ -206,7 +206,8 @@ def test_max_side_downscales_for_detection_and_maps_box_back(grid) -> None:
     full = max(det.detect(img), key=lambda d: d.side)
     out, stats = align_face(img, FaceConfig(max_side=360), det)
     x0, y0, x1, y1 = stats["box"]
-    assert abs((x0 + x1) / 2 - full.center[0]) < 12 and abs((y0 + y1) / 2 - full.center[1]) < 12
+    tol = 0.08 * full.width  # HOG boxes found at another scale shift by a few percent
+    assert abs((x0 + x1) / 2 - full.center[0]) < tol and abs((y0 + y1) / 2 - full.center[1]) < tol
     assert 0.8 < (x1 - x0) / full.width < 1.25
     assert _eye_error(out) <= 3.0
 

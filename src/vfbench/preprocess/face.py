@@ -345,18 +345,30 @@ def _reduce_factor(w: int, h: int, max_pixels: int) -> int:
 
 
 def _copy_at_most(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """``img`` downscaled so its longer side is at most ``max_side`` (0: as is), and the scale."""
+    """``img`` downscaled so its longer side is at most ``max_side`` (0: as is), and the scale.
+
+    First a ``k x k`` box average by the largest integer ``k`` that keeps the longer side
+    >= ``max_side`` (PIL ``reduce``: ~7x faster than a bilinear resize of a 1080p frame,
+    and 1920 -> 640 needs nothing else), then a bilinear resize of the now small remainder.
+    """
     h, w = img.shape[:2]
     if max_side <= 0 or max(h, w) <= max_side:
         return img, 1.0
     from PIL import Image
 
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = Image.fromarray(np.ascontiguousarray(img)).resize(
-        size, Image.Resampling.BILINEAR, reducing_gap=2.0
-    )
-    return np.asarray(small), scale
+    pil = Image.fromarray(np.ascontiguousarray(img))
+    k = max(h, w) // max_side
+    if k > 1:
+        pil = pil.reduce(k)
+    scale = 1.0 / k
+    if max(pil.size) > max_side:
+        r = max_side / max(pil.size)
+        pil = pil.resize(
+            (max(1, round(pil.width * r)), max(1, round(pil.height * r))),
+            Image.Resampling.BILINEAR,
+        )
+        scale *= r
+    return np.asarray(pil), scale
 
 
 def detect_faces(
