@@ -344,3 +344,33 @@ def test_cache_and_manifest_files_are_readable_by_the_group(
     files += list((tmp_path / "manifest").iterdir())
     assert len(files) >= 8  # shard blob + index, config, cache.json, qc files, 4 manifest files
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o640}
+
+
+def test_overlong_audio_is_refused_before_it_is_decoded_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import av
+
+    from vfbench.preprocess import audio
+
+    monkeypatch.setattr(audio, "MAX_CLIP_SECONDS", 1.0)
+    sf.write(tmp_path / "long.wav", _tone(2.0), SR)
+    with pytest.raises(ItemRejected, match=r"too_long: .*long.wav: 2 s is longer than 1 s"):
+        load_audio(tmp_path / "long.wav", AudioConfig())
+    with av.open(str(tmp_path / "long.m4a"), "w", format="mp4") as c:
+        st = c.add_stream("aac", rate=SR)
+        st.layout = "mono"
+        x = _tone(2.0)
+        for i in range(0, x.size, 1024):
+            fr = av.AudioFrame.from_ndarray(
+                x[None, i : i + 1024].copy(), format="fltp", layout="mono"
+            )
+            fr.sample_rate, fr.pts = SR, i
+            for pkt in st.encode(fr):
+                c.mux(pkt)
+        for pkt in st.encode(None):
+            c.mux(pkt)
+    with pytest.raises(ItemRejected, match=r"too_long: .*long.m4a: longer than 1 s"):
+        load_audio(tmp_path / "long.m4a", AudioConfig())
+    sf.write(tmp_path / "ok.wav", _tone(0.9), SR)
+    assert load_audio(tmp_path / "ok.wav", AudioConfig()).wave.size == int(0.9 * SR)
