@@ -4,7 +4,7 @@ Audio: ``soundfile`` reads the header of wav/flac/ogg; PyAV (FFmpeg) handles the
 containers soundfile cannot (m4a, aac, mp3, mp4, webm). Images: Pillow opens the file
 lazily and reads only the header (no pixel decode). Real corpora hold 100k+ files, so
 :func:`probe_many` runs the probes on a thread pool (the C libraries release the GIL
-during file I/O) with a tqdm progress bar.
+during file I/O) with a progress bar (:func:`vfbench.utils.progress.progress_bar`).
 """
 
 from __future__ import annotations
