@@ -21,6 +21,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -183,12 +184,15 @@ def ensure_inside(path: str | Path, root: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | Path, *, wait: bool = False, what: str = "") -> Iterator[Path]:
+def exclusive_lock(
+    path: str | Path, *, wait: bool = False, what: str = "", grace_s: float = 2.0
+) -> Iterator[Path]:
     """Hold an advisory ``fcntl`` lock on ``path`` (created if needed) for the ``with`` body.
 
-    ``wait=False`` raises :class:`LockHeld` (a :class:`DataError`) at once when another process holds it
-    (naming the lock file and ``what`` it protects); ``wait=True`` blocks until it is
-    free. The kernel drops the lock when the holder exits, even after ``kill -9``, so a
+    ``wait=False`` raises :class:`LockHeld` (a :class:`DataError`) when another process
+    still holds it after ``grace_s`` seconds (naming the lock file and ``what`` it
+    protects; the grace covers the worker processes of a run killed a moment ago, which
+    share its lock until they are gone); ``wait=True`` blocks until it is free. The kernel drops the lock when the holder exits, even after ``kill -9``, so a
     crashed run never leaves a stale lock behind.
     """
     import fcntl
@@ -197,19 +201,25 @@ def exclusive_lock(path: str | Path, *, wait: bool = False, what: str = "") -> I
     p.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            holder = ""
-            with contextlib.suppress(OSError, ValueError):
-                holder = os.pread(fd, 64, 0).decode("ascii").strip()
-            by = f" (held by process {holder})" if holder else ""
-            raise LockHeld(
-                f"{p}: {what or p.parent} is in use by another run{by}; wait for it to "
-                "finish or write elsewhere"
-            ) from None
+        deadline = time.monotonic() + grace_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = ""
+                with contextlib.suppress(OSError, ValueError):
+                    holder = os.pread(fd, 64, 0).decode("ascii").strip()
+                by = f" (held by process {holder})" if holder else ""
+                raise LockHeld(
+                    f"{p}: {what or p.parent} is in use by another run{by}; wait for it to "
+                    "finish or write elsewhere"
+                ) from None
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
