@@ -202,6 +202,11 @@ def test_cli_run_set_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["preprocess", str(man), "--out", str(out), "--shard", "2/2"]) == 2
     assert "--shard" in capsys.readouterr().err
     assert main(["preprocess", "qc", str(out)]) == 0
+    qc_in_cache = (out / "qc.json").read_text()
+    assert main(["preprocess", "qc", str(out), "-o", str(tmp_path / "qc")]) == 0
+    elsewhere = json.loads((tmp_path / "qc" / "qc.json").read_text())
+    assert elsewhere["modalities"] == json.loads(qc_in_cache)["modalities"]
+    assert (out / "qc.json").read_text() == qc_in_cache  # the cache's own report untouched
     assert main(["preprocess", "qc", str(tmp_path)]) == 2
     assert "not a feature cache" in capsys.readouterr().err
 

@@ -3,7 +3,7 @@
     vfbench preprocess MANIFEST_DIR --out CACHE [--config P.yaml] [--set k=v] [--workers N]
                        [--shard i/N] [--modality voice|face|both] [--wait]
     vfbench preprocess merge CACHE_PARTS... --out CACHE
-    vfbench preprocess qc CACHE
+    vfbench preprocess qc CACHE [--out DIR]
 
 Thin: parses arguments, calls :mod:`vfbench.preprocess.run` / ``.cache`` / ``.qc``, prints.
 """
@@ -96,12 +96,17 @@ def merge_cmd(
 
 
 @preprocess_app.command("qc")
-def qc_cmd(cache: Path = typer.Argument(..., help="Cache folder.")) -> None:
+def qc_cmd(
+    cache: Path = typer.Argument(..., help="Cache folder."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the report files (default: the cache itself)."
+    ),
+) -> None:
     """Rewrite qc.json, qc.md and contact_sheet.png of a cache."""
     from vfbench.preprocess.cache import FeatureCache
     from vfbench.preprocess.qc import write_report
 
-    paths = write_report(cache)
+    paths = write_report(cache, out=out)
     _print_counts(FeatureCache.open(cache))
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
