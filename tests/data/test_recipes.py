@@ -527,3 +527,16 @@ def test_identity_with_only_unreadable_faces_is_left_out(tmp_path: Path, builder
     unj = [p for p in m.meta["unjoined"] if p["reason"] == "no_readable_media"]
     assert [(p["name"], p["modality"]) for p in unj] == [("bob", "face")]
     assert ("unreadable", "bob/000.jpg") in {(p["reason"], p["name"]) for p in m.meta["skipped"]}
+
+
+def test_vox_meta_and_pins_read_utf16_and_name_directories(tmp_path: Path) -> None:
+    p = tmp_path / "vox1_meta.csv"
+    text = "VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet\nid10001\tA.J._Buckley\tm\tIreland\tdev\n"
+    p.write_bytes(text.encode("utf-16"))  # "Unicode text" as Excel saves it, with a BOM
+    (row,) = read_vox1_meta(p)
+    assert (row.id, row.face_id, row.nationality) == ("id10001", "A.J._Buckley", "Ireland")
+    (tmp_path / "dir.txt").mkdir()
+    with pytest.raises(ManifestError, match=r"dir.txt: is a directory, not a file"):
+        read_pins_split(tmp_path / "dir.txt")
+    with pytest.raises(ManifestError, match=r"nope.csv: metadata file not found"):
+        read_vox1_meta(tmp_path / "nope.csv")
