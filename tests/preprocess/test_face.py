@@ -20,6 +20,7 @@ from vfbench.preprocess.face import (
     apply_transform,
     box_transform,
     get_detector,
+    load_image,
     process_face,
     select_face,
     umeyama,
@@ -253,3 +254,22 @@ def test_real_frames_detection_not_worse_than_full_size_detection(real_frames) -
                 assert 0.75 < new["face_px"] / side < 1.33, clip
                 assert _eye_error(new_out) <= _eye_error(old_out) + 1.0, clip
     assert found_new >= found_old == sum(len(f) for f in real_frames.values())
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_reduced_decode_keeps_exif_orientation(tmp_path: Path, fmt: str) -> None:
+    """A big image decoded reduced (``reduce`` for PNG, ``draft`` for JPEG) is turned by its
+    EXIF orientation exactly like the full-size decode."""
+    rng = np.random.default_rng(0)
+    base = np.kron(rng.integers(0, 256, (10, 7, 3)), np.ones((30, 30, 1))).astype(np.uint8)
+    im = Image.fromarray(base)  # 210 x 300 blocks of 30 px
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    p = tmp_path / f"x.{fmt.lower()}"
+    im.save(p, format=fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
+    full = load_image(p)
+    assert full.shape == (210, 300, 3)  # turned
+    small = load_image(p, decode_pixels=full.size // 3 // 4)  # forces a factor-2 decode
+    assert small.shape == (105, 150, 3)
+    ref = np.asarray(Image.fromarray(full).reduce(2), dtype=np.float64)
+    assert np.abs(small - ref).mean() < (2.0 if fmt == "PNG" else 8.0)

@@ -45,6 +45,7 @@ Speed and memory on real images (:func:`load_image`, :func:`detect_faces`):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -322,7 +323,13 @@ def load_image(
                 f2 = _reduce_factor(cur.width, cur.height, decode_pixels)
                 if f2 > 1:
                     cur = cur.reduce(f2)
-                rgb = ImageOps.exif_transpose(cur).convert("RGB")
+                if cur is im:
+                    rgb = ImageOps.exif_transpose(im).convert("RGB")
+                else:  # reduce() returns a new image without the file's EXIF: apply it here
+                    rgb = cur.convert("RGB")
+                    turn = _exif_turns().get(im.getexif().get(0x0112, 1))
+                    if turn is not None:
+                        rgb = rgb.transpose(turn)
     except ItemRejected:
         raise
     except Image.DecompressionBombError:
@@ -334,6 +341,23 @@ def load_image(
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ItemRejected("undecodable", f"{p}: cannot decode image ({exc})") from None
     return np.asarray(rgb, dtype=np.uint8)
+
+
+@functools.cache
+def _exif_turns() -> dict[int, Any]:
+    """EXIF orientation -> the transpose that undoes it (as ``ImageOps.exif_transpose``)."""
+    from PIL import Image
+
+    t = Image.Transpose
+    return {
+        2: t.FLIP_LEFT_RIGHT,
+        3: t.ROTATE_180,
+        4: t.FLIP_TOP_BOTTOM,
+        5: t.TRANSPOSE,
+        6: t.ROTATE_270,
+        7: t.TRANSVERSE,
+        8: t.ROTATE_90,
+    }
 
 
 def _reduce_factor(w: int, h: int, max_pixels: int) -> int:
