@@ -51,6 +51,7 @@ from vfbench.data.synthetic.voices import render_voice, session_channel, to_pcm1
 from vfbench.errors import DataError
 from vfbench.utils.io import atomic_write_json, atomic_write_text, stable_hash
 from vfbench.utils.parallel import limit_worker_threads, single_threaded
+from vfbench.utils.progress import Bar, progress_bar
 from vfbench.utils.provenance import Provenance
 
 #: What ``overwrite`` may delete inside OUT (never anything else).
@@ -272,7 +273,7 @@ def generate_corpus(
             corpus, which is resumed, or ``overwrite`` must be set).
         config: :class:`SynthConfig` (default: the defaults: 400 identities x 8 + 8).
         workers: processes (1 = in this process); does not change any output byte.
-        progress: tqdm progress bar over identities.
+        progress: a progress bar over identities (tqdm on a terminal, plain lines in a log).
         prepare: run the folder recipe and save the manifest to ``out/manifest``.
         probe: let the recipe read durations and image sizes from the files (by default
             they are filled in from what was written, which is exact and much faster).
@@ -414,20 +415,8 @@ def _library_versions() -> dict[str, str]:
     }
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="id", desc="synth", smoothing=0.1)
+def _progress(total: int, enabled: bool) -> Bar:
+    return progress_bar(total, "synth identities", unit="id", enabled=enabled)
 
 
 def iter_media(out: str | Path) -> Iterable[Path]:
