@@ -23,6 +23,26 @@ import numpy as np
 
 _LOCK = threading.Lock()
 _KERNEL: dict[str, Any] = {}
+_CALLS = [0]  # compiled pair_dots calls in this process (provenance: which path ran)
+
+
+def compiled_calls() -> int:
+    """How many times the compiled pair kernel has run in this process."""
+    return _CALLS[0]
+
+
+def scoring_path(calls_before: int) -> str:
+    """Which scoring path ran since ``compiled_calls()`` was ``calls_before``: the compiled
+    kernel (with numba's version), or numpy (and why)."""
+    if _CALLS[0] > calls_before:
+        import numba
+
+        return f"compiled kernel (numba {numba.__version__})"
+    if not enabled():
+        return "numpy (VFBENCH_NUMBA disables the kernel)"
+    if _KERNEL.get("pair_dots", True) is None:
+        return "numpy (numba unavailable)"
+    return "numpy (inputs below the kernel's size threshold)"
 
 
 def _make_pair_dots(prange: Any) -> Callable[..., None]:
@@ -222,4 +242,5 @@ def pair_dots(
         )
     finally:
         numba.set_num_threads(old)
+    _CALLS[0] += 1
     return out
