@@ -122,6 +122,34 @@ def _make_inv_norms(prange: Any) -> Callable[..., None]:
     return inv_norms
 
 
+def _make_ratio_sums(prange: Any) -> Callable[..., None]:
+    """``ratio_sums(w, roles, v, d, num, den)``: for every bootstrap replicate b,
+    ``num[b] = sum_t x_bt v[t]`` and ``den[b] = sum_t x_bt d[t]`` with the trial weight
+    ``x_bt = prod_j w[b, roles[t, j]]`` over the roles >= 0 (all-roles identity
+    bootstrap). One replicate per thread; the weight matrix is never materialised."""
+
+    def ratio_sums(w: Any, roles: Any, v: Any, d: Any, num: Any, den: Any) -> None:
+        n_b = w.shape[0]
+        n_t = roles.shape[0]
+        k = roles.shape[1]
+        for b in prange(n_b):  # pragma: no cover - compiled
+            sn = 0.0
+            sd = 0.0
+            for t in range(n_t):
+                x = w[b, roles[t, 0]]
+                for j in range(1, k):
+                    r = roles[t, j]
+                    if r >= 0:
+                        x *= w[b, r]
+                if x != 0.0:
+                    sn += x * v[t]
+                    sd += x * d[t]
+            num[b] = sn
+            den[b] = sd
+
+    return ratio_sums
+
+
 def _count_distinct_py(idx: Any, n: int) -> int:  # pragma: no cover - compiled
     seen = np.zeros(n, np.bool_)
     c = 0
@@ -160,6 +188,10 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 if name == "pair_dots":
                     fn = jit(_make_pair_dots(numba.prange))
                     fn(z, z, i, i, one, one, 10, 4, 1, np.zeros(1, np.float32))  # compile now
+                elif name == "ratio_sums":
+                    fn = jit(_make_ratio_sums(numba.prange))
+                    one64 = np.ones(1)
+                    fn(np.ones((1, 1)), np.zeros((1, 1), np.int32), one64, one64, one64, one64)
                 elif name == "inv_norms":
                     fn = jit(_make_inv_norms(numba.prange))
                     fn(z, np.zeros(1, np.float32))
@@ -176,6 +208,27 @@ def _compile(name: str) -> Callable[..., Any] | None:
 def pair_dots_kernel() -> Callable[..., Any] | None:
     """The compiled ``pair_dots`` kernel, or None without numba (or when disabled)."""
     return _compile("pair_dots")
+
+
+def ratio_sums(
+    w: np.ndarray, roles: np.ndarray, v: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Compiled all-roles bootstrap sums (see :func:`_make_ratio_sums`), or None without
+    the kernel. ``w`` (B, I) multiplicities, ``roles`` (T, k) codes (-1 = none)."""
+    fn = _compile("ratio_sums")
+    if fn is None:
+        return None
+    num = np.empty(w.shape[0])
+    den = np.empty(w.shape[0])
+    fn(
+        np.ascontiguousarray(w, dtype=np.float64),
+        np.ascontiguousarray(roles, dtype=np.int32),
+        np.ascontiguousarray(v, dtype=np.float64),
+        np.ascontiguousarray(d, dtype=np.float64),
+        num,
+        den,
+    )
+    return num, den
 
 
 def count_distinct(idx: np.ndarray, n: int) -> int | None:

@@ -45,6 +45,7 @@ import numpy as np
 from scipy import stats
 
 from vfbench.errors import EvaluationError
+from vfbench.evaluate import _kernels
 from vfbench.evaluate.results import Estimate
 
 
@@ -227,6 +228,51 @@ def bootstrap_replicates(
     return np.concatenate([np.asarray(stat(w)) for w in rs.weights(n_boot, rng, max_elems)])
 
 
+def _all_roles_ratio(
+    v: np.ndarray, d: np.ndarray, roles: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Replicates of sum(x v) / sum(x d) with all-roles product weights x: the compiled
+    kernel when there is one (no (B, T) weight matrix), else numpy blocks; the same
+    multinomial draws either way, so the same replicates up to rounding."""
+    rs = Resampler(roles, True)
+    out = np.empty(n_boot)
+    step = max(1, (1 << 22) // max(rs.n_identities, 1))
+    for a in range(0, n_boot, step):
+        b = min(step, n_boot - a)
+        w = bootstrap_weights(rs.n_identities, b, rng)
+        sums = _kernels.ratio_sums(w, rs.codes, v, d)
+        if sums is None:
+            num, den = _product_sums(w, rs.codes, v, d)
+        else:
+            num, den = sums
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[a : a + b] = num / den
+    return out
+
+
+def _product_sums(
+    w: np.ndarray, codes: np.ndarray, v: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """numpy path of :func:`_all_roles_ratio`: (T, b) weight blocks by row gathers."""
+    wt = w.T.copy()  # (I, b): a trial's weights are contiguous rows
+    t = codes.shape[0]
+    rows = max(1, (1 << 22) // max(w.shape[0], 1))
+    num = np.zeros(w.shape[0])
+    den = np.zeros(w.shape[0])
+    for a in range(0, t, rows):
+        c = codes[a : a + rows]
+        x = wt[c[:, 0]]
+        for j in range(1, c.shape[1]):
+            has = c[:, j] >= 0
+            if has.all():
+                x *= wt[c[:, j]]
+            elif has.any():
+                x[has] *= wt[c[has, j]]
+        num += v[a : a + rows] @ x
+        den += d[a : a + rows] @ x
+    return num, den
+
+
 def ratio_replicates(
     values: np.ndarray,
     clusters: np.ndarray,
@@ -254,13 +300,7 @@ def ratio_replicates(
         )
     point = float(v.sum() / d.sum())
     if all_roles and cl.ndim == 2 and cl.shape[1] > 1:
-        v32, d32 = v.astype(np.float32), d.astype(np.float32)
-
-        def ratio(w: np.ndarray) -> np.ndarray:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return (w @ v32).astype(np.float64) / (w @ d32)
-
-        return point, bootstrap_replicates(ratio, cl, n_boot, rng, True)
+        return point, _all_roles_ratio(v, d, cl, n_boot, rng)
     q = cl if cl.ndim == 1 else cl[:, 0]
     _, codes = np.unique(q, return_inverse=True)
     codes = codes.reshape(-1)
