@@ -113,3 +113,56 @@ def test_unknown_by_column_names_the_columns(make_emb):
     p.by = ["source"]
     with pytest.raises(EvaluationError, match="no identity column 'source'.*nationality"):
         evaluate(v, f, attrs, p)
+
+
+def _with_source(attrs):
+    """Add a metadata column: identity i comes from video collection "s<i mod 3>"."""
+    return {k: {**a, "source": f"s{int(k[1:]) % 3}"} for k, a in attrs.items()}
+
+
+def test_by_any_identity_column_and_same_column_distractors(make_emb):
+    from vfbench.evaluate.trials import Universe
+
+    v, f, attrs = make_emb(n_ids=30, per=3, noise=1.0)
+    attrs = _with_source(attrs)
+    p = small(("match", "verify"), ("v2f",))
+    p.by = ["source"]
+    res = evaluate(v, f, attrs, p)
+    rows = {m.group: m for m in res.find(task="match", n=2, constraint="U")}
+    assert {"source=s0", "source=s1", "source=s2"} <= set(rows)
+    # each breakdown row is the accuracy over the trials whose query is from that source
+    o = res.outcomes["match/v2f/n=2/U"]
+    names = np.unique(np.concatenate([v.identities, f.identities]))
+    src = np.array([attrs[n]["source"] for n in names])[o["cluster"]]
+    for s in ("s0", "s1", "s2"):
+        assert rows[f"source={s}"].value == pytest.approx(float(o["outcome"][src == s].mean()))
+    # same-source distractors: every distractor shares its query's source
+    p.by = []
+    p.matching.same = "source"
+    p.verification.same = "source"
+    ts = make_trials(v, f, attrs, p)
+    u = Universe.build(ts.voice_identities, ts.face_identities, attrs)
+    col = u.attribute("source")
+    g = ts.groups["match/v2f/n=2/U/same=source"]
+    qv = np.searchsorted(u.names, ts.voice_identities[g["query"]])
+    cf = np.searchsorted(u.names, ts.face_identities[g["cands"]])
+    assert np.all(col[cf] == col[qv][:, None]) and np.all(cf[:, 1] != qv)
+    vp = ts.groups["verify/v2f/U/same=source"]
+    neg = ~vp["label"]
+    a = np.searchsorted(u.names, ts.voice_identities[vp["voice"][neg]])
+    b = np.searchsorted(u.names, ts.face_identities[vp["face"][neg]])
+    assert np.all(col[a] == col[b]) and np.all(a != b)
+    m = evaluate(v, f, attrs, p, trials=ts).get(task="match", n=2, constraint="U")
+    assert m.setting == "1:2 U same source" and m.params["same"] == "source"
+
+
+def test_identity_extra_columns_are_read_from_manifest_like_objects():
+    from vfbench.evaluate.inputs import identity_attributes
+
+    class Ident:
+        def __init__(self, id_: str, source: str) -> None:
+            self.id, self.gender, self.nationality, self.language = id_, "m", "", ""
+            self.extra = {"source": source}
+
+    attrs = identity_attributes({"a": Ident("a", "yt"), "b": {"gender": "f", "channel": "x"}})
+    assert attrs["a"]["source"] == "yt" and attrs["b"]["channel"] == "x"
