@@ -117,3 +117,20 @@ def test_verification_bootstrap_drops_undefined_replicates():
     assert 0.1 < undefined.mean() < 0.4  # P(identity 0 not drawn) = 1/4
     assert np.all(reps["eer"][~undefined] <= 0.5)
     assert not np.any(reps["eer"] == 1.0)
+
+
+def test_ssnet_ap_with_many_ties_equals_a_plain_stable_sort_loop():
+    rng = np.random.default_rng(4)
+    q, g = 30, 60
+    qc = rng.integers(0, 10, q)
+    gc = rng.integers(0, 10, g)
+    qv = rng.integers(0, 3, (q, 2)).astype(np.float32)  # few distinct scores: many ties
+    gv = rng.integers(0, 3, (g, 2)).astype(np.float32)
+    st = rank_retrieval(qv, gv, qc, gc, "dot", "ssnet", (1, 5))
+    s = qv @ gv.T
+    for i in range(q):
+        order = sorted(range(g), key=lambda j: (-s[i, j], j))  # ties in gallery order
+        rel = (gc[order] == qc[i]).astype(float)
+        want = _ap_of_order(rel) if rel.any() else 0.0
+        assert st["ap"][i] == pytest.approx(want), i
+        assert st["hits@5"][i] == rel[:5].sum()

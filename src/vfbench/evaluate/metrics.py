@@ -229,7 +229,21 @@ def _ssnet_block(
     rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
     n_ge, n_gt = _row_counts(ssort, rs)
     own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
-    before = _ties_before(s, rs, rel_mask, pos, pos[rel_idx], n_ge - n_gt, own)
+    before = np.zeros(rs.shape, dtype=np.int64)
+    tie_rows = np.flatnonzero((rel_mask & (n_ge - n_gt - own > 0)).any(axis=1))
+    if tie_rows.size:
+        # rows where a relevant item shares its score (float32 cosines collide often on
+        # large galleries): one stable argsort of those rows with the columns in gallery
+        # order puts equal scores in gallery order, so an item's place inside its block
+        # of equal scores is the count of equal ones before it - vectorised, no row loop
+        at_pos = np.argsort(pos)  # column at each gallery position
+        o = np.argsort(s[tie_rows][:, at_pos], axis=1, kind="stable")
+        place = np.empty_like(o)
+        np.put_along_axis(place, o, np.broadcast_to(np.arange(g), o.shape), axis=1)
+        rp = np.where(rel_mask[tie_rows], pos[np.maximum(rel_idx[tie_rows], 0)], 0)
+        n_lt = g - n_ge[tie_rows]
+        inside = np.take_along_axis(place, rp, axis=1) - n_lt
+        before[tie_rows] = np.where(rel_mask[tie_rows], inside, 0)
     return _ssnet_stats(n_gt + before + 1, rel_mask, ks)
 
 
