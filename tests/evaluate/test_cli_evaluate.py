@@ -134,8 +134,8 @@ def test_evaluate_by_column_rows_in_the_terminal_table(make_emb, tmp_path, capsy
         identities=[
             Identity(k, gender=a["gender"], nationality=a["nationality"]) for k, a in attrs.items()
         ],
-        voices=[VoiceItem(i, str(p), f"{i}.wav") for i, p in zip(v.ids, v.identities)],
-        faces=[FaceItem(i, str(p), f"{i}.jpg") for i, p in zip(f.ids, f.identities)],
+        voices=[VoiceItem(i, str(p), f"{i}.wav") for i, p in zip(v.ids, v.identities, strict=True)],
+        faces=[FaceItem(i, str(p), f"{i}.jpg") for i, p in zip(f.ids, f.identities, strict=True)],
     ).save(tmp_path / "man")
     args = ["evaluate", "--voices", str(tmp_path / "v.npz"), "--faces", str(tmp_path / "f.npz")]
     args += ["--manifest", str(tmp_path / "man"), "--out", str(tmp_path / "run"), *FAST]

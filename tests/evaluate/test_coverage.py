@@ -55,3 +55,17 @@ def test_coverage_on_a_crossed_design_all_roles_holds_where_the_others_fail():
     assert c["bootstrap-all"] >= 0.875, c
     assert c["bootstrap-identity"] <= c["bootstrap-all"] - 0.15, c
     assert c["binomial"] <= 0.6 and c["wilson"] <= 0.6, c
+
+
+def test_pair_tables_give_the_per_trial_replicates(monkeypatch):
+    # two roles (1:2 matching, verification): the I x I table path equals the per-trial one
+    rng = np.random.default_rng(5)
+    q = rng.integers(0, 6, 400)
+    o = rng.integers(0, 6, 400)
+    o[:50] = q[:50]  # one-identity trials (a positive verification pair)
+    v = rng.random(400)
+    roles = np.stack([q, o], 1)
+    fast = confidence._all_roles_ratio(v, np.ones(400), roles, 30, np.random.default_rng(1))
+    monkeypatch.setattr(confidence, "_PAIR_CELLS", 0)
+    slow = confidence._all_roles_ratio(v, np.ones(400), roles, 30, np.random.default_rng(1))
+    assert np.allclose(fast, slow, rtol=1e-12)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vfbench.evaluate.confidence import accuracy_intervals
+from vfbench.evaluate.confidence import accuracy_intervals, dense_codes
 from vfbench.evaluate.metrics import match_outcomes
 from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import Metric
@@ -111,7 +111,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
                 intervals=iv,
                 chance=chance,
                 gender_baseline=gb,
-                n_identities=int(np.unique(qc[sel]).size),
+                n_identities=dense_codes(qc[sel])[1],
                 key=key if mask is None else "",
             )
         )
@@ -121,13 +121,14 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
         vals = ctx.u.attribute(attr)
         if vals is None:
             continue
-        qa = vals[qc]
-        levels = [x for x in np.unique(qa) if x != ""]
+        names, inv = np.unique(vals, return_inverse=True)  # per identity, not per trial
+        qa = inv.reshape(-1)[qc]
+        counts = np.bincount(qa, minlength=names.size)
+        levels = [i for i in range(names.size) if names[i] != "" and counts[i]]
         if attr != "gender":  # keep the table readable: the largest groups
-            counts = {x: int((qa == x).sum()) for x in levels}
-            levels = sorted(levels, key=lambda x: -counts[x])[:MAX_LEVELS]
-        for lv in levels:
-            row(qa == lv, f"{attr}={lv}")
+            levels = sorted(levels, key=lambda i: -counts[i])[:MAX_LEVELS]
+        for i in levels:
+            row(qa == i, f"{attr}={names[i]}")
     ctx.res.outcomes[key] = {
         "outcome": o.astype(np.float32),
         "cluster": qc.astype(np.int32),
