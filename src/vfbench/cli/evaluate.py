@@ -27,7 +27,10 @@ def evaluate_cmd(
         None, "--trials", help="Score on this trial file (from another run) instead of generating."
     ),
     by: list[str] = typer.Option(
-        [], "--by", help="Break matching down by gender | nationality | language (repeatable)."
+        [],
+        "--by",
+        help="Break matching down by an identity column: gender, nationality, language or "
+        "any manifest column such as source (repeatable; rows also in the terminal table).",
     ),
     quick: bool = typer.Option(False, "--quick", help="Small protocol (seconds) for smoke tests."),
     formats: str = typer.Option(
@@ -74,7 +77,7 @@ def evaluate_cmd(
     ts.save(out / "trials.npz")
     fm = tuple(x.strip() for x in formats.split(",") if x.strip())
     paths = write_report(res, out, fm)
-    print_table(res, con, all_metrics)
+    print_table(res, con, all_metrics, groups=bool(by))
     con.print(f"wrote {len(paths)} files to {out} (report: {out / 'report.html'})")
 
 
