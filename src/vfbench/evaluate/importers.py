@@ -788,3 +788,85 @@ def import_list(
     for key, meta_d, arrays in groups:
         ts.add(key, meta_d, arrays)
     return ts, rep
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess a published list's format from its first line (see the module table)."""
+    p = Path(path)
+    head = _read_bytes(p)[:65536] if p.stat().st_size < 65536 else _head(p)
+    first = head.split(b"\n", 1)[0].strip()
+    if first.startswith(b"id,voice-speaker-id"):
+        return "cmpc-veriflist"
+    if first.startswith(b"VoxCeleb1 ID\t"):
+        return "cmpc-retrieval"
+    n = len(first.split())
+    if n == 2:
+        return "ssnet-verify"
+    if n > 50 or b"\n" not in head:
+        return "ssnet-retrieval"
+    if n >= 3:
+        return "matching"
+    raise EvaluationError(f"{p}:1: cannot tell the list format from {first[:80]!r}")
+
+
+def _head(p: Path) -> bytes:
+    with open(p, "rb") as fh:
+        data = fh.read(65536)
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class TrialSource:
+    """Where a run's trials came from: recorded in ``results.json`` instead of a copy."""
+
+    paths: list[str]
+    sha256: list[str]
+    format: str  # "vfbench-trials" or a list format
+    report: ImportReport | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"paths": self.paths, "sha256": self.sha256, "format": self.format}
+
+
+def load_trials(
+    paths: Sequence[str | Path],
+    voices: Embeddings,
+    faces: Embeddings,
+    fmt: str | None = None,
+    vox1_meta: str | Path | Vox1Meta | None = None,
+    cache_dir: str | Path | None = None,
+    drop_unmapped: bool = False,
+) -> tuple[TrialSet, TrialSource]:
+    """A saved trial file (``.npz``) or published list(s) of one format, over the embeddings."""
+    ps = [Path(p) for p in paths]
+    if not ps:
+        raise EvaluationError("no trial file given")
+    npz = [p for p in ps if p.suffix == ".npz" or (p.is_file() and _head(p)[:2] == b"PK")]
+    if npz:
+        if len(ps) != 1:
+            raise EvaluationError(
+                f"{npz[0]}: a vfbench trial file is used alone (got {len(ps)} trial inputs)"
+            )
+        ts = TrialSet.load(ps[0])
+        return ts, TrialSource([str(ps[0].resolve())], [file_sha256(ps[0])], "vfbench-trials")
+    kinds = {p: fmt or detect_format(p) for p in ps}
+    if len(set(kinds.values())) != 1:
+        raise EvaluationError(
+            "trial lists of different formats in one run: "
+            + ", ".join(f"{p.name}={k}" for p, k in kinds.items())
+            + "; evaluate them in separate runs"
+        )
+    kind = next(iter(kinds.values()))
+    ts, rep = import_list(kind, ps, voices, faces, vox1_meta, drop_unmapped, cache_dir=cache_dir)
+    known = {str(ts.meta(k).get("list")): str(ts.meta(k).get("list_sha256", "")) for k in ts.keys()}
+    digests = [known.get(p.name) or file_sha256(p) for p in ps]
+    return ts, TrialSource([str(p.resolve()) for p in ps], digests, kind, rep)
