@@ -38,7 +38,10 @@ def test_npy_with_ids_and_identity_files(tmp_path, vecs):
 
 def test_csv_npz_and_pt_layouts(tmp_path, vecs):
     rows = ["id,identity," + ",".join(f"d{j}" for j in range(4))]
-    rows += [f"{i},{i[:7]}," + ",".join(repr(float(x)) for x in v) for i, v in zip(IDS, vecs)]
+    rows += [
+        f"{i},{i[:7]}," + ",".join(repr(float(x)) for x in v)
+        for i, v in zip(IDS, vecs, strict=True)
+    ]
     (tmp_path / "v.csv").write_text("\n".join(rows) + "\n")
     e = import_vectors(tmp_path / "v.csv", "face")
     assert e.ids.tolist() == IDS and np.allclose(e.vectors, vecs)
