@@ -57,6 +57,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -356,8 +357,8 @@ def token_modality(
     then the VoxCeleb voice layout ``idNNNNN/...`` = voice.
     """
     out = np.empty(len(tokens), dtype=object)
-    vset = set(voices.ids.tolist()) if voices is not None else None
-    fset = set(faces.ids.tolist()) if faces is not None else None
+    vset: set[str] | None = None
+    fset: set[str] | None = None
     for i, tok in enumerate(tokens):
         t = str(tok)
         slash, dot = t.rfind("/"), t.rfind(".")
@@ -367,9 +368,12 @@ def token_modality(
         elif ext in FACE_EXTS:
             out[i] = "face"
         else:
+            if vset is None:  # built only when a token has no media extension
+                vset = set(voices.ids.tolist()) if voices is not None else set()
+                fset = set(faces.ids.tolist()) if faces is not None else set()
             item = strip_ext(t)
-            in_v = vset is not None and item in vset
-            in_f = fset is not None and item in fset
+            in_v = item in vset
+            in_f = item in fset  # type: ignore[operator]
             if in_v != in_f:
                 out[i] = "voice" if in_v else "face"
             else:
@@ -437,13 +441,43 @@ class _Mapper:
         return self.items[item]
 
     def tokens(self, tab: Table, cols: Sequence[int]) -> np.ndarray:
-        """(U,) int64 item index of each distinct token used in ``cols`` (-1 elsewhere)."""
+        """(U,) int64 item index of each distinct token used in ``cols`` (-1 elsewhere).
+
+        Vectorised over the distinct tokens: dict look-ups run through ``map`` (in C), new
+        items are appended in order of first appearance, exactly as :meth:`__call__` would.
+        """
         used = np.zeros(tab.tokens.size, bool)
         for c in cols:
             used |= tab.column_tokens(c)
+        u_idx = np.flatnonzero(used)
+        items = [strip_ext(t) for t in tab.tokens[u_idx].tolist()]
         out = np.full(tab.tokens.size, -1, dtype=np.int64)
-        for u in np.flatnonzero(used):
-            out[u] = self(strip_ext(str(tab.tokens[u])))
+        if len(set(items)) != len(items):  # two spellings of one item (a.wav, a.flac)
+            out[u_idx] = [self(x) for x in items]
+            return out
+        idx = np.fromiter(map(self.items.get, items, repeat(-1)), np.int64, len(items))
+        new = np.flatnonzero(idx < 0)
+        new_items = [items[i] for i in new.tolist()]
+        if self._pos is not None:
+            rows = np.fromiter(map(self._pos.get, new_items, repeat(-1)), np.int64, new.size)
+            miss = rows < 0
+            for i in np.flatnonzero(miss).tolist():
+                self.unmapped[new_items[i]] = None
+            keep = np.flatnonzero(~miss)
+            add = [new_items[i] for i in keep.tolist()]
+            idents = self.emb.identities[rows[keep]].tolist()  # type: ignore[union-attr]
+            new = new[keep]
+        else:
+            add = new_items
+            if self.modality == "voice":
+                idents = [_voice_identity(x) for x in add]
+            else:
+                idents = [_face_identity(x, self.meta) for x in add]
+        start = len(self.identities)
+        self.items.update(zip(add, range(start, start + len(add)), strict=True))
+        self.identities.extend(idents)
+        idx[new] = np.arange(start, start + len(add))
+        out[u_idx] = idx
         return out
 
     def ids(self) -> np.ndarray:
