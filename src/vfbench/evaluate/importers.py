@@ -729,13 +729,13 @@ def import_list(
             )
     elif fmt == "ssnet-retrieval":
         for p in ps:
-            lines = [x.split() for x in _read_lines(p) if x.strip()]
-            if len(lines) != 2:
+            two: list[list[str]] = [x.split() for x in _read_lines(p) if x.strip()]
+            if len(two) != 2:
                 raise EvaluationError(
-                    f"{p}: expected exactly 2 lines (queries, gallery), found {len(lines)}"
+                    f"{p}: expected exactly 2 lines (queries, gallery), found {len(two)}"
                 )
             mods = []
-            for ln, toks in enumerate(lines, start=1):
+            for ln, toks in enumerate(two, start=1):
                 tm = set(token_modality(toks, voices, faces).tolist())
                 if len(tm) > 1 and tm != {"", "voice"} and tm != {"", "face"}:
                     raise EvaluationError(f"{p}:{ln}: the line mixes voices and faces")
@@ -756,8 +756,8 @@ def import_list(
                     f"{p}: line 1 holds {probe}s (direction {d}) but {d_name} was asked"
                 )
             qmap, gmap = (vm, fm) if d == "v2f" else (fm, vm)
-            q = np.array([qmap(strip_ext(x)) for x in lines[0]], np.int64)
-            g = np.array([gmap(strip_ext(x)) for x in lines[1]], np.int64)
+            q = np.array([qmap(strip_ext(x)) for x in two[0]], np.int64)
+            g = np.array([gmap(strip_ext(x)) for x in two[1]], np.int64)
             rep.n_rows += q.size + g.size
             rep.n_kept += int((q >= 0).sum() + (g >= 0).sum())
             rep.counts["queries"] = rep.counts.get("queries", 0) + int((q >= 0).sum())
