@@ -244,3 +244,28 @@ def test_parse_cache_keyed_by_content(tmp_path):
     for f in files:
         f.write_bytes(b"garbage")
     assert read_table(p, cache_dir=cache).tokens[t3.codes].tolist() == t3.tokens[t3.codes].tolist()
+
+
+def test_load_trials_records_each_list_by_hash(tdir, tmp_path):
+    import hashlib
+
+    from vfbench.evaluate.importers import load_trials
+
+    a = tmp_path / "a" / "match_v2f_2_val.txt"
+    b = tmp_path / "b" / "match_v2f_2_val.txt"  # same name, other content
+    src = (tdir / "cmpc/matching/matching_v2f_U.csv").read_text().splitlines()
+    for p, rows in ((a, src[:20]), (b, src[20:50])):
+        p.parent.mkdir()
+        p.write_text("\n".join(rows) + "\n")
+    ts, _ = import_list("matching", [a])
+    v = Embeddings(ts.voice_ids, ts.voice_identities, np.ones((ts.voice_ids.size, 2)), "voice")
+    f = Embeddings(ts.face_ids, ts.face_identities, np.ones((ts.face_ids.size, 2)), "face")
+    ts, source = load_trials([a], v, f)
+    assert source.format == "matching"
+    assert source.sha256 == [hashlib.sha256(a.read_bytes()).hexdigest()]
+    with pytest.raises(EvaluationError, match="trial list not found"):
+        load_trials([tmp_path / "nope.txt"], v, f)
+    with pytest.raises(EvaluationError, match="is a directory"):
+        load_trials([tmp_path / "a"], v, f)
+    ts, source = load_trials([a, b], v, f, drop_unmapped=True)
+    assert source.sha256 == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b)]

@@ -827,7 +827,11 @@ def import_list(
 def detect_format(path: str | Path) -> str:
     """Guess a published list's format from its first line (see the module table)."""
     p = Path(path)
-    head = _read_bytes(p)[:65536] if p.stat().st_size < 65536 else _head(p)
+    if p.is_dir():
+        raise EvaluationError(f"{p}: is a directory, expected a trial list file")
+    if not p.is_file():
+        raise EvaluationError(f"{p}: trial list not found")
+    head = _head(p)
     first = head.split(b"\n", 1)[0].strip()
     if first.startswith(b"id,voice-speaker-id"):
         return "cmpc-veriflist"
@@ -902,5 +906,9 @@ def load_trials(
     kind = next(iter(kinds.values()))
     ts, rep = import_list(kind, ps, voices, faces, vox1_meta, drop_unmapped, cache_dir=cache_dir)
     known = {str(ts.meta(k).get("list")): str(ts.meta(k).get("list_sha256", "")) for k in ts.keys()}
-    digests = [known.get(p.name) or file_sha256(p) for p in ps]
+    names = [p.name for p in ps]
+    digests = [
+        known[p.name] if names.count(p.name) == 1 and known.get(p.name) else file_sha256(p)
+        for p in ps
+    ]
     return ts, TrialSource([str(p.resolve()) for p in ps], digests, kind, rep)
