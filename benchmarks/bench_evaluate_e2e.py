@@ -152,6 +152,58 @@ def make_demo_split(d: Path, n_ids: int, per: int) -> list[str]:
     return [*args, "--manifest", str(d / "manifest"), "--protocol", str(d / "protocol.yaml")]
 
 
+BREAKDOWN = """
+import sys, time
+t0 = (time.perf_counter(), time.process_time())
+last = list(t0)
+rows = []
+def lap(name):
+    w, c = time.perf_counter(), time.process_time()
+    rows.append((name, w - last[0], c - last[1]))
+    last[:] = [w, c]
+import numpy as np
+lap("import numpy")
+from vfbench.evaluate.api import evaluate
+lap("import vfbench.evaluate.api (scipy.stats via confidence.py)")
+from vfbench.evaluate.embeddings import Embeddings
+from vfbench.evaluate.importers import load_trials, read_table
+from vfbench.evaluate.protocol import Protocol, protocol_for_trials
+from vfbench.report import write_report
+lap("import importers, protocol, report")
+d, lst, cache = sys.argv[1], sys.argv[2], sys.argv[3]
+v = Embeddings.load(d + "/voices.npz"); f = Embeddings.load(d + "/faces.npz")
+lap("load both embeddings files (.npz, checks)")
+read_table(lst)
+lap("parse the list, no cache (split, number distinct tokens)")
+read_table(lst, cache_dir=cache)
+lap("parse again + write the cache entry")
+read_table(lst, cache_dir=cache)
+lap("cache hit: sha256 of the file + load the parsed table")
+ts, src = load_trials([lst], v, f, cache_dir=cache)
+lap("load_trials (cache hit + modality + id mapping + TrialSet)")
+ts.check_identities(v, f)
+p, ts = protocol_for_trials(Protocol(), ts)
+lap("identity check + task selection")
+from vfbench.evaluate import _kernels
+from vfbench.evaluate.scoring import pair_scores, prepare
+vv, ff = prepare(v.vectors, f.vectors, "cosine")
+g = ts.groups[ts.keys()[0]]
+pair_scores(vv, ff, g["query"][:, None], g["cands"], "cosine", prepared=True)
+lap("first scoring call (numba import + cached kernel load + 2M dots)")
+pair_scores(vv, ff, g["query"][:, None], g["cands"], "cosine", prepared=True)
+lap("second scoring call (kernel warm)")
+res = evaluate(v, f, None, p, trials=ts)
+lap("evaluate(): scoring + gender baseline + intervals (1,000 bootstrap replicates)")
+write_report(res, d + "/breakdown_run", ("json",))
+lap("write results.json + outcomes.npz")
+w = max(len(r[0]) for r in rows)
+print(f"{'step':<{w}}  {'wall':>7}  {'CPU':>7}")
+for name, wall, cpu in rows:
+    print(f"{name:<{w}}  {wall:6.2f}s  {cpu:6.2f}s")
+print(f"{'total':<{w}}  {time.perf_counter() - t0[0]:6.2f}s  {time.process_time() - t0[1]:6.2f}s")
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10x smaller inputs (smoke test)")
@@ -221,6 +273,13 @@ def main() -> None:
     print(f"{'figure':<{width}}  {'wall':>8}  {'peak RSS':>10}  target / peer")
     for name, wall, rss, target in rows:
         print(f"{name:<{width}}  {wall:>8}  {rss:>10}  {target}")
+    print(f"\nwhere the seconds go, {n_trials:,}-trial list, one process (load average "
+          f"{os.getloadavg()[0]:.2f}):")  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", BREAKDOWN, str(work / "match"), lst, str(work / "cache2")],
+        env=_env(cache),
+        check=True,
+    )
 
 
 if __name__ == "__main__":
