@@ -93,3 +93,26 @@ def test_cli_round_trip(tmp_path, vecs, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "no identities given" in err and "Traceback" not in err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_identities_from_a_manifest(tmp_path, vecs, capsys):
+    from vfbench.data.manifest import FaceItem, Identity, Manifest, VoiceItem
+
+    who = [i.split("/")[0] for i in IDS]
+    Manifest(
+        identities=[Identity(n) for n in sorted(set(who))],
+        voices=[VoiceItem(i, n, i + ".wav") for i, n in zip(IDS, who, strict=True)],
+        faces=[FaceItem("f0", who[0], "f0.jpg")],
+    ).save(tmp_path / "man")
+    np.save(tmp_path / "v.npy", vecs)
+    (tmp_path / "ids.txt").write_text("\n".join(IDS) + "\n")
+    args = ["embeddings", "import", str(tmp_path / "v.npy"), "-m", "voice", "--ids"]
+    rc = main([*args, str(tmp_path / "ids.txt"), "--manifest", str(tmp_path / "man"),
+               "-o", str(tmp_path / "e.npz")])  # fmt: skip
+    assert rc == 0
+    assert Embeddings.load(tmp_path / "e.npz").identities.tolist() == who
+    (tmp_path / "ids2.txt").write_text("\n".join([*IDS[:5], "stranger/1"]) + "\n")
+    rc = main([*args, str(tmp_path / "ids2.txt"), "--manifest", str(tmp_path / "man"),
+               "-o", str(tmp_path / "e2.npz")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "1 item(s) have no identity, e.g. ['stranger/1']" in err

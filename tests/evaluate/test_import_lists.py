@@ -269,3 +269,19 @@ def test_load_trials_records_each_list_by_hash(tdir, tmp_path):
         load_trials([tmp_path / "a"], v, f)
     ts, source = load_trials([a, b], v, f, drop_unmapped=True)
     assert source.sha256 == [hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b)]
+
+
+def test_eight_cmpc_matching_lists_in_one_command(tdir, tmp_path, capsys):
+    from vfbench.cli import main
+
+    paths = sorted((tdir / "cmpc/matching").glob("matching_*.csv"))
+    assert len(paths) == 8
+    rc = main(["trials", "import", "matching", *map(str, paths), "-o", str(tmp_path / "t.npz")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "76960 rows read, 76960 kept" in out  # 2 x (10000 + 10000 + 9360 + 9120)
+    from vfbench.evaluate.trials import TrialSet
+
+    ts = TrialSet.load(tmp_path / "t.npz")
+    sizes = {k: ts.groups[k]["query"].size for k in ts.keys()}
+    want = {"U": 10000, "G": 10000, "N": 9360, "GN": 9120}
+    assert sizes == {f"match/{d}/n=2/{c}/cmpc": n for d in ("v2f", "f2v") for c, n in want.items()}
