@@ -356,24 +356,23 @@ def token_modality(
     By extension first; then by membership in the given embeddings (path without extension);
     then the VoxCeleb voice layout ``idNNNNN/...`` = voice.
     """
-    out = np.empty(len(tokens), dtype=object)
-    vset: set[str] | None = None
-    fset: set[str] | None = None
-    for i, tok in enumerate(tokens):
-        t = str(tok)
-        slash, dot = t.rfind("/"), t.rfind(".")
-        ext = t[dot:].lower() if dot > slash else ""
-        if ext in VOICE_EXTS:
-            out[i] = "voice"
-        elif ext in FACE_EXTS:
-            out[i] = "face"
-        else:
-            if vset is None:  # built only when a token has no media extension
-                vset = set(voices.ids.tolist()) if voices is not None else set()
-                fset = set(faces.ids.tolist()) if faces is not None else set()
+    arr = np.asarray(tokens, dtype=str)
+    low = np.char.lower(arr) if arr.size else arr
+    voice = np.zeros(arr.size, bool)
+    face = np.zeros(arr.size, bool)
+    for e in VOICE_EXTS:
+        voice |= np.char.endswith(low, e)
+    for e in FACE_EXTS:
+        face |= np.char.endswith(low, e)
+    out = np.where(voice, "voice", np.where(face, "face", "")).astype(object)
+    rest = np.flatnonzero(~(voice | face))
+    if rest.size:  # no media extension: the embeddings, then the VoxCeleb voice layout
+        vset = set(voices.ids.tolist()) if voices is not None else set()
+        fset = set(faces.ids.tolist()) if faces is not None else set()
+        for i in rest.tolist():
+            t = str(arr[i])
             item = strip_ext(t)
-            in_v = item in vset
-            in_f = item in fset  # type: ignore[operator]
+            in_v, in_f = item in vset, item in fset
             if in_v != in_f:
                 out[i] = "voice" if in_v else "face"
             else:
