@@ -145,3 +145,23 @@ def test_evaluate_by_column_rows_in_the_terminal_table(make_emb, tmp_path, capsy
         assert re.search(rf"1:2 U +│ nationality={nat} +│ accuracy", out), nat
     assert main([*args, "--by", "nosuch"]) == 2
     assert "no identity column 'nosuch'" in capsys.readouterr().err
+
+
+def test_tables_never_wrap_ids_off_a_terminal(make_emb, tmp_path, capsys):
+    """Off a terminal (pytest captures stdout) long ids and paths stay on one line (#19)."""
+    v, f, _ = make_emb(n_ids=12, per=3, noise=1.0)
+    long = "x" * 150
+    v = type(v)([f"{long}/{i}" for i in v.ids], v.identities, v.vectors, "voice")
+    v.save(tmp_path / "v.npz")
+    f.save(tmp_path / "f.npz")
+    out_dir = tmp_path / ("run_" + "y" * 120)
+    args = ["--voices", str(tmp_path / "v.npz"), "--faces", str(tmp_path / "f.npz")]
+    assert main(["evaluate", *args, "--out", str(out_dir), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote 1 files to {out_dir}" not in out  # json,md,csv = 3 outputs
+    assert any(str(out_dir) in line for line in out.splitlines())
+    assert main(["report", str(out_dir), "--formats", "md"]) == 0
+    assert any(str(out_dir) in line for line in capsys.readouterr().out.splitlines())
+    assert main(["compare", str(out_dir), str(out_dir), "--n-boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(x) for x in out.splitlines()) > 80  # rows kept whole, not wrapped at 80

@@ -28,6 +28,7 @@ STAGES = (
     "preprocess",
     "train",
     "embed",
+    "embeddings",
     "evaluate",
     "report",
     "collect",

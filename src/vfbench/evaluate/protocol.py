@@ -11,11 +11,12 @@ m_f=5) and are stricter where the peers are lax (ties get half credit; EER inter
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
-from vfbench.errors import ConfigError
+from vfbench.errors import ConfigError, EvaluationError
 from vfbench.evaluate.metrics import AP_VARIANTS, EER_MODES, TIE_RULES
-from vfbench.evaluate.trials import CONSTRAINTS, DIRECTIONS
+from vfbench.evaluate.trials import CONSTRAINTS, DIRECTIONS, TrialSet
 
 TASKS = ("match", "verify", "retrieve", "joint", "repeated")
 REPEATED_TASKS = ("match", "verify", "retrieve")
@@ -188,3 +189,47 @@ class Protocol:
         p.n_boot = 200
         p.retrieval.n_identities = 20
         return p
+
+
+# task of each trial group (``TrialSet.meta(key)["task"]``) -> protocol task name
+TRIAL_TASK = {
+    "match": "match",
+    "verify": "verify",
+    "retrieve": "retrieve",
+    "joint_match": "joint",
+    "joint_retrieve": "joint",
+}
+
+
+def trial_tasks(trials: TrialSet) -> list[str]:
+    """Protocol tasks a trial set holds, in :data:`TASKS` order."""
+    held = {TRIAL_TASK.get(str(trials.meta(k).get("task")), "") for k in trials.keys()}
+    return [t for t in TASKS if t in held]
+
+
+def protocol_for_trials(
+    protocol: Protocol, trials: TrialSet, explicit_tasks: bool = False
+) -> tuple[Protocol, TrialSet]:
+    """Protocol and trial groups to run when the user brings a trial file.
+
+    Without ``explicit_tasks`` the run does exactly the tasks the file holds (never the
+    repeated random test sets over the whole embedding set, which ignore the file). With
+    them, the file's groups are filtered to those tasks, and ``repeated`` runs if named.
+    Groups of a direction not in ``protocol.directions`` are left out either way.
+    """
+    p = copy.deepcopy(protocol)
+    if not explicit_tasks:
+        p.tasks = trial_tasks(trials)
+    keep = [
+        k
+        for k in trials.keys()
+        if TRIAL_TASK.get(str(trials.meta(k).get("task")), "") in p.tasks
+        and str(trials.meta(k).get("direction", "v2f")) in p.directions
+    ]
+    if not keep and "repeated" not in p.tasks:
+        raise EvaluationError(
+            f"the trial file holds tasks {trial_tasks(trials)} in directions "
+            f"{sorted({str(trials.meta(k).get('direction')) for k in trials.keys()})}; "
+            f"none is asked (tasks={p.tasks}, directions={p.directions})"
+        )
+    return p, (trials if keep == trials.keys() else trials.subset(keep))

@@ -280,7 +280,9 @@ def save_outcomes(path: str | Path, outcomes: dict[str, dict[str, np.ndarray]]) 
             raise EvaluationError(f"outcome key {key!r} may not contain '::'")
         for name, arr in arrays.items():
             flat[f"{key}::{name}"] = np.asarray(arr)
-    atomic_save_npz(path, compressed=True, **flat)
+    # deflating 1M outcomes costs ~0.5 s for a few MB saved: compress small files only
+    small = sum(a.nbytes for a in flat.values()) < (4 << 20)
+    atomic_save_npz(path, compressed=small, **flat)
 
 
 def load_outcomes(path: str | Path) -> dict[str, dict[str, np.ndarray]]:

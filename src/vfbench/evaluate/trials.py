@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -418,6 +418,82 @@ class TrialSet:
             raise EvaluationError(f"trial key {key!r} may not contain '::'")
         self.groups[key] = {k: np.asarray(v) for k, v in arrays.items()}
         self.config["keys"][key] = dict(meta)
+        self.check_indices(keys=[key])
+
+    def _index_target(self, key: str, name: str) -> str | None:
+        """Which id list (``voice``/``face``) array ``name`` of group ``key`` indexes."""
+        d = str(self.meta(key).get("direction", "v2f"))
+        q, c = ("voice", "face") if d == "v2f" else ("face", "voice")
+        return {
+            "query": q,
+            "cands": c,
+            "queries": q,
+            "gallery": c,
+            "voice": "voice",
+            "face": "face",
+        }.get(name)
+
+    def check_indices(self, where: str = "", keys: Sequence[str] | None = None) -> None:
+        """Every item index lies inside its id list (-1 only pads joint sets after column 0)."""
+        size = {"voice": self.voice_ids.size, "face": self.face_ids.size}
+        for key in self.keys() if keys is None else keys:
+            task = str(self.meta(key).get("task", ""))
+            for name, a in self.groups[key].items():
+                target = self._index_target(key, name)
+                if target is None or a.size == 0:
+                    continue
+                if not np.issubdtype(a.dtype, np.integer):
+                    raise EvaluationError(
+                        f"{where or 'trials'}: group {key!r} array {name!r} is {a.dtype}, "
+                        "not integer item indices"
+                    )
+                joint_pad = task.startswith("joint") and a.ndim >= (3 if name == "cands" else 2)
+                lo = -1 if joint_pad else 0
+                bad = (a < lo) | (a >= size[target])
+                if joint_pad:
+                    bad[..., 0] |= a[..., 0] < 0
+                if bad.any():
+                    vals = np.unique(a[bad])[:3].tolist()
+                    raise EvaluationError(
+                        f"{where or 'trials'}: group {key!r} array {name!r} has {int(bad.sum())} "
+                        f"{target} index(es) outside 0..{size[target] - 1} (e.g. {vals}); the "
+                        f"file is damaged or was edited"
+                    )
+
+    def subset(self, keys: Sequence[str]) -> TrialSet:
+        """The same item lists with only the trial groups ``keys`` (in that order)."""
+        unknown = [k for k in keys if k not in self.groups]
+        if unknown:
+            raise EvaluationError(f"trial set has no group(s) {unknown}; it has {self.keys()}")
+        cfg = {k: v for k, v in self.config.items() if k != "keys"}
+        cfg = json.loads(json.dumps(cfg))
+        cfg["keys"] = {k: dict(self.config["keys"][k]) for k in keys}
+        ts = TrialSet(self.voice_ids, self.face_ids, self.voice_identities, self.face_identities)
+        ts.config.update(cfg)
+        ts.groups = {k: self.groups[k] for k in keys}
+        return ts
+
+    def check_identities(self, voices: Any, faces: Any, where: str = "") -> None:
+        """Each trial item's identity equals its identity in the embeddings (else an error
+        naming the count and the first items): trials scored with the wrong labels would
+        silently change every figure (a gender baseline moved from 75.0 to 62.3)."""
+        for what, ids, idents, emb in (
+            ("voice", self.voice_ids, self.voice_identities, voices),
+            ("face", self.face_ids, self.face_identities, faces),
+        ):
+            row = index_map(ids, emb.ids, what)
+            theirs = np.asarray(emb.identities)[row]
+            bad = np.flatnonzero(theirs != idents)
+            if bad.size:
+                ex = ", ".join(
+                    f"{ids[i]!r} (trials: {idents[i]!r}, embeddings: {theirs[i]!r})"
+                    for i in bad[:3]
+                )
+                raise EvaluationError(
+                    f"{where or 'trials'}: {bad.size} {what} item(s) have another identity in "
+                    f"the trial file than in the embeddings, e.g. {ex}; the trials were made "
+                    "for other labels - regenerate or re-import them"
+                )
 
     def meta(self, key: str) -> dict[str, Any]:
         return dict(self.config["keys"].get(key, {}))
@@ -439,8 +515,12 @@ class TrialSet:
                 h.update(a.tobytes())
         return h.hexdigest()
 
-    def save(self, path: str | Path) -> str:
-        """Write the trial file atomically; returns its content hash."""
+    def save(self, path: str | Path, compressed: bool | None = None) -> str:
+        """Write the trial file atomically; returns its content hash.
+
+        ``compressed=None`` compresses small files only: deflating a 1M-trial list costs
+        seconds for a few tens of MB saved.
+        """
         digest = self.sha256
         arrays: dict[str, np.ndarray] = {
             "schema_version": np.array(TRIALS_SCHEMA_VERSION),
@@ -454,7 +534,9 @@ class TrialSet:
         for key, grp in self.groups.items():
             for name, a in grp.items():
                 arrays[f"{key}::{name}"] = a
-        atomic_save_npz(path, compressed=True, **arrays)
+        if compressed is None:
+            compressed = sum(a.nbytes for a in arrays.values()) < (8 << 20)
+        atomic_save_npz(path, compressed=compressed, **arrays)
         return digest
 
     @classmethod
@@ -493,6 +575,7 @@ class TrialSet:
             raise EvaluationError(f"{p}: cannot read trial file ({exc})") from None
         if ts.sha256 != stored:
             raise EvaluationError(f"{p}: content hash mismatch (file corrupt or edited)")
+        ts.check_indices(str(p))
         return ts
 
 
