@@ -33,6 +33,7 @@ STAGES = (
     "collect",
     "demo",
     "methods",
+    "fame",
 )
 
 app = typer.Typer(

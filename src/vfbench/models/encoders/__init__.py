@@ -38,6 +38,7 @@ INPUT_KINDS = {
     "image": "(B, 3, 112, 112) float32 in [-1, 1]",
     "waveform": "list of 1-D float32 16 kHz waveforms (read from the manifest)",
     "chip150": "list of (150, 150, 3) uint8 RGB face chips (read from the manifest)",
+    "vector": "(B, D) float32 imported feature vectors (a feature store; no media)",
 }
 
 # One module per architecture; add a line here when adding a file.
@@ -51,6 +52,7 @@ MODULES = (
     "dimnet",
     "resemblyzer_enc",
     "dlib_face",
+    "precomputed",
 )
 
 _loaded = False
