@@ -250,14 +250,14 @@ def read_feature_file(path: str | Path, id_list: str | Path | None = None) -> Fe
     if not finite.all():
         r = int(np.argmin(finite))
         raise DataError(
-            f"{p}: row {r} (id {ids_a[r]!r}) has NaN/inf values "
+            f"{p}: row {r} (id {str(ids_a[r])!r}) has NaN/inf values "
             f"({int((~finite).sum())} bad rows in all)"
         )
     for k in range(n):
         if not ids_a[k].strip():
             raise DataError(f"{where}: row {k} has an empty id")
         if not idents_a[k].strip():
-            raise DataError(f"{where}: row {k} (id {ids_a[k]!r}) has no identity")
+            raise DataError(f"{where}: row {k} (id {str(ids_a[k])!r}) has no identity")
     uniq, first, counts = np.unique(ids_a, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup = uniq[int(np.argmax(counts > 1))]
@@ -413,8 +413,8 @@ def import_features(
     keep = all_idents if keep_unpaired else sorted(vs & fs)
     if not keep:
         raise DataError(
-            f"{voice} and {face} share no identity (e.g. voice {vt.identities[0]!r}, "
-            f"face {ft.identities[0]!r}): nothing to pair"
+            f"{voice} and {face} share no identity (e.g. voice {str(vt.identities[0])!r}, "
+            f"face {str(ft.identities[0])!r}): nothing to pair"
         )
     genders = {i: rows[i].gender for i in keep if i in rows}
     need_split = [i for i in keep if not (i in rows and rows[i].split)]
@@ -444,9 +444,12 @@ def import_features(
         )
         if i in kept
     ]
+    # faces have no language field: like MAV-Celeb, the language is kept as source_video
     faces = [
-        FaceItem(id=k, identity=i, path=f"{fsrc}#{r}")
-        for r, (k, i) in enumerate(zip(ft.ids.tolist(), ft.identities.tolist(), strict=True))
+        FaceItem(id=k, identity=i, path=f"{fsrc}#{r}", source_video=lang)
+        for r, (k, i, lang) in enumerate(
+            zip(ft.ids.tolist(), ft.identities.tolist(), ft.languages.tolist(), strict=True)
+        )
         if i in kept
     ]
     sources = {
@@ -465,6 +468,7 @@ def import_features(
             "dropped_unpaired": dropped if not keep_unpaired else {},
             "split_seed": seed,
             "split_ratios": list(ratios),
+            **({"face_language": "source_video"} if any(ft.languages) else {}),
         },
     )
     # -- everything checked: write (store first, its index file last) -------------------

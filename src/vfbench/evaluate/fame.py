@@ -166,14 +166,15 @@ def read_submission(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- scoring
 def _item_key(path: str, modality: str) -> list[str]:
-    """Candidate embedding ids of a list path: the path minus extension, then minus a
-    leading ``voices/`` / ``faces/`` folder (ids are relative to the modality root)."""
-    stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
-    out = [stem]
+    """Candidate embedding ids of a list path, in order: the path, the path minus its
+    extension, and both minus a leading ``voices/`` / ``faces/`` folder (manifest item
+    ids are relative to the modality root, without extension)."""
+    last = path.rsplit("/", 1)[-1]
+    stem = path[: len(path) - len(last)] + last.rsplit(".", 1)[0] if "." in last else path
     head = "voices/" if modality == "voice" else "faces/"
-    if stem.startswith(head):
-        out.append(stem[len(head) :])
-    return out
+    out = [path, stem]
+    out += [p[len(head) :] for p in (path, stem) if p.startswith(head)]
+    return list(dict.fromkeys(out))
 
 
 def _lookup(emb: Embeddings, paths: np.ndarray, modality: str, where: str) -> np.ndarray:
@@ -190,7 +191,7 @@ def _lookup(emb: Embeddings, paths: np.ndarray, modality: str, where: str) -> np
         raise EvaluationError(
             f"{where}: {len(missing)} {modality} paths have no embedding, e.g. {missing[0]!r} "
             f"(looked for id {_item_key(missing[0], modality)[-1]!r}; embedding ids look like "
-            f"{emb.ids[0]!r})"
+            f"{str(emb.ids[0])!r})"
         )
     return rows
 
@@ -396,6 +397,12 @@ def _language_rng(seed: int, language: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, len(key), *key]))
 
 
+def _list_path(head: str, item: Any) -> str:
+    """``voices/<item path>`` for media items; ``voices/<item id>`` for imported features
+    (their path is ``file#row``, not a media path)."""
+    return f"{head}/{item.id if '#' in item.path else item.path}"
+
+
 def build_fame_lists(
     manifest: Any,
     split: str = "test",
@@ -407,7 +414,7 @@ def build_fame_lists(
     FAME evaluation with ground truth): for each language, ``n_trials`` (voice, face)
     pairs of ``split`` identities in that language, half of them the same person, drawn
     from a generator keyed by (seed, language). Paths are ``voices/<item path>`` and
-    ``faces/<item path>``; trial ids are 8 random lowercase letters/digits, as the
+    ``faces/<item path>`` (imported features: ``voices/<item id>``); trial ids are 8 random lowercase letters/digits, as the
     challenge's. Returns language -> (list, labels (T,) int8).
     """
     from vfbench.data.recipes.mav_celeb import face_language, languages_of, voice_language
@@ -452,8 +459,8 @@ def build_fame_lists(
             b = a
             while not y and b == a:
                 b = both[int(rng.integers(len(both)))]
-            vp.append("voices/" + vs[v_by[a][int(rng.integers(len(v_by[a])))]].path)
-            fp.append("faces/" + fs[f_by[b][int(rng.integers(len(f_by[b])))]].path)
+            vp.append(_list_path("voices", vs[v_by[a][int(rng.integers(len(v_by[a])))]]))
+            fp.append(_list_path("faces", fs[f_by[b][int(rng.integers(len(f_by[b])))]]))
         ids = []
         while len(ids) < n_trials:
             t = "".join(rng.choice(_ALNUM, 8))
