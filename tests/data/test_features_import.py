@@ -52,27 +52,32 @@ def write_npz_pair(d: Path, data: dict[str, np.ndarray]) -> tuple[Path, Path, Pa
     meta = d / "meta.csv"
     idents = sorted(set(data["identity"].tolist()))
     meta.write_text(
-        "identity,gender\n"
-        + "".join(f"{i},{data['gender'][k]}\n" for k, i in enumerate(idents)),
+        "identity,gender\n" + "".join(f"{i},{data['gender'][k]}\n" for k, i in enumerate(idents)),
         encoding="utf-8",
     )
     return d / "voice.npz", d / "face.npz", meta
 
 
 # ------------------------------------------------------------------------------ formats
-def _write_all_formats(d: Path, x: np.ndarray, ids: list[str], idents: list[str]) -> dict[str, tuple[Path, Path | None]]:
+def _write_all_formats(
+    d: Path, x: np.ndarray, ids: list[str], idents: list[str]
+) -> dict[str, tuple[Path, Path | None]]:
     d.mkdir(parents=True, exist_ok=True)
     lst = d / "list.txt"
-    lst.write_text("id identity\n" + "".join(f"{a} {b}\n" for a, b in zip(ids, idents)), "utf-8")
+    lst.write_text(
+        "id identity\n" + "".join(f"{a} {b}\n" for a, b in zip(ids, idents, strict=True)), "utf-8"
+    )
     np.savez(d / "a.npz", embeddings=x, keys=ids, y=idents)
     np.save(d / "b.npy", x)
     (d / "c.csv").write_text(
         "id,identity," + ",".join(f"x{k}" for k in range(x.shape[1])) + "\n"
         + "".join(f"{a},{b}," + ",".join(repr(float(v)) for v in row) + "\n"
-                  for a, b, row in zip(ids, idents, x)),
+                  for a, b, row in zip(ids, idents, x, strict=True)),
         "utf-8",
     )  # fmt: skip
-    (d / "d.csv").write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in x), "utf-8")
+    (d / "d.csv").write_text(
+        "".join(",".join(repr(float(v)) for v in row) + "\n" for row in x), "utf-8"
+    )
     torch.save({"features": torch.from_numpy(x), "ids": ids, "identities": idents}, d / "e.pt")
     torch.save(torch.from_numpy(x), d / "f.pt")
     return {
@@ -121,7 +126,11 @@ def test_import_writes_manifest_store_and_configs(tmp_path: Path) -> None:
     from vfbench.train.config import load_train_config
 
     cfg = load_train_config(tmp_path / "out" / "train.yaml")
-    assert (cfg.voice.name, cfg.voice.kwargs, cfg.face.kwargs) == ("precomputed", {"dim": 12}, {"dim": 20})
+    assert (cfg.voice.name, cfg.voice.kwargs, cfg.face.kwargs) == (
+        "precomputed",
+        {"dim": 12},
+        {"dim": 20},
+    )
     assert cfg.feature_modalities() == ("voice", "face") and not cfg.pretrain.enabled
     # a second import into the same folder is refused unless --overwrite
     with pytest.raises(DataError, match="overwrite"):
@@ -181,7 +190,9 @@ def test_missing_identities(tmp_path: Path) -> None:
     v, f, meta = write_npz_pair(tmp_path / "in", data)
     meta.write_text("identity,gender\np000,m\np001,f\n", "utf-8")
     out = tmp_path / "out"
-    with pytest.raises(ManifestError, match=r"meta\.csv: 4 identities .* not in the meta file, e\.g\. 'p002'"):
+    with pytest.raises(
+        ManifestError, match=r"meta\.csv: 4 identities .* not in the meta file, e\.g\. 'p002'"
+    ):
         import_features(v, f, out, meta=meta)
     assert not out.exists()
 
@@ -260,7 +271,9 @@ METHOD_CONFIGS = ["trinet", "svhf", "dimnet", "pins", "kim", "horiguchi"]
 
 
 @pytest.mark.parametrize("method", METHOD_CONFIGS)
-def test_every_method_trains_heads_on_imported_features(tmp_path_factory: pytest.TempPathFactory, method: str) -> None:
+def test_every_method_trains_heads_on_imported_features(
+    tmp_path_factory: pytest.TempPathFactory, method: str
+) -> None:
     from vfbench.data.features import feature_overrides
     from vfbench.train.config import load_train_config
     from vfbench.train.data import load_split

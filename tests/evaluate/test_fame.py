@@ -56,7 +56,9 @@ def test_eer_and_auc_match_the_baseline_computation() -> None:
     res = evaluate_fame(conds, n_boot=200)
     for c, row in zip(conds, res.conditions, strict=True):
         assert row["eer"].value == pytest.approx(baseline_eer(c.labels, c.scores), abs=1e-9)
-        assert row["auc"].value == pytest.approx(metrics.roc_auc_score(c.labels, -c.scores), abs=1e-12)
+        assert row["auc"].value == pytest.approx(
+            metrics.roc_auc_score(c.labels, -c.scores), abs=1e-12
+        )
         assert row["eer"].low <= row["eer"].value <= row["eer"].high
         assert row["heard"] == (c.train_language == c.test_language)
     pts = [r["eer"].value for r in res.conditions]
@@ -110,7 +112,10 @@ def test_files_round_trip_and_errors(tmp_path: Path) -> None:
         "tog3zj45 voices/English/00001.wav faces/English/00001.jpg\n"
     )
     back = read_fame_list(tmp_path / "English_test.txt")
-    assert back.ids.tolist() == lst.ids.tolist() and back.face_paths.tolist() == lst.face_paths.tolist()
+    assert (
+        back.ids.tolist() == lst.ids.tolist()
+        and back.face_paths.tolist() == lst.face_paths.tolist()
+    )
     write_truth(tmp_path / "gt.txt", ["ysuvkz41", "tog3zj45"], [1, 0])
     assert read_truth(tmp_path / "gt.txt") == {"ysuvkz41": 1, "tog3zj45": 0}
     scores = np.array([0.99880012, 1.53213])
@@ -216,8 +221,8 @@ def test_run_fame_end_to_end_with_submission(tmp_path: Path) -> None:
     s, _ = l2_scores(v, f, lists["English"])
     vi = {k: i for i, k in enumerate(v.ids.tolist())}
     fi = {k: i for i, k in enumerate(f.ids.tolist())}
-    a = v.vectors[vi[lists["English"].voice_paths[0][len("voices/"):].rsplit(".", 1)[0]]]
-    b = f.vectors[fi[lists["English"].face_paths[0][len("faces/"):].rsplit(".", 1)[0]]]
+    a = v.vectors[vi[lists["English"].voice_paths[0][len("voices/") :].rsplit(".", 1)[0]]]
+    b = f.vectors[fi[lists["English"].face_paths[0][len("faces/") :].rsplit(".", 1)[0]]]
     cos = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
     assert s[0] == pytest.approx(np.sqrt(2 - 2 * cos), abs=1e-6)
 
@@ -227,7 +232,10 @@ def test_missing_embeddings_and_truth_are_named(tmp_path: Path) -> None:
     lst, y = build_fame_lists(m, n_trials=20, seed=0)["English"]
     v, f = _embeddings(m, 0.1, 0)
     bad = FameList(lst.ids, np.array(["voices/nobody/x.wav"] * 20), lst.face_paths, "E.txt")
-    with pytest.raises(EvaluationError, match=r"E\.txt: 20 voice paths have no embedding, e\.g\. 'voices/nobody/x\.wav'"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"E\.txt: 20 voice paths have no embedding, e\.g\. 'voices/nobody/x\.wav'",
+    ):
         l2_scores(v, f, bad)
     with pytest.raises(EvaluationError, match="have no ground truth"):
         run_fame({"English": (v, f)}, {"English": lst}, {"English": {}}, n_boot=10)

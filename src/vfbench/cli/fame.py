@@ -79,7 +79,9 @@ def import_features_cmd(
 def prepare_cmd(
     root: Path = typer.Option(..., "--root", help="MAV-Celeb folder with voices/ and faces/."),
     out: Path = typer.Option(..., "--out", "-o", help="Manifest folder to write."),
-    version: str = typer.Option("", "--version", help="v1 (English/Urdu), v2 (Hindi), v3 (German)."),
+    version: str = typer.Option(
+        "", "--version", help="v1 (English/Urdu), v2 (Hindi), v3 (German)."
+    ),
     languages: list[str] = typer.Option([], "--language", help="Keep only these (repeatable)."),
     meta: Path | None = typer.Option(None, "--meta", help="meta.csv (default ROOT/meta.csv)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the identity split."),
@@ -140,7 +142,9 @@ def lists_cmd(
 @fame_app.command("evaluate")
 def evaluate_cmd(
     model: list[str] = typer.Option(
-        ..., "--model", help="TRAIN_LANG=DIR with voices.npz + faces.npz (vfbench embed) (repeatable)."
+        ...,
+        "--model",
+        help="TRAIN_LANG=DIR with voices.npz + faces.npz (vfbench embed) (repeatable).",
     ),
     list_: list[str] = typer.Option(
         ..., "--list", help="TEST_LANG=FILE: a test list 'id voice_path face_path' (repeatable)."
@@ -153,7 +157,9 @@ def evaluate_cmd(
         None, "--submission", help="Write sub_score_<ver>_<Lang>_{heard,unheard}.txt here."
     ),
     version: str = typer.Option("v1", "--version", help="Version tag in submission names."),
-    raw: bool = typer.Option(False, "--raw", help="L2 on raw embeddings (default: unit-normalised)."),
+    raw: bool = typer.Option(
+        False, "--raw", help="L2 on raw embeddings (default: unit-normalised)."
+    ),
     n_boot: int = typer.Option(1000, "--boot", help="Identity-bootstrap replicates."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
 ) -> None:
@@ -183,7 +189,9 @@ def evaluate_cmd(
             atomic_write_text(out / "fame.md", md)
             typer.echo(f"wrote {out / 'fame.json'} and {out / 'fame.md'}")
     elif out is not None:
-        atomic_write_text(out / "fame.json", json.dumps({"submissions": [str(p) for p in run.submissions]}))
+        atomic_write_text(
+            out / "fame.json", json.dumps({"submissions": [str(p) for p in run.submissions]})
+        )
 
 
 def register(app: typer.Typer) -> None:

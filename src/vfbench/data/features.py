@@ -138,14 +138,14 @@ def _read_csv(path: Path) -> tuple[Any, Any, Any, Any]:
     vec = np.empty((len(body), len(feat_cols)), dtype=np.float64)
     for n, row in enumerate(body):
         if len(row) != len(first):
-            raise DataError(
-                f"{path}:{n + start}: expected {len(first)} fields, found {len(row)}"
-            )
+            raise DataError(f"{path}:{n + start}: expected {len(first)} fields, found {len(row)}")
         try:
             vec[n] = [float(row[k]) for k in feat_cols]
         except ValueError:
             bad = next(row[k] for k in feat_cols if not _is_number(row[k]))
-            raise DataError(f"{path}:{n + start}: feature value {bad.strip()!r} is not a number") from None
+            raise DataError(
+                f"{path}:{n + start}: feature value {bad.strip()!r} is not a number"
+            ) from None
 
     def col(name: str) -> list[str] | None:
         if name not in meta_cols:
@@ -239,7 +239,9 @@ def read_feature_file(path: str | Path, id_list: str | Path | None = None) -> Fe
             "('id identity [language]' per row)"
         )
     ids_a, idents_a = _as_str_array(ids), _as_str_array(idents)
-    langs_a = _as_str_array(langs) if langs is not None else np.full(n, "", dtype=object).astype(str)
+    langs_a = (
+        _as_str_array(langs) if langs is not None else np.full(n, "", dtype=object).astype(str)
+    )
     for what, arr in (("ids", ids_a), ("identities", idents_a), ("languages", langs_a)):
         if len(arr) != n:
             raise DataError(
@@ -280,7 +282,9 @@ class FeatureStore:
         d = Path(directory)
         f = d / STORE_FILE
         if not f.is_file():
-            raise DataError(f"{d}: not a feature store (no {STORE_FILE}; run vfbench data import-features)")
+            raise DataError(
+                f"{d}: not a feature store (no {STORE_FILE}; run vfbench data import-features)"
+            )
         try:
             info = json.loads(f.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:

@@ -368,7 +368,9 @@ def evaluate_fame(
             }
         )
     total = int(sum(c.scores.size for c in conditions))
-    mean = _percentile(float(np.mean(points)), eers.mean(axis=0), total, level, "bootstrap-identity")
+    mean = _percentile(
+        float(np.mean(points)), eers.mean(axis=0), total, level, "bootstrap-identity"
+    )
     gaps: dict[str, Estimate] = {}
     heard_k = [k for k, c in enumerate(conditions) if c.heard]
     unheard_k = [k for k, c in enumerate(conditions) if not c.heard]
@@ -381,7 +383,9 @@ def evaluate_fame(
             n = int(sum(conditions[k].scores.size for k in h + u))
             gaps[lang] = _percentile(d_pt, d_rep, n, level, "paired-bootstrap")
     if heard_k and unheard_k and len(gaps) > 1:
-        d_pt = float(np.mean([points[k] for k in unheard_k]) - np.mean([points[k] for k in heard_k]))
+        d_pt = float(
+            np.mean([points[k] for k in unheard_k]) - np.mean([points[k] for k in heard_k])
+        )
         d_rep = eers[unheard_k].mean(axis=0) - eers[heard_k].mean(axis=0)
         gaps["all"] = _percentile(d_pt, d_rep, total, level, "paired-bootstrap")
     return FameResult(rows, mean, gaps, n_boot, level)
@@ -461,7 +465,7 @@ def build_fame_lists(
                 b = both[int(rng.integers(len(both)))]
             vp.append(_list_path("voices", vs[v_by[a][int(rng.integers(len(v_by[a])))]]))
             fp.append(_list_path("faces", fs[f_by[b][int(rng.integers(len(f_by[b])))]]))
-        ids = []
+        ids: list[str] = []
         while len(ids) < n_trials:
             t = "".join(rng.choice(_ALNUM, 8))
             if t not in used:
@@ -523,7 +527,9 @@ def run_fame(
                     raise EvaluationError(
                         "a submission has one unheard language: give exactly two test lists"
                     )
-                p = Path(submission_dir) / submission_name(version, train_lang, test_lang == train_lang)
+                p = Path(submission_dir) / submission_name(
+                    version, train_lang, test_lang == train_lang
+                )
                 write_submission(p, lst.ids.tolist(), s)
                 written.append(p)
     result = evaluate_fame(conds, n_boot, level, seed) if truths is not None else None

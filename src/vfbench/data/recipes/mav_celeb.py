@@ -132,7 +132,9 @@ def prepare_mav_celeb(
     rows = {i: table.get(i, FolderMeta(i)) for i in keep}
     given = {i: r.split for i, r in rows.items() if r.split}
     rest = sorted(i for i in keep if i not in given)
-    auto = split_identities(rest, split_ratios, split_seed, genders={i: rows[i].gender for i in rest})
+    auto = split_identities(
+        rest, split_ratios, split_seed, genders={i: rows[i].gender for i in rest}
+    )
     identities = [
         Identity(
             id=i,
@@ -166,8 +168,12 @@ def prepare_mav_celeb(
             "languages": langs,
             "face_language": FACE_LANGUAGE_FROM,
             "source": str(root.resolve()),
-            "split": {"from_meta": len(given), "random": len(rest), "seed": split_seed,
-                      "ratios": list(split_ratios)},  # fmt: skip
+            "split": {
+                "from_meta": len(given),
+                "random": len(rest),
+                "seed": split_seed,
+                "ratios": list(split_ratios),
+            },  # fmt: skip
             "probed": probe,
             "session_scope": "identity",
             "provenance": Provenance(
@@ -233,7 +239,9 @@ def language_subset(
         if split_of.get(f.identity) not in sp or face_language(manifest, f).lower() == lang
     ]  # fmt: skip
     has_v, has_f = {v.identity for v in voices}, {f.identity for f in faces}
-    idents = [i for i in manifest.identities if i.split not in sp or (i.id in has_v and i.id in has_f)]
+    idents = [
+        i for i in manifest.identities if i.split not in sp or (i.id in has_v and i.id in has_f)
+    ]
     keep = {i.id for i in idents}
     if not any(i.split in sp for i in idents):
         raise DataError(
