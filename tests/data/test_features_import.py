@@ -296,3 +296,50 @@ def test_every_method_trains_heads_on_imported_features(
     base = _gender_only_accuracy(val, seed=cfg.val.seed, n_trials=cfg.val.n_trials)
     # the 1:2 validation interval lies above chance and above the gender-only system
     assert v["low"] > max(0.5, base + 0.05), (method, v, base)
+
+
+def _imported(tmp_path: Path) -> Path:
+    v, f, meta = write_npz_pair(tmp_path / "in", make_features(n_id=40, per=4))
+    import_features(v, f, tmp_path / "imp", meta=meta, ratios=(0.6, 0.2, 0.2))
+    return tmp_path / "imp"
+
+
+def test_benchmark_grid_points_every_row_at_the_import(tmp_path: Path) -> None:
+    from vfbench.train.method_zoo.benchmark import BenchData, load_grid, row_config
+
+    imp = _imported(tmp_path)
+    quick = ["steps=30", "set=[pretrain.steps=5]"]  # a grid-wide set must not drop the rows'
+    grid = load_grid(imp / "benchmark.yaml", quick)
+    assert grid.manifest == str((imp / "manifest").resolve())
+    assert {r.name for r in grid.rows} >= {
+        "TriNet",
+        "SVHF",
+        "DIMNet-IG",
+        "PINs",
+        "Kim",
+        "Horiguchi",
+    }
+    data = BenchData(None, None, None, None, grid.manifest, grid.cache)
+    for row in grid.rows:
+        cfg = row_config(grid, row, imp, data)
+        assert (cfg.voice.name, cfg.voice.kwargs) == ("precomputed", {"dim": 12}), row.name
+        assert (cfg.face.name, cfg.face.kwargs) == ("precomputed", {"dim": 20}), row.name
+        assert not cfg.pretrain.enabled and cfg.feature_modalities() == ("voice", "face")
+
+
+@pytest.mark.slow
+def test_methods_benchmark_runs_on_imported_features(tmp_path: Path) -> None:
+    """The whole ``vfbench methods benchmark`` over an import (about a minute)."""
+    from vfbench.train.method_zoo.benchmark import load_grid, run_benchmark
+
+    imp = _imported(tmp_path)
+    grid = load_grid(imp / "benchmark.yaml", [
+        "steps=100", "protocol.matching.n_trials=1000", "protocol.verification.n_pairs=1000",
+        "protocol.n_boot=100", "n_boot=100", "set=[sampler.P=16]",
+    ])  # fmt: skip
+    table = run_benchmark(grid, tmp_path / "bench", grid_dir=imp, progress=False)
+    assert (tmp_path / "bench" / "benchmark.md").is_file()
+    assert len(table["rows"]) == len(grid.rows)
+    for row in table["rows"]:  # every method above the gender-only anchor on the same trials
+        c = row["cells"]["v2f 1:2 U"]
+        assert c["low"] > c["gender_baseline"], (row["name"], c)

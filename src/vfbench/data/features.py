@@ -497,10 +497,6 @@ def import_features(
     return ImportResult(o, manifest, vt.dim, ft.dim, dropped if not keep_unpaired else {})
 
 
-def _yaml_list(items: Sequence[str]) -> str:
-    return "".join(f"  - {json.dumps(s)}\n" for s in items)
-
-
 def _write_configs(out: Path, sets: list[str]) -> None:
     """OUT/train.yaml (the TriNet CPU config resolved over the imported features) and
     OUT/benchmark.yaml (every method's CPU config over them)."""
@@ -516,15 +512,20 @@ def _write_configs(out: Path, sets: list[str]) -> None:
         out / "train.yaml",
         "# TriNet heads on imported features (written by vfbench data import-features).\n"
         "# Any other method: vfbench train configs/methods/<method>_cpu.yaml with the\n"
-        "# --set lines listed under `set:` in benchmark.yaml.\n"
-        + yaml.safe_dump(cfg, sort_keys=False),
+        "# --set lines of any row of benchmark.yaml.\n" + yaml.safe_dump(cfg, sort_keys=False),
     )
+    # the packaged default grid, each row pointed at the import (row-level overrides, so
+    # a grid-wide --set / --quick cannot drop them)
+    grid = read_yaml(configs / "methods" / "benchmark_cpu.yaml")
+    grid.update(
+        name=f"{out.resolve().name}_methods",
+        manifest=sets[0].split("=", 1)[1],
+        cache=sets[1].split("=", 1)[1],
+    )
+    grid["rows"] = [{**r, "set": [*r.get("set", []), *sets[2:]]} for r in grid.get("rows", [])]
     atomic_write_text(
         out / "benchmark.yaml",
         "# vfbench methods benchmark --grid OUT/benchmark.yaml --out runs/methods_features\n"
-        f"name: {json.dumps(out.resolve().name + '_methods')}\n"
-        f"manifest: {json.dumps(sets[0].split('=', 1)[1])}\n"
-        f"cache: {json.dumps(sets[1].split('=', 1)[1])}\n"
-        "split: test\nbaseline: TriNet\nshared_backbones: true\ncheckpoint: best\n"
-        "set:\n" + _yaml_list(sets[2:]),
+        "# (the packaged default grid, every row on the imported features)\n"
+        + yaml.safe_dump(grid, sort_keys=False),
     )
