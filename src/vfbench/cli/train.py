@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
             cmd = [
                 sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ddp}",
-                "-m", "vfbench.train.ddp", str(config), "--out", str(out_dir),
+                "-m", "vfbench.cli.ddp", str(config), "--out", str(out_dir),
             ]  # fmt: skip
             for o in overrides:
                 cmd += ["--set", o]
@@ -46,9 +46,10 @@ def register(app: typer.Typer) -> None:
                 cmd.append("--resume")
             raise typer.Exit(subprocess.call(cmd))
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from vfbench.methods import get_method
         from vfbench.train.loop import train
 
-        res = train(cfg, out_dir, resume=resume)
+        res = train(cfg, out_dir, get_method(cfg.method), resume=resume)
         typer.echo(f"checkpoints: {res.last_checkpoint}  best: {res.best_checkpoint}")
         if res.validations:
             v = res.validations[-1]
