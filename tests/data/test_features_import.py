@@ -240,6 +240,7 @@ def _gender_only_accuracy(data_split: object, seed: int, n_trials: int) -> float
 
 def test_trinet_on_imported_features_beats_chance_and_gender(tmp_path: Path) -> None:
     from vfbench.evaluate.quick import validation_1to2
+    from vfbench.methods import get_method
     from vfbench.train.config import load_train_config
     from vfbench.train.data import load_split
     from vfbench.train.embed import embed_manifest
@@ -252,11 +253,13 @@ def test_trinet_on_imported_features_beats_chance_and_gender(tmp_path: Path) -> 
         "steps=200", "val.every=0", "val.n_trials=2000", "log.progress=false",
         "sampler.P=16", "optim.milestones=[150]", "checkpoint_every=200",
     ])  # fmt: skip
-    res = train(cfg, tmp_path / "run")
+    res = train(cfg, tmp_path / "run", get_method(cfg.method))
     assert all(np.isfinite(x) for _, x in res.losses)
     assert res.losses[-1][1] < res.losses[0][1]
     # test split: unseen identities, embedded through the checkpoint like any model
-    ve, fe = embed_manifest(res.last_checkpoint, out / "manifest", out / "features", "test")
+    ve, fe = embed_manifest(
+        res.last_checkpoint, out / "manifest", out / "features", "test", methods=get_method
+    )
     assert ve.dim == fe.dim == 128 and len(ve) == 12 * 5
     acc = validation_1to2(ve.vectors, ve.identities, fe.vectors, fe.identities, 4000, seed=5)
     test = load_split(str(out / "manifest"), str(out / "features"), "test")
@@ -275,10 +278,11 @@ def test_every_method_trains_heads_on_imported_features(
     tmp_path_factory: pytest.TempPathFactory, method: str
 ) -> None:
     from vfbench.data.features import feature_overrides
+    from vfbench.methods import get_method
     from vfbench.train.config import load_train_config
     from vfbench.train.data import load_split
     from vfbench.train.loop import train
-    from vfbench.train.method_zoo.benchmark import CONFIG_DIR
+    from vfbench.experiments.benchmark import CONFIG_DIR
 
     root = tmp_path_factory.getbasetemp() / "imported_for_methods"
     if not (root / "features" / "features.json").is_file():
@@ -289,7 +293,7 @@ def test_every_method_trains_heads_on_imported_features(
         *sets, "steps=150", "val.every=0", "val.n_trials=2000", "log.progress=false",
         "log.tensorboard=false", "sampler.P=16", "optim.milestones=[]", "checkpoint_every=150",
     ])  # fmt: skip
-    res = train(cfg, tmp_path_factory.mktemp(method))
+    res = train(cfg, tmp_path_factory.mktemp(method), get_method(cfg.method))
     assert all(np.isfinite(x) for _, x in res.losses)
     v = res.validations[-1]
     val = load_split(str(root / "manifest"), str(root / "features"), "val")
@@ -305,7 +309,7 @@ def _imported(tmp_path: Path) -> Path:
 
 
 def test_benchmark_grid_points_every_row_at_the_import(tmp_path: Path) -> None:
-    from vfbench.train.method_zoo.benchmark import BenchData, load_grid, row_config
+    from vfbench.experiments.benchmark import BenchData, load_grid, row_config
 
     imp = _imported(tmp_path)
     quick = ["steps=30", "set=[pretrain.steps=5]"]  # a grid-wide set must not drop the rows'
@@ -330,7 +334,7 @@ def test_benchmark_grid_points_every_row_at_the_import(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_methods_benchmark_runs_on_imported_features(tmp_path: Path) -> None:
     """The whole ``vfbench methods benchmark`` over an import (about a minute)."""
-    from vfbench.train.method_zoo.benchmark import load_grid, run_benchmark
+    from vfbench.experiments.benchmark import load_grid, run_benchmark
 
     imp = _imported(tmp_path)
     grid = load_grid(imp / "benchmark.yaml", [
