@@ -278,11 +278,11 @@ def test_every_method_trains_heads_on_imported_features(
     tmp_path_factory: pytest.TempPathFactory, method: str
 ) -> None:
     from vfbench.data.features import feature_overrides
+    from vfbench.experiments.benchmark import CONFIG_DIR
     from vfbench.methods import get_method
     from vfbench.train.config import load_train_config
     from vfbench.train.data import load_split
     from vfbench.train.loop import train
-    from vfbench.experiments.benchmark import CONFIG_DIR
 
     root = tmp_path_factory.getbasetemp() / "imported_for_methods"
     if not (root / "features" / "features.json").is_file():
