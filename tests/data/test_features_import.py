@@ -270,15 +270,22 @@ def test_trinet_on_imported_features_beats_chance_and_gender(tmp_path: Path) -> 
     assert not list((tmp_path / "run" / "features").glob("*.npz"))
 
 
-METHOD_CONFIGS = ["trinet", "svhf", "dimnet", "pins", "kim", "horiguchi"]
+def _grid_rows() -> list[tuple[str, str]]:
+    """(row name, config) of every row of the packaged method benchmark grid: a method
+    added there is trained on imported features here too."""
+    from vfbench.config import read_yaml
+    from vfbench.experiments.config import CONFIG_DIR
+
+    rows = read_yaml(CONFIG_DIR / "methods" / "benchmark_cpu.yaml")["rows"]
+    return [(r["name"], r["config"]) for r in rows]
 
 
-@pytest.mark.parametrize("method", METHOD_CONFIGS)
+@pytest.mark.parametrize(("name", "config"), _grid_rows())
 def test_every_method_trains_heads_on_imported_features(
-    tmp_path_factory: pytest.TempPathFactory, method: str
+    tmp_path_factory: pytest.TempPathFactory, name: str, config: str
 ) -> None:
     from vfbench.data.features import feature_overrides
-    from vfbench.experiments.benchmark import CONFIG_DIR
+    from vfbench.experiments.config import CONFIG_DIR
     from vfbench.methods import get_method
     from vfbench.train.config import load_train_config
     from vfbench.train.data import load_split
@@ -289,17 +296,17 @@ def test_every_method_trains_heads_on_imported_features(
         v, f, meta = write_npz_pair(root.parent / "imported_in", make_features(n_id=48, per=4))
         import_features(v, f, root, meta=meta, ratios=(0.6, 0.2, 0.2), overwrite=True)
     sets = feature_overrides(root, 12, 20)
-    cfg = load_train_config(CONFIG_DIR / "methods" / f"{method}_cpu.yaml", [
+    cfg = load_train_config(CONFIG_DIR / config, [
         *sets, "steps=150", "val.every=0", "val.n_trials=2000", "log.progress=false",
         "log.tensorboard=false", "sampler.P=16", "optim.milestones=[]", "checkpoint_every=150",
     ])  # fmt: skip
-    res = train(cfg, tmp_path_factory.mktemp(method), get_method(cfg.method))
+    res = train(cfg, tmp_path_factory.mktemp(name), get_method(cfg.method))
     assert all(np.isfinite(x) for _, x in res.losses)
     v = res.validations[-1]
     val = load_split(str(root / "manifest"), str(root / "features"), "val")
     base = _gender_only_accuracy(val, seed=cfg.val.seed, n_trials=cfg.val.n_trials)
     # the 1:2 validation interval lies above chance and above the gender-only system
-    assert v["low"] > max(0.5, base + 0.05), (method, v, base)
+    assert v["low"] > max(0.5, base + 0.05), (name, v, base)
 
 
 def _imported(tmp_path: Path) -> Path:

@@ -247,7 +247,7 @@ def read_feature_file(path: str | Path, id_list: str | Path | None = None) -> Fe
             raise DataError(
                 f"{where}: {n} feature rows but {len(arr)} {what}; they must match row for row"
             )
-    vec = vec.astype(np.float32)
+    vec = vec.astype(np.float32, copy=False)
     finite = np.isfinite(vec).all(axis=1)
     if not finite.all():
         r = int(np.argmin(finite))
@@ -305,7 +305,10 @@ class FeatureStore:
             p = self.directory / f"{modality}.npz"
             try:
                 with np.load(p, allow_pickle=False) as z:
-                    self._tables[modality] = (z["ids"].astype(str), z["vectors"].astype(np.float32))
+                    self._tables[modality] = (
+                        z["ids"].astype(str),
+                        z["vectors"].astype(np.float32, copy=False),
+                    )
             except (OSError, KeyError, ValueError) as exc:
                 raise DataError(f"{p}: cannot read stored features ({exc})") from None
         return self._tables[modality]
