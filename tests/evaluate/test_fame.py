@@ -239,3 +239,22 @@ def test_missing_embeddings_and_truth_are_named(tmp_path: Path) -> None:
         l2_scores(v, f, bad)
     with pytest.raises(EvaluationError, match="have no ground truth"):
         run_fame({"English": (v, f)}, {"English": lst}, {"English": {}}, n_boot=10)
+
+
+def test_submission_needs_heard_and_one_unheard_list(tmp_path: Path) -> None:
+    m = _toy_manifest()
+    built = build_fame_lists(m, n_trials=20, seed=0)
+    lists = {k: v[0] for k, v in built.items()}
+    emb = _embeddings(m, 0.1, 0)
+    with pytest.raises(EvaluationError, match=r"heard\) list; no list for 'German'"):
+        run_fame({"German": emb}, lists, submission_dir=tmp_path / "s")
+    with pytest.raises(EvaluationError, match="exactly two test lists"):
+        run_fame({"English": emb}, {"English": lists["English"]}, submission_dir=tmp_path / "s")
+    assert not (tmp_path / "s").exists()  # nothing written on a refused submission
+    # without ground truth: submission only, no result
+    run = run_fame({"Urdu": emb}, lists, version="v3", submission_dir=tmp_path / "s")
+    assert run.result is None
+    assert sorted(p.name for p in run.submissions) == [
+        "sub_score_v3_Urdu_heard.txt",
+        "sub_score_v3_Urdu_unheard.txt",
+    ]

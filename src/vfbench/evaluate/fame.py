@@ -507,6 +507,17 @@ def run_fame(
     """
     if not models or not lists:
         raise EvaluationError("run_fame needs at least one model and one test list")
+    if submission_dir is not None:  # checked before anything is written
+        if len(lists) != 2:
+            raise EvaluationError(
+                f"a submission needs exactly two test lists (heard + unheard), got {sorted(lists)}"
+            )
+        missing = [lang for lang in models if lang not in lists]
+        if missing:
+            raise EvaluationError(
+                f"a submission needs each training language's own (heard) list; "
+                f"no list for {missing[0]!r} (lists: {sorted(lists)})"
+            )
     conds: list[FameCondition] = []
     written: list[Path] = []
     for train_lang, (v, f) in models.items():
@@ -522,15 +533,10 @@ def run_fame(
             clusters = np.where(clusters == v.ids[_lookup(v, lst.voice_paths, "voice", "")], "",
                                 clusters)  # fmt: skip
             conds.append(FameCondition(train_lang, test_lang, lst.ids, s, y, clusters))
-            if submission_dir is not None:
-                if test_lang != train_lang and len(lists) > 2:
-                    raise EvaluationError(
-                        "a submission has one unheard language: give exactly two test lists"
-                    )
-                p = Path(submission_dir) / submission_name(
-                    version, train_lang, test_lang == train_lang
-                )
-                write_submission(p, lst.ids.tolist(), s)
-                written.append(p)
     result = evaluate_fame(conds, n_boot, level, seed) if truths is not None else None
+    if submission_dir is not None:  # every condition scored: only now write the files
+        for c in conds:
+            p = Path(submission_dir) / submission_name(version, c.train_language, c.heard)
+            write_submission(p, c.ids.tolist(), c.scores)
+            written.append(p)
     return FameRun(conds, result, written)
