@@ -354,3 +354,17 @@ def test_methods_benchmark_runs_on_imported_features(tmp_path: Path) -> None:
     for row in table["rows"]:  # every method: interval above chance, point above gender-only
         c = row["cells"]["v2f 1:2 U"]
         assert c["low"] > 0.5 and c["value"] > c["gender_baseline"], (row["name"], c)
+
+
+def test_imported_manifest_validates_clean(tmp_path: Path) -> None:
+    from vfbench.data.validate import validate_manifest
+
+    imp = _imported(tmp_path)
+    rep = validate_manifest(load_manifest(imp / "manifest"), check_media=True)
+    assert rep.ok and not rep.issues, rep.summary()
+    # the consistency checks still run: a voice naming an unknown identity is an error
+    m = load_manifest(imp / "manifest")
+    from dataclasses import replace
+
+    m.voices[0] = replace(m.voices[0], identity="nobody")
+    assert "unknown_identity" in validate_manifest(m).by_code()

@@ -470,6 +470,8 @@ def import_features(
         name=name or o.resolve().name,
         meta={
             "recipe": "import-features",
+            "media": False,  # items are rows of feature files (vfbench data validate)
+            "session_scope": "identity",  # no sessions; faces' source_video = language
             "features": sources,
             "dims": {"voice": vt.dim, "face": ft.dim},
             "dropped_unpaired": dropped if not keep_unpaired else {},
