@@ -368,3 +368,37 @@ def test_imported_manifest_validates_clean(tmp_path: Path) -> None:
 
     m.voices[0] = replace(m.voices[0], identity="nobody")
     assert "unknown_identity" in validate_manifest(m).by_code()
+
+
+def test_languages_from_sidecar_lists_feed_the_fame_protocol(tmp_path: Path) -> None:
+    """Languages given in the sidecar lists: voices keep them, faces keep them as
+    source_video, so language subsets and FAME lists work on imported features."""
+    from vfbench.data.recipes.mav_celeb import face_language, language_subset
+    from vfbench.evaluate.fame import build_fame_lists
+
+    rng = np.random.default_rng(0)
+    rows = [(f"p{k}", lang, j) for k in range(10) for lang in ("English", "Urdu") for j in range(2)]
+    for mod, dim in (("voice", 6), ("face", 9)):
+        np.save(tmp_path / f"{mod}.npy", rng.normal(size=(len(rows), dim)))
+        (tmp_path / f"{mod}.txt").write_text(
+            "".join(f"{p}/{lang}/{mod}{j} {p} {lang}\n" for p, lang, j in rows), "utf-8"
+        )
+    res = import_features(
+        tmp_path / "voice.npy", tmp_path / "face.npy", tmp_path / "imp",
+        voice_list=tmp_path / "voice.txt", face_list=tmp_path / "face.txt", ratios=(0.6, 0.0, 0.4),
+    )  # fmt: skip
+    m = load_manifest(tmp_path / "imp" / "manifest")
+    assert {v.language for v in m.voices} == {"English", "Urdu"}
+    f = next(x for x in m.faces if x.id == "p3/Urdu/face1")
+    assert face_language(m, f) == "Urdu" and res.face_dim == 9
+    sub = language_subset(m, "Urdu")
+    split = {i.id: i.split for i in sub.identities}
+    assert all(v.language == "Urdu" for v in sub.voices if split[v.identity] == "train")
+    lists = build_fame_lists(m, n_trials=40, seed=0)
+    assert set(lists) == {"English", "Urdu"}
+    english, y = lists["English"]
+    # imported items are referred to by id (their path is file#row)
+    assert all(
+        p.startswith("voices/p") and p.split("/")[2] == "English" for p in english.voice_paths
+    )
+    assert int(y.sum()) == 20
