@@ -258,3 +258,46 @@ def test_submission_needs_heard_and_one_unheard_list(tmp_path: Path) -> None:
         "sub_score_v3_Urdu_heard.txt",
         "sub_score_v3_Urdu_unheard.txt",
     ]
+
+
+def test_trial_aligned_features_score_trial_by_trial(tmp_path: Path) -> None:
+    """The FAME baseline's test CSVs (row i = list line i, no ids) imported with
+    ``fame import-test``: embeddings ``trial:<id>`` are scored trial by trial."""
+    from vfbench.cli import main
+    from vfbench.data.features import FeatureStore
+
+    rng = np.random.default_rng(0)
+    out = tmp_path / "imp"
+    args = ["fame", "import-test", "--out", str(out)]
+    lists = {}
+    for lang in ("English", "Urdu"):
+        ids = np.array([f"{lang[:2].lower()}{k:06d}" for k in range(30)])
+        lst = FameList(ids, np.array([f"voices/{lang}/{k:05d}.wav" for k in range(30)]),
+                       np.array([f"faces/{lang}/{k:05d}.jpg" for k in range(30)]), lang)  # fmt: skip
+        write_fame_list(tmp_path / f"{lang}_test.txt", lst)
+        lists[lang] = lst
+        np.savetxt(tmp_path / f"{lang}_v.csv", rng.normal(size=(30, 5)), delimiter=",")
+        np.savetxt(tmp_path / f"{lang}_f.csv", rng.normal(size=(30, 7)), delimiter=",")
+        args += ["--list", f"{lang}={tmp_path / f'{lang}_test.txt'}"]
+        args += ["--voice", f"{lang}={tmp_path / f'{lang}_v.csv'}"]
+        args += ["--face", f"{lang}={tmp_path / f'{lang}_f.csv'}"]
+    assert main(args) == 0
+    store = FeatureStore.open(out / "features")
+    np.testing.assert_allclose(
+        store.vectors("voice", ["trial:ur000003"])[0],
+        np.loadtxt(tmp_path / "Urdu_v.csv", delimiter=",")[3],
+        rtol=1e-6,
+    )
+    # embeddings keyed trial:<id> (what vfbench embed writes for this manifest) are found
+    # by trial id, whatever the paths; identities = ids -> each trial its own cluster
+    v = Embeddings([f"trial:{i}" for i in lists["Urdu"].ids], [f"trial:{i}" for i in lists["Urdu"].ids],
+                   rng.normal(size=(30, 4)), "voice")  # fmt: skip
+    f = Embeddings(v.ids, v.identities, rng.normal(size=(30, 4)), "face")
+    s, _ = l2_scores(v, f, lists["Urdu"], normalize=False)
+    np.testing.assert_allclose(s, np.linalg.norm(v.vectors - f.vectors, axis=1), rtol=1e-6)
+    run = run_fame({"Urdu": (v, f)}, {"Urdu": lists["Urdu"]})
+    assert set(run.conditions[0].clusters.tolist()) == {""}
+    # a feature file whose row count differs from its list is refused, nothing replaced
+    np.savetxt(tmp_path / "Urdu_f.csv", rng.normal(size=(29, 7)), delimiter=",")
+    assert main([*args, "--overwrite"]) == 2
+    assert len(FeatureStore.open(out / "features").ids("face")) == 60

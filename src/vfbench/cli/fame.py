@@ -139,6 +139,37 @@ def lists_cmd(
         typer.echo(f"{lang}: {len(lst)} trials ({int(y.sum())} same-person) -> {out}/lists, truth")
 
 
+@fame_app.command("import-test")
+def import_test_cmd(
+    list_: list[str] = typer.Option(..., "--list", help="LANG=FILE: the test list (repeatable)."),
+    voice: list[str] = typer.Option(
+        ..., "--voice", help="LANG=FILE: voice features, row i = line i."
+    ),
+    face: list[str] = typer.Option(..., "--face", help="LANG=FILE: face features, row i = line i."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write (manifest/, features/)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing import."),
+) -> None:
+    """Import test features aligned with FAME lists (the baseline's <Lang>_voices_test.csv)."""
+    from vfbench.data.features import import_trial_features
+    from vfbench.evaluate.fame import read_fame_list
+
+    lists = _pairs(list_, "--list")
+    vs, fs = _pairs(voice, "--voice"), _pairs(face, "--face")
+    if set(vs) != set(lists) or set(fs) != set(lists):
+        raise ConfigError(
+            f"--list, --voice and --face must name the same languages: {sorted(lists)}, "
+            f"{sorted(vs)}, {sorted(fs)}"
+        )
+    trials = {
+        lang: (read_fame_list(p).ids.tolist(), vs[lang], fs[lang]) for lang, p in lists.items()
+    }
+    res = import_trial_features(trials, out, overwrite=overwrite)
+    typer.echo(res.summary())
+    typer.echo(
+        f"next: vfbench embed CHECKPOINT {out / 'manifest'} --cache {out / 'features'} --out EMB"
+    )
+
+
 @fame_app.command("evaluate")
 def evaluate_cmd(
     model: list[str] = typer.Option(

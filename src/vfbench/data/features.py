@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,9 +180,15 @@ def read_id_list(path: str | Path) -> tuple[list[str], list[str], list[str]]:
     return ids, idents, langs
 
 
-def read_feature_file(path: str | Path, id_list: str | Path | None = None) -> FeatureTable:
+def read_feature_file(
+    path: str | Path,
+    id_list: str | Path | None = None,
+    *,
+    rows: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+) -> FeatureTable:
     """Read one feature file (+ optional sidecar id list) and check it thoroughly.
 
+    ``rows`` = (ids, identities, languages) given directly instead of a sidecar list.
     Raises :class:`DataError` naming the file for: an unknown format, a matrix that is not
     2-D, a row count that differs from the number of ids/identities, NaN/inf values (with
     the row and id), duplicate ids (with both rows), empty ids or identities.
@@ -225,7 +231,9 @@ def read_feature_file(path: str | Path, id_list: str | Path | None = None) -> Fe
         raise DataError(f"{p}: features are not numeric (dtype {vec.dtype})")
     n = vec.shape[0]
     where = str(p)
-    if id_list is not None:
+    if rows is not None:
+        ids, idents, langs = rows
+    elif id_list is not None:
         if ids is not None or idents is not None:
             raise DataError(
                 f"{p}: the file already holds ids/identities; drop the sidecar list {id_list}"
@@ -398,7 +406,6 @@ def import_features(
     in the result and in ``manifest.meta``) unless ``keep_unpaired``.
     """
     from vfbench.data.recipes.folder import read_folder_meta
-    from vfbench.data.recipes.splits import split_identities
 
     o = Path(out)
     if is_feature_store(o / "features") and not overwrite:
@@ -406,6 +413,94 @@ def import_features(
     vt = read_feature_file(voice, voice_list)
     ft = read_feature_file(face, face_list)
     rows = read_folder_meta(meta) if meta is not None else {}
+    sources = {
+        "voice": {"file": str(Path(voice).resolve()), "sha256": sha256_file(voice)},
+        "face": {"file": str(Path(face).resolve()), "sha256": sha256_file(face)},
+    }
+    return _import_tables(
+        vt, ft, o, rows, meta, sources, ratios=ratios, seed=seed, name=name,
+        keep_unpaired=keep_unpaired,
+    )  # fmt: skip
+
+
+TRIAL_PREFIX = "trial:"  # item ids of trial-aligned imports: "trial:<trial id>"
+
+
+def import_trial_features(
+    trials: Mapping[str, tuple[Sequence[str], str | Path, str | Path]],
+    out: str | Path,
+    *,
+    name: str = "",
+    overwrite: bool = False,
+) -> ImportResult:
+    """Import test features whose rows follow a trial list (the FAME baseline's
+    ``<Lang>_voices_test.csv`` / ``<Lang>_faces_test.csv``: row i = line i of the list).
+
+    ``trials``: language -> (trial ids, voice feature file, face feature file). Each row
+    becomes an item ``trial:<trial id>`` of its own unknown identity (the same id) in
+    split ``test``, with its language, so ``vfbench embed`` gives embeddings that
+    :mod:`vfbench.evaluate.fame` scores trial by trial. A row count that differs from the
+    list, a trial id used twice (also across languages), NaN/inf... raise :class:`DataError`.
+    """
+    o = Path(out)
+    if is_feature_store(o / "features") and not overwrite:
+        raise DataError(f"{o}: already holds imported features; pass --overwrite to replace them")
+    if not trials:
+        raise DataError("no trial lists to import")
+    tables: dict[str, list[FeatureTable]] = {"voice": [], "face": []}
+    sources: dict[str, dict[str, str]] = {"voice": {}, "face": {}}
+    for lang, (ids, vfile, ffile) in trials.items():
+        item_ids = [f"{TRIAL_PREFIX}{t}" for t in ids]
+        rows = (item_ids, item_ids, [lang] * len(item_ids))
+        for mod, path in (("voice", vfile), ("face", ffile)):
+            tables[mod].append(read_feature_file(path, rows=rows))
+            sources[mod][str(Path(path).resolve())] = sha256_file(path)
+    vt, ft = (_concat(tables[m]) for m in ("voice", "face"))
+    return _import_tables(
+        vt, ft, o, {}, None, {m: {"files": json.dumps(sources[m])} for m in sources},
+        ratios=(0.0, 0.0, 1.0), seed=0, name=name, keep_unpaired=False, split="test",
+    )  # fmt: skip
+
+
+def _concat(parts: list[FeatureTable]) -> FeatureTable:
+    dims = {t.dim for t in parts}
+    if len(dims) > 1:
+        raise DataError(
+            "feature files of one modality differ in dimension: "
+            + ", ".join(f"{t.source} ({t.dim})" for t in parts)
+        )
+    ids = np.concatenate([t.ids for t in parts])
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        dup = str(uniq[int(np.argmax(counts > 1))])
+        where = [t.source for t in parts if dup in set(t.ids.tolist())]
+        raise DataError(f"trial id {dup[len(TRIAL_PREFIX) :]!r} is used in {' and '.join(where)}")
+    return FeatureTable(
+        ids,
+        np.concatenate([t.identities for t in parts]),
+        np.concatenate([t.vectors for t in parts]),
+        np.concatenate([t.languages for t in parts]),
+        " + ".join(t.source for t in parts),
+    )
+
+
+def _import_tables(
+    vt: FeatureTable,
+    ft: FeatureTable,
+    o: Path,
+    rows: dict[str, Any],
+    meta: str | Path | None,
+    sources: dict[str, dict[str, str]],
+    *,
+    ratios: Sequence[float],
+    seed: int,
+    name: str,
+    keep_unpaired: bool,
+    split: str = "",
+) -> ImportResult:
+    """The checks and writes shared by the importers (``split``: every identity's split)."""
+    from vfbench.data.recipes.splits import split_identities
+
     all_idents = sorted(set(vt.identities.tolist()) | set(ft.identities.tolist()))
     if meta is not None:
         missing = [i for i in all_idents if i not in rows]
@@ -420,12 +515,15 @@ def import_features(
     keep = all_idents if keep_unpaired else sorted(vs & fs)
     if not keep:
         raise DataError(
-            f"{voice} and {face} share no identity (e.g. voice {str(vt.identities[0])!r}, "
+            f"{vt.source} and {ft.source} share no identity (e.g. voice {str(vt.identities[0])!r}, "
             f"face {str(ft.identities[0])!r}): nothing to pair"
         )
     genders = {i: rows[i].gender for i in keep if i in rows}
     need_split = [i for i in keep if not (i in rows and rows[i].split)]
-    auto = split_identities(need_split, ratios, seed, genders=genders) if need_split else {}
+    if split:
+        auto = dict.fromkeys(need_split, split)
+    else:
+        auto = split_identities(need_split, ratios, seed, genders=genders) if need_split else {}
     # a voice language per identity (majority over its items) when meta gives none
     ident_lang: dict[str, str] = {}
     for i, lang in zip(vt.identities.tolist(), vt.languages.tolist(), strict=True):
@@ -443,7 +541,7 @@ def import_features(
         for i in keep
     ]
     kept = set(keep)
-    vsrc, fsrc = Path(voice).name, Path(face).name
+    vsrc, fsrc = Path(vt.source).name, Path(ft.source).name
     voices = [
         VoiceItem(id=k, identity=i, path=f"{vsrc}#{r}", language=lang)
         for r, (k, i, lang) in enumerate(
@@ -459,10 +557,6 @@ def import_features(
         )
         if i in kept
     ]
-    sources = {
-        "voice": {"file": str(Path(voice).resolve()), "sha256": sha256_file(voice)},
-        "face": {"file": str(Path(face).resolve()), "sha256": sha256_file(face)},
-    }
     manifest = Manifest(
         identities=identities,
         voices=voices,

@@ -177,12 +177,18 @@ def _item_key(path: str, modality: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _lookup(emb: Embeddings, paths: np.ndarray, modality: str, where: str) -> np.ndarray:
+def _lookup(
+    emb: Embeddings, paths: np.ndarray, modality: str, where: str, trials: np.ndarray | None = None
+) -> np.ndarray:
+    """Embedding row of each list entry: ``trial:<trial id>`` (trial-aligned imports,
+    :func:`vfbench.data.features.import_trial_features`) else the path's item id."""
     index = {k: i for i, k in enumerate(emb.ids.tolist())}
     rows = np.empty(paths.size, dtype=np.int64)
     missing: list[str] = []
-    for t, p in enumerate(paths.tolist()):
-        hit = next((index[k] for k in _item_key(p, modality) if k in index), None)
+    tids = trials.tolist() if trials is not None else [None] * paths.size
+    for t, (p, tid) in enumerate(zip(paths.tolist(), tids, strict=True)):
+        keys = ([f"trial:{tid}"] if tid is not None else []) + _item_key(p, modality)
+        hit = next((index[k] for k in keys if k in index), None)
         if hit is None:
             missing.append(p)
             continue
@@ -202,8 +208,8 @@ def l2_scores(
     """(scores (T,), voice identity (T,)) of a test list: L2 distance between the voice and
     face embeddings of each trial, after L2-normalising both (``normalize``; the distance
     is then a monotone function of the cosine) or on the raw vectors."""
-    vi = _lookup(voices, lst.voice_paths, "voice", lst.source or "test list")
-    fi = _lookup(faces, lst.face_paths, "face", lst.source or "test list")
+    vi = _lookup(voices, lst.voice_paths, "voice", lst.source or "test list", lst.ids)
+    fi = _lookup(faces, lst.face_paths, "face", lst.source or "test list", lst.ids)
     v = voices.vectors[vi].astype(np.float64)
     f = faces.vectors[fi].astype(np.float64)
     if normalize:
@@ -530,8 +536,8 @@ def run_fame(
             else:
                 y = np.zeros(s.size, dtype=np.int8)
             # identities from the embeddings; ids-as-identities (anonymised) -> unknown
-            clusters = np.where(clusters == v.ids[_lookup(v, lst.voice_paths, "voice", "")], "",
-                                clusters)  # fmt: skip
+            vrow = _lookup(v, lst.voice_paths, "voice", "", lst.ids)
+            clusters = np.where(clusters == v.ids[vrow], "", clusters)
             conds.append(FameCondition(train_lang, test_lang, lst.ids, s, y, clusters))
     result = evaluate_fame(conds, n_boot, level, seed) if truths is not None else None
     if submission_dir is not None:  # every condition scored: only now write the files
