@@ -402,3 +402,25 @@ def test_languages_from_sidecar_lists_feed_the_fame_protocol(tmp_path: Path) -> 
         p.startswith("voices/p") and p.split("/")[2] == "English" for p in english.voice_paths
     )
     assert int(y.sum()) == 20
+
+
+def test_empty_ids_are_refused(tmp_path: Path) -> None:
+    p = _bad(tmp_path, features=np.zeros((3, 2)), ids=["a", "  ", "c"], identities=["p"] * 3)
+    with pytest.raises(DataError, match=r"bad\.npz: row 1 has an empty id"):
+        read_feature_file(p)
+
+
+def test_cli_import_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vfbench.cli import main
+
+    v, f, meta = write_npz_pair(tmp_path / "in", make_features(n_id=10, per=2))
+    out = tmp_path / "imp"
+    args = ["data", "import-features", "--voice", str(v), "--face", str(f), "--meta", str(meta),
+            "--out", str(out), "--ratios", "0.6,0.2,0.2"]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "10 identities" in text and "dim 12" in text and "train.yaml" in text
+    assert main(args) == 2  # already imported: one-line error, exit 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main([*args[:-2], "--ratios", "0.5,x"]) == 2
+    assert "--ratios" in capsys.readouterr().err

@@ -263,16 +263,18 @@ def read_feature_file(
             f"{p}: row {r} (id {str(ids_a[r])!r}) has NaN/inf values "
             f"({int((~finite).sum())} bad rows in all)"
         )
-    for k in range(n):
-        if not ids_a[k].strip():
-            raise DataError(f"{where}: row {k} has an empty id")
-        if not idents_a[k].strip():
-            raise DataError(f"{where}: row {k} (id {str(ids_a[k])!r}) has no identity")
-    uniq, first, counts = np.unique(ids_a, return_index=True, return_counts=True)
+    blank_id = np.char.str_len(np.char.strip(ids_a)) == 0
+    if blank_id.any():
+        raise DataError(f"{where}: row {int(np.argmax(blank_id))} has an empty id")
+    blank = np.char.str_len(np.char.strip(idents_a)) == 0
+    if blank.any():
+        k = int(np.argmax(blank))
+        raise DataError(f"{where}: row {k} (id {str(ids_a[k])!r}) has no identity")
+    uniq, counts = np.unique(ids_a, return_counts=True)
     if (counts > 1).any():
         dup = uniq[int(np.argmax(counts > 1))]
-        rows = np.flatnonzero(ids_a == dup)[:2].tolist()
-        raise DataError(f"{where}: id {str(dup)!r} appears twice (rows {rows[0]} and {rows[1]})")
+        two = np.flatnonzero(ids_a == dup)[:2].tolist()
+        raise DataError(f"{where}: id {str(dup)!r} appears twice (rows {two[0]} and {two[1]})")
     return FeatureTable(ids_a, idents_a, vec, langs_a, str(p))
 
 
@@ -524,7 +526,7 @@ def _import_tables(
         auto = dict.fromkeys(need_split, split)
     else:
         auto = split_identities(need_split, ratios, seed, genders=genders) if need_split else {}
-    # a voice language per identity (majority over its items) when meta gives none
+    # a voice language per identity (its first voice's) when the meta gives none
     ident_lang: dict[str, str] = {}
     for i, lang in zip(vt.identities.tolist(), vt.languages.tolist(), strict=True):
         if lang and i not in ident_lang:
