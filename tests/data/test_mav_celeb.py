@@ -135,3 +135,50 @@ def test_fame_cli_from_folder_to_submission(tmp_path: Path, builders: Any) -> No
     assert len(ids) == 40 and set(np.round(s, 6).tolist()) <= {0.0, round(float(np.sqrt(2)), 6)}
     # a bad option is one line, exit 2
     assert main(["fame", "evaluate", "--model", "English", "--list", "x=y"]) == 2
+
+
+def test_identity_level_languages_give_the_cross_language_table() -> None:
+    """A collected corpus: each identity speaks one language (identities.csv), items carry
+    none. Training side = language A only; test lists per language from the identities;
+    heard (A->A) and unheard (A->B) land in one FAME table."""
+    from vfbench.data.manifest import FaceItem, Identity, Manifest, VoiceItem
+    from vfbench.evaluate.embeddings import Embeddings
+    from vfbench.evaluate.fame import build_fame_lists, run_fame
+
+    idents = [
+        Identity(f"i{k}", language="en" if k % 2 else "zh", split="train" if k < 8 else "test")
+        for k in range(16)
+    ]
+    voices = [
+        VoiceItem(f"i{k}/v{j}", f"i{k}", f"i{k}/v{j}.wav") for k in range(16) for j in range(3)
+    ]
+    faces = [FaceItem(f"i{k}/f{j}", f"i{k}", f"i{k}/f{j}.jpg") for k in range(16) for j in range(3)]
+    m = Manifest(idents, voices, faces, name="collected")
+    sub = language_subset(m, "en")
+    lang = {i.id: i.language for i in m.identities}
+    train_ids = {i.id for i in sub.identities if i.split == "train"}
+    assert train_ids and all(lang[i] == "en" for i in train_ids)
+    assert {i.id for i in sub.identities if i.split == "test"} == {f"i{k}" for k in range(8, 16)}
+    built = build_fame_lists(m, n_trials=60, seed=1)
+    assert set(built) == {"en", "zh"}
+    for code, (lst, _) in built.items():
+        assert all(lang[p.split("/")[1]] == code for p in lst.voice_paths)
+    # identity-aware embeddings for English speakers, noise for Chinese speakers
+    rng = np.random.default_rng(0)
+    idx = {i.id: k for k, i in enumerate(m.identities)}
+
+    def emb(items: list, mod: str) -> Embeddings:  # type: ignore[type-arg]
+        x = np.stack([
+            np.eye(16)[idx[i.identity]] if lang[i.identity] == "en" else rng.normal(size=16)
+            for i in items
+        ])  # fmt: skip
+        return Embeddings([i.id for i in items], [i.identity for i in items], x, mod)
+
+    truths = {k: dict(zip(v[0].ids.tolist(), v[1].tolist(), strict=True)) for k, v in built.items()}
+    run = run_fame({"en": (emb(voices, "voice"), emb(faces, "face"))},
+                   {k: v[0] for k, v in built.items()}, truths, n_boot=100)  # fmt: skip
+    assert run.result is not None
+    rows = {r["test"]: r for r in run.result.conditions}
+    assert rows["en"]["heard"] and not rows["zh"]["heard"]
+    assert rows["en"]["eer"].value == 0.0 and rows["zh"]["eer"].value > 0.2
+    assert run.result.gaps["en"].value == pytest.approx(rows["zh"]["eer"].value)
