@@ -182,3 +182,39 @@ def test_identity_level_languages_give_the_cross_language_table() -> None:
     assert rows["en"]["heard"] and not rows["zh"]["heard"]
     assert rows["en"]["eer"].value == 0.0 and rows["zh"]["eer"].value > 0.2
     assert run.result.gaps["en"].value == pytest.approx(rows["zh"]["eer"].value)
+
+
+def test_official_test_lists_become_a_manifest(tmp_path: Path, builders: Any) -> None:
+    """Anonymised lists (voices/English/00000.wav): each file its own unknown identity;
+    the embedding ids a model gives for it are what the FAME scorer looks up."""
+    from vfbench.data.recipes.mav_celeb import prepare_test_lists
+    from vfbench.evaluate.embeddings import Embeddings
+    from vfbench.evaluate.fame import FameList, l2_scores
+
+    root = tmp_path / "test"
+    pairs = []
+    for lang in ("English", "Urdu"):
+        for k in range(3):
+            builders.write_wav(root / "voices" / lang / f"{k:05d}.wav", 0.2)
+            builders.write_jpg(root / "faces" / lang / f"{k:05d}.jpg")
+            pairs.append((f"voices/{lang}/{k:05d}.wav", f"faces/{lang}/{(k + 1) % 3:05d}.jpg"))
+    pairs.append(pairs[0])  # a file listed twice is one item
+    m = prepare_test_lists(root, pairs, progress=False)
+    assert len(m.voices) == 6 and len(m.faces) == 6 and {i.split for i in m.identities} == {"test"}
+    v = next(x for x in m.voices if x.id == "Urdu/00002")
+    assert (
+        v.language == "Urdu"
+        and v.identity == "voice:Urdu/00002"
+        and v.duration == pytest.approx(0.2)
+    )
+    assert face_language(m, next(x for x in m.faces if x.id == "English/00001")) == "English"
+    ve = Embeddings([x.id for x in m.voices], [x.identity for x in m.voices], np.eye(6), "voice")
+    fe = Embeddings([x.id for x in m.faces], [x.identity for x in m.faces], np.eye(6), "face")
+    lst = FameList(np.array(["a", "b"]), np.array([pairs[0][0], pairs[1][0]]),
+                   np.array([pairs[0][1], pairs[1][1]]))  # fmt: skip
+    s, _ = l2_scores(ve, fe, lst)
+    assert s.shape == (2,) and np.isfinite(s).all()
+    with pytest.raises(DataError, match=r"voices/English/00009\.wav: listed voice file not found"):
+        prepare_test_lists(root, [("voices/English/00009.wav", "faces/English/00000.jpg")])
+    with pytest.raises(DataError, match="must start with 'faces/'"):
+        prepare_test_lists(root, [("voices/English/00000.wav", "English/00000.jpg")])

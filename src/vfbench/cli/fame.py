@@ -103,6 +103,27 @@ def prepare_cmd(
     )
 
 
+@fame_app.command("test-manifest")
+def test_manifest_cmd(
+    root: Path = typer.Option(..., "--root", help="Folder with the test voices/ and faces/."),
+    list_: list[str] = typer.Option(..., "--list", help="A FAME test list (repeatable)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Manifest folder to write."),
+    no_probe: bool = typer.Option(False, "--no-probe", help="Do not read media headers."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Manifest of the media named by FAME test lists (official test set: unknown people)."""
+    from vfbench.data.recipes.mav_celeb import prepare_test_lists
+    from vfbench.evaluate.fame import read_fame_list
+
+    pairs = []
+    for p in list_:
+        lst = read_fame_list(p)
+        pairs += list(zip(lst.voice_paths.tolist(), lst.face_paths.tolist(), strict=True))
+    m = prepare_test_lists(root, pairs, probe=not no_probe, progress=not quiet)
+    m.save(out)
+    typer.echo(f"{len(m.voices)} voices, {len(m.faces)} faces (split test) -> {out}")
+
+
 @fame_app.command("subset")
 def subset_cmd(
     manifest: Path = typer.Option(..., "--manifest", help="Manifest folder."),

@@ -187,6 +187,69 @@ def prepare_mav_celeb(
     )
 
 
+# ------------------------------------------------------------------- official test set
+def prepare_test_lists(
+    root: str | Path,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    probe: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+    name: str = "",
+) -> Manifest:
+    """A manifest of the media a FAME test list names (``voices/<Lang>/<n>.wav``,
+    ``faces/<Lang>/<n>.jpg`` under ``root``), to preprocess and embed the official
+    (anonymised) test set. Every file is its own identity (``voice:<id>`` / ``face:<id>``:
+    the people are unknown), split ``test``; the language is the folder below
+    ``voices/``/``faces/``. A listed file that does not exist raises :class:`DataError`.
+    """
+    from vfbench.data.recipes._scan import build_face_items, build_voice_items
+
+    root = Path(root)
+    found: dict[str, dict[str, Found]] = {"voice": {}, "face": {}}
+    for vpath, fpath in pairs:
+        for mod, head, path in (("voice", "voices/", vpath), ("face", "faces/", fpath)):
+            if not path.startswith(head):
+                raise DataError(f"{path}: a FAME list {mod} path must start with {head!r}")
+            rel = path[len(head) :]
+            if rel not in found[mod]:
+                if not (root / head / rel).is_file():
+                    raise DataError(f"{root / head / rel}: listed {mod} file not found")
+                lang = rel.split("/", 1)[0] if "/" in rel else ""
+                stem = rel.rsplit(".", 1)[0]
+                found[mod][rel] = Found(rel, f"{mod}:{stem}", lang)
+    if not found["voice"]:
+        raise DataError("the test lists name no files")
+    report = RecipeReport()
+    workers = default_workers() if workers is None else workers
+    voices = build_voice_items(root / "voices", found["voice"].values(), report,
+                               probe=probe, workers=workers, progress=progress)  # fmt: skip
+    faces = build_face_items(root / "faces", found["face"].values(), report,
+                             probe=probe, workers=workers, progress=progress)  # fmt: skip
+    voices = [replace(v, language=v.session) for v in voices]  # session = language folder
+    if report.skipped:
+        raise DataError(f"{root}: listed media could not be used: {report.skipped[0].message}")
+    identities = [
+        Identity(i, split="test")
+        for i in sorted({v.identity for v in voices} | {f.identity for f in faces})
+    ]
+    return Manifest(
+        identities=identities,
+        voices=voices,
+        faces=faces,
+        voice_root=(root / "voices").resolve(),
+        face_root=(root / "faces").resolve(),
+        name=name or f"{root.resolve().name}-test",
+        meta={
+            "recipe": "fame-test-lists",
+            "face_language": FACE_LANGUAGE_FROM,
+            "session_scope": "identity",
+            "source": str(root.resolve()),
+            "probed": probe,
+        },
+    )
+
+
 # ------------------------------------------------------------------------ languages
 def voice_language(manifest: Manifest, item: VoiceItem) -> str:
     """A voice's language: its own, else its identity's ("" if neither is known)."""
