@@ -424,3 +424,19 @@ def test_cli_import_features(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "pass --overwrite" in capsys.readouterr().err
     assert main([*args[:-2], "--ratios", "0.5,x"]) == 2
     assert "--ratios" in capsys.readouterr().err
+
+
+def test_precomputed_encoder_passes_vectors_and_checks_width() -> None:
+    from vfbench.errors import ConfigError
+    from vfbench.models.encoders import create_encoder, input_kind, out_dim
+
+    enc = create_encoder("precomputed", "face", dim=4)
+    x = torch.randn(3, 4)
+    assert torch.equal(enc(x), x) and out_dim(enc) == 4 and input_kind(enc) == "vector"
+    assert not list(enc.parameters())
+    with pytest.raises(
+        DataError, match=r"expects \(B, 4\) vectors, got \(3, 5\).*face\.kwargs\.dim"
+    ):
+        enc(torch.randn(3, 5))
+    with pytest.raises(ConfigError, match="needs kwargs.dim >= 1"):
+        create_encoder("precomputed", "voice")

@@ -9,6 +9,7 @@ Every encoder is an ``nn.Module`` with three attributes:
     STFT magnitudes, 100 frames/s; ``"image"`` (B, 3, 112, 112) in [-1, 1];
     ``"waveform"`` raw 16 kHz audio read from the manifest (pretrained speaker encoders);
     ``"chip150"`` (150, 150, 3) uint8 face chips read from the manifest (dlib);
+    ``"vector"`` (B, D) imported feature vectors (``precomputed``: a feature store, no media);
 ``modality``
     ``"voice"`` or ``"face"``.
 

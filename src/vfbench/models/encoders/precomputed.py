@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vfbench.errors import DataError
+from vfbench.errors import ConfigError, DataError
 from vfbench.models.encoders import ENCODERS
 
 
@@ -37,8 +37,6 @@ class PrecomputedEncoder(nn.Module):
 @ENCODERS.register("precomputed")
 def precomputed(modality: str, dim: int = 0) -> PrecomputedEncoder:
     """Imported features of size ``dim`` (either modality)."""
-    from vfbench.errors import ConfigError
-
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise ConfigError(
             f"encoder 'precomputed' ({modality}) needs kwargs.dim >= 1 (the imported feature "
