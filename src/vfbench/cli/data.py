@@ -302,4 +302,7 @@ def split(
 
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to the main CLI."""
+    from vfbench.cli.fame import import_features_cmd  # issue 16: lives with the FAME CLI
+
+    data_app.command("import-features")(import_features_cmd)
     app.add_typer(data_app, name="data")

@@ -156,7 +156,12 @@ def cached_features(
     device: str = "cpu",
     progress: bool = True,
 ) -> torch.Tensor:
-    """Features of every ``modality`` item of ``data`` (in table order), via the .npz cache."""
+    """Features of every ``modality`` item of ``data`` (in table order), via the .npz cache.
+
+    Imported vectors (``vector`` encoders) are already features: served as they are,
+    never copied into the cache (a re-import must not meet stale copies)."""
+    if input_kind(encoder) == "vector":
+        return torch.from_numpy(extract_features(encoder, data, modality, device=device))
     path = Path(directory) / f"{modality}_{backbone_hash(encoder, name, kwargs)}.npz"
     known: dict[str, np.ndarray] = {}
     if path.is_file():

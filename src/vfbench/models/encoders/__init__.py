@@ -9,6 +9,7 @@ Every encoder is an ``nn.Module`` with three attributes:
     STFT magnitudes, 100 frames/s; ``"image"`` (B, 3, 112, 112) in [-1, 1];
     ``"waveform"`` raw 16 kHz audio read from the manifest (pretrained speaker encoders);
     ``"chip150"`` (150, 150, 3) uint8 face chips read from the manifest (dlib);
+    ``"vector"`` (B, D) imported feature vectors (``precomputed``: a feature store, no media);
 ``modality``
     ``"voice"`` or ``"face"``.
 
@@ -46,6 +47,7 @@ INPUT_KINDS = {
     "image": "(B, 3, 112, 112) float32 in [-1, 1]",
     "waveform": "list of 1-D float32 16 kHz waveforms (read from the manifest)",
     "chip150": "list of (150, 150, 3) uint8 RGB face chips (read from the manifest)",
+    "vector": "(B, D) float32 imported feature vectors (a feature store; no media)",
 }
 
 # One module per architecture; add a line here when adding a file.
@@ -59,6 +61,7 @@ MODULES = (
     "dimnet",
     "resemblyzer_enc",
     "dlib_face",
+    "precomputed",
 )
 
 _loaded = False
