@@ -272,6 +272,37 @@ def stats(
         _print_stats(_console(), m)
 
 
+@data_app.command("split")
+def split(
+    manifest_dir: Path = typer.Argument(..., help="Manifest folder."),
+    mode: str = typer.Option(..., "--mode", help="all-test or kfold."),
+    folds: int = typer.Option(5, "--folds", help="kfold: number of folds K."),
+    fold: int = typer.Option(-1, "--fold", help="kfold: write only fold i (0-based); default all."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
+    val_fraction: float = typer.Option(
+        0.1, "--val-fraction", help="kfold: val share of train (0: no val split)."
+    ),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="Output manifest folder (kfold, all folds: DIR/fold<i>)."
+    ),
+) -> None:
+    """Write re-split manifests: every identity in test, or identity-disjoint k-fold."""
+    from vfbench.data.manifest import load_manifest
+    from vfbench.data.splits import split_manifest
+
+    m = load_manifest(manifest_dir)
+    todo = [fold] if mode != "kfold" or fold >= 0 else list(range(folds))
+    for i in todo:
+        dest = out if mode != "kfold" or fold >= 0 else out / f"fold{i}"
+        sm = split_manifest(m, mode, folds, max(i, 0), seed, val_fraction)
+        sm.save(dest)
+        n = {s: sum(x.split == s for x in sm.identities) for s in ("train", "val", "test")}
+        typer.echo(f"wrote {dest}: train {n['train']}, val {n['val']}, test {n['test']} identities")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to the main CLI."""
+    from vfbench.cli.fame import import_features_cmd  # issue 16: lives with the FAME CLI
+
+    data_app.command("import-features")(import_features_cmd)
     app.add_typer(data_app, name="data")

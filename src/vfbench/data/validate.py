@@ -37,6 +37,9 @@ session_leak           warning   one recording session / source video under iden
 metadata_mismatch      warning   recorded sample rate / image size differs from the file
 =====================  ========  ==========================================================
 
+A manifest whose ``meta["media"]`` is ``False`` (``vfbench data import-features``: items
+are rows of feature files) skips the media checks (roots, formats, files).
+
 Records are named ``<file>:<line> <id>`` with the line the record has in the saved CSV
 (header = line 1), e.g. ``voices.csv:7 'id10001/abc/00001'``.
 """
@@ -198,8 +201,9 @@ def validate_manifest(
     idmap: dict[str, Identity] = {}
     for i in ids:
         idmap.setdefault(i.id, i)
-    _check_items(voices, VoiceItem.FILE, "voice", AUDIO_EXTS, idmap, manifest.voice_root, c)
-    _check_items(faces, FaceItem.FILE, "face", IMAGE_EXTS, idmap, manifest.face_root, c)
+    media = manifest.meta.get("media", True) is not False  # False: imported feature vectors
+    _check_items(voices, VoiceItem.FILE, "voice", AUDIO_EXTS, idmap, manifest.voice_root, c, media)
+    _check_items(faces, FaceItem.FILE, "face", IMAGE_EXTS, idmap, manifest.face_root, c, media)
 
     has_v = {v.identity for v in voices}
     has_f = {f.identity for f in faces}
@@ -224,7 +228,7 @@ def validate_manifest(
         _check_sessions(voices, VoiceItem.FILE, "session", idmap, c)
         _check_sessions(faces, FaceItem.FILE, "source_video", idmap, c)
 
-    if check_media:
+    if check_media and media:
         _check_media(manifest, c, workers=workers, progress=progress)
     return ValidationReport(
         issues=c.issues,
@@ -313,9 +317,10 @@ def _check_items(
     idmap: dict[str, Identity],
     root: Path | None,
     c: _Collector,
+    media: bool = True,
 ) -> None:
     first: dict[str, int] = {}
-    if items and root is None:
+    if items and root is None and media:
         c.add(
             "no_root",
             file,
@@ -342,7 +347,7 @@ def _check_items(
         if why:
             c.add("path_escape", r, f"path {it.path!r} of {it.id!r}: {why}")
         ext = PurePosixPath(it.path).suffix.lower()
-        if ext not in exts:
+        if media and ext not in exts:
             c.add(
                 "unsupported_format",
                 r,
