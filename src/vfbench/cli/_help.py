@@ -89,5 +89,5 @@ def install() -> None:
     _core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
     _core.TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
     _core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
-    _ru._get_parameter_help = _param_help  # type: ignore[assignment]
+    _ru._get_parameter_help = _param_help
     _core._vfbench_help = True  # type: ignore[attr-defined]
