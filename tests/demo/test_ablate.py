@@ -7,7 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vfbench.demo.ablate import (
+from vfbench.errors import ConfigError
+from vfbench.evaluate.api import evaluate, make_trials
+from vfbench.evaluate.embeddings import Embeddings
+from vfbench.evaluate.protocol import Protocol
+from vfbench.experiments.ablation import (
     COLUMNS,
     Grid,
     GridRow,
@@ -15,11 +19,7 @@ from vfbench.demo.ablate import (
     comparison_rows,
     load_grid,
 )
-from vfbench.demo.config import packaged_config
-from vfbench.errors import ConfigError
-from vfbench.evaluate.api import evaluate, make_trials
-from vfbench.evaluate.embeddings import Embeddings
-from vfbench.evaluate.protocol import Protocol
+from vfbench.experiments.config import packaged_config
 
 
 def grid_file(tmp_path: Path, text: str) -> Path:
@@ -64,7 +64,7 @@ def test_bad_grids_name_the_culprit(tmp_path: Path, text: str, culprit: str) -> 
 
 
 def test_only_unknown_row_is_an_error(tmp_path: Path) -> None:
-    from vfbench.demo.ablate import _ordered
+    from vfbench.experiments.ablation import _ordered
 
     g = load_grid(grid_file(tmp_path, "rows: [{name: a}, {name: b}]\nbaseline: b\n"))
     assert [r.name for r in _ordered(g, [])] == ["b", "a"]  # baseline first: it makes the trials
@@ -136,7 +136,7 @@ def test_comparison_table_pairs_rows_on_the_same_trials(tmp_path: Path) -> None:
 
 def test_changing_rows_reuses_finished_ones(tmp_path: Path) -> None:
     """Resumability is the stage runner's: a row's stages are keyed by its config only."""
-    from vfbench.demo.run import _train_key_config
+    from vfbench.experiments.demo import _train_key_config
 
     g = load_grid(grid_file(tmp_path, "rows: [{name: a}, {name: b, set: [train.steps=5]}]\n"))
     a1 = _train_key_config(g.config(g.rows[0]))

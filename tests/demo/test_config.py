@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vfbench.demo.config import deep_merge, load_demo_config, packaged_config
 from vfbench.errors import ConfigError
+from vfbench.experiments.config import deep_merge, load_demo_config, packaged_config
 
 TRAIN_BASE = """
 name: base_run

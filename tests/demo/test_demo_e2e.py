@@ -111,8 +111,8 @@ def test_quick_demo_is_quick(run_a: Path) -> None:
 
 
 def test_second_run_reuses_every_stage(run_a: Path) -> None:
-    from vfbench.demo.config import load_demo_config, packaged_config
-    from vfbench.demo.run import run_demo
+    from vfbench.experiments.config import load_demo_config, packaged_config
+    from vfbench.experiments.demo import run_demo
 
     before = _stage_records(run_a)
     mtime = (run_a / "eval" / "results.json").stat().st_mtime_ns
@@ -132,8 +132,8 @@ def test_second_run_reuses_every_stage(run_a: Path) -> None:
 
 
 def test_changed_protocol_reruns_only_evaluation_and_report(run_a: Path, tmp_path: Path) -> None:
-    from vfbench.demo.config import load_demo_config, packaged_config
-    from vfbench.demo.run import run_demo
+    from vfbench.experiments.config import load_demo_config, packaged_config
+    from vfbench.experiments.demo import run_demo
 
     out = tmp_path / "b"
     shutil.copytree(run_a, out)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from vfbench.data.synthetic import SynthConfig, bayes_log_likelihood, oracle_report, sample_traits
-from vfbench.demo.oracle import oracle_embeddings, pmi_matrix
 from vfbench.errors import DataError
 from vfbench.evaluate.api import evaluate
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.protocol import Protocol
+from vfbench.experiments.oracle import oracle_embeddings, pmi_matrix
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from test_methods_training import tiny_split
 
 from vfbench.cli import main
 from vfbench.errors import ConfigError
-from vfbench.train.method_zoo.benchmark import BenchData, load_grid, run_benchmark
+from vfbench.experiments.benchmark import BenchData, load_grid, run_benchmark
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -195,7 +195,7 @@ def test_evaluate_checkpoint_uses_the_method_scorer(bench: Any) -> None:
     from vfbench.config import from_dict
     from vfbench.evaluate.protocol import Protocol
     from vfbench.evaluate.trials import TrialSet
-    from vfbench.train.method_zoo.benchmark import default_protocol_dict, evaluate_checkpoint
+    from vfbench.experiments.benchmark import default_protocol_dict, evaluate_checkpoint
 
     out, data, table, _ = bench
     row = json.loads((out / "rows" / "SVHF" / "row.json").read_text())

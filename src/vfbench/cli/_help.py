@@ -66,6 +66,15 @@ def _usage_name(self: Any) -> str:
 
 
 _orig_param_help = _ru._get_parameter_help
+_orig_default_string = _core._get_default_string
+
+
+def _default_string(obj: Any, **kwargs: Any) -> str:
+    # typer wraps a textual default in parentheses ("[default: (runs/<name>)]"); a value
+    # default has none: write both the same way.
+    if kwargs.get("show_default_is_str"):
+        return str(obj.show_default)
+    return str(_orig_default_string(obj, **kwargs))
 
 
 def _param_help(**kwargs: Any) -> Any:
@@ -90,4 +99,5 @@ def install() -> None:
     _core.TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
     _core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
     _ru._get_parameter_help = _param_help
+    _core._get_default_string = _default_string
     _core._vfbench_help = True  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """``vfbench methods list``, ``vfbench methods benchmark [--grid GRID.yaml] --out DIR`` and
 ``vfbench methods evaluate CHECKPOINT --manifest M --cache C --out DIR``.
 
-Thin: the work is :func:`vfbench.train.method_zoo.benchmark.run_benchmark`.
+Thin: the work is :func:`vfbench.experiments.benchmark.run_benchmark`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ QUICK = [
 @methods_app.command("list")
 def list_cmd() -> None:
     """Registered methods with their objective and packaged configs."""
-    from vfbench.train.method_zoo.benchmark import CONFIG_DIR
-    from vfbench.train.methods import get_method, method_names
+    from vfbench.experiments.benchmark import CONFIG_DIR
+    from vfbench.methods import get_method, method_names
 
     for name in method_names():
         m = get_method(name)
@@ -46,12 +46,17 @@ def list_cmd() -> None:
 def benchmark_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (resumable)."),
     grid: Path = typer.Option(
-        None, "--grid", help="Grid YAML (rows = method configs); default: all six CPU configs."
+        None,
+        "--grid",
+        help="Grid YAML (rows = method configs).",
+        show_default="every CPU method config",
     ),
     set_: list[str] = typer.Option(
         [], "--set", help="Override a grid key, e.g. --set steps=500 (repeatable)."
     ),
-    manifest: Path = typer.Option(None, "--manifest", help="Manifest folder (default: synthetic)."),
+    manifest: Path = typer.Option(
+        None, "--manifest", help="Manifest folder.", show_default="the synthetic corpus"
+    ),
     cache: Path = typer.Option(None, "--cache", help="Preprocessing cache of the manifest."),
     quick: bool = typer.Option(False, "--quick", help="Short training + small protocol."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -60,7 +65,7 @@ def benchmark_cmd(
     import logging
     import sys
 
-    from vfbench.train.method_zoo.benchmark import load_grid, run_benchmark
+    from vfbench.experiments.benchmark import load_grid, run_benchmark
 
     overrides = [*(QUICK if quick else []), *set_]
     if manifest is not None:
@@ -94,7 +99,7 @@ def evaluate_cmd(
     trials: Path | None = typer.Option(None, "--trials", help="Score on this trial file."),
     overrides: list[str] = typer.Option([], "--set", help="Protocol override key=value."),
     quick: bool = typer.Option(False, "--quick", help="Small protocol (smoke tests)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
 ) -> None:
     """Evaluate a checkpoint with its method's own scorer (needed for SVHF / Horiguchi)."""
     import sys
@@ -103,9 +108,9 @@ def evaluate_cmd(
     from vfbench.data.manifest import load_manifest
     from vfbench.evaluate.protocol import Protocol
     from vfbench.evaluate.trials import TrialSet
+    from vfbench.experiments.benchmark import evaluate_checkpoint
     from vfbench.report import write_report
     from vfbench.train.data import load_split
-    from vfbench.train.method_zoo.benchmark import evaluate_checkpoint
 
     base = to_dict(Protocol.quick() if quick else Protocol())
     proto = from_dict(Protocol, apply_overrides(base, overrides), "protocol")

@@ -92,7 +92,7 @@ def oracle(
     corpus: Path = typer.Argument(..., help="Corpus folder (or its traits.csv)."),
     split: str = typer.Option("test", "--split", help="Identities to use; 'all' for every split."),
     trials: int | None = typer.Option(
-        None, "--trials", help="Sampled trials per protocol (default: every ordered pair)."
+        None, "--trials", help="Sampled trials per protocol.", show_default="every ordered pair"
     ),
     seed: int = typer.Option(0, "--seed", help="Trial sampling seed."),
     population: int = typer.Option(

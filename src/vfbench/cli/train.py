@@ -14,9 +14,13 @@ def register(app: typer.Typer) -> None:
             ..., help="Training config YAML (configs/trinet_cpu.yaml ...)."
         ),
         set_: list[str] = typer.Option([], "--set", help="Override a config key: --set steps=500."),
-        out: Path = typer.Option(None, "--out", help="Output folder (default runs/<name>)."),
+        out: Path = typer.Option(
+            None, "--out", "-o", help="Output folder.", show_default="runs/<config name>"
+        ),
         resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
-        device: str = typer.Option(None, "--device", help="cpu or cuda (default: config)."),
+        device: str = typer.Option(
+            None, "--device", help="cpu or cuda[:N].", show_default="the config's device, cpu"
+        ),
         quick: bool = typer.Option(False, "--quick", help="Tiny run (smoke test, < 20 s)."),
         ddp: int = typer.Option(0, "--ddp", help="Run N data-parallel processes (torchrun)."),
     ) -> None:
@@ -38,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
             cmd = [
                 sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ddp}",
-                "-m", "vfbench.train.ddp", str(config), "--out", str(out_dir),
+                "-m", "vfbench.cli.ddp", str(config), "--out", str(out_dir),
             ]  # fmt: skip
             for o in overrides:
                 cmd += ["--set", o]
@@ -46,9 +50,10 @@ def register(app: typer.Typer) -> None:
                 cmd.append("--resume")
             raise typer.Exit(subprocess.call(cmd))
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from vfbench.methods import get_method
         from vfbench.train.loop import train
 
-        res = train(cfg, out_dir, resume=resume)
+        res = train(cfg, out_dir, get_method(cfg.method), resume=resume)
         typer.echo(f"checkpoints: {res.last_checkpoint}  best: {res.best_checkpoint}")
         if res.validations:
             v = res.validations[-1]

@@ -1,7 +1,8 @@
 """Turn a trained checkpoint into the evaluation framework's embedding files.
 
-``embed_manifest(checkpoint, manifest, cache, split)`` rebuilds the model from the config
-stored in the checkpoint, embeds every cached voice and face item of ``split`` (full
+``embed_manifest(checkpoint, manifest, cache, split, methods=get_method)`` rebuilds the
+model from the config stored in the checkpoint (``methods`` resolves the method name it
+records: ``vfbench.methods.get_method``; ``train`` does not import the methods), embeds every cached voice and face item of ``split`` (full
 voice clips, un-augmented faces) and returns two
 :class:`~vfbench.evaluate.embeddings.Embeddings` whose ``meta`` records the checkpoint
 hash, method, step and config.
@@ -9,6 +10,7 @@ hash, method, step and config.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +18,34 @@ import numpy as np
 import torch
 
 from vfbench.config import from_dict
+from vfbench.errors import CheckpointError
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.models.encoders import create_encoder, input_kind
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.checkpoint import load_checkpoint
 from vfbench.train.config import TrainConfig
 from vfbench.train.data import SplitData, load_split
-from vfbench.train.methods import Method, get_method
+from vfbench.train.features import extract_features
+from vfbench.train.loop import embed_split
+from vfbench.train.protocol import Method
 from vfbench.utils.io import sha256_file
 from vfbench.utils.provenance import Provenance
 
+MethodResolver = Callable[[str], Method]
+"""Method name -> method object (``vfbench.methods.get_method``)."""
+
 
 def load_trained(
-    checkpoint: str | Path, device: str = "cpu"
+    checkpoint: str | Path, methods: MethodResolver, device: str = "cpu"
 ) -> tuple[Method, VoiceFaceModel, TrainConfig, dict[str, Any]]:
-    """(method, model in eval mode, config, raw checkpoint) from a training checkpoint."""
+    """(method, model in eval mode, config, raw checkpoint) from a training checkpoint;
+    ``methods`` turns the method name recorded in it into the method object."""
     ckpt = load_checkpoint(checkpoint)
     cfg = from_dict(TrainConfig, ckpt["config"], where=str(checkpoint))
-    method = get_method(cfg.method)
+    method = methods(cfg.method)
     vb = create_encoder(cfg.voice.name, "voice", **cfg.voice.kwargs)
     fb = create_encoder(cfg.face.name, "face", **cfg.face.kwargs)
     model = method.build_model(cfg, vb, fb)
-    from vfbench.errors import CheckpointError
-
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
@@ -52,9 +59,6 @@ def embed_data(
     method: Method, model: VoiceFaceModel, data: SplitData, modality: str, device: str = "cpu"
 ) -> np.ndarray:
     """(N, D) embeddings of every ``modality`` item of ``data``."""
-    from vfbench.train.features import extract_features
-    from vfbench.train.loop import embed_split
-
     bb = model.backbone(modality)
     if input_kind(bb) in ("waveform", "chip150"):
         feats = torch.from_numpy(extract_features(bb, data, modality, device=device))
@@ -68,9 +72,11 @@ def embed_manifest(
     cache: str | Path,
     split: str = "test",
     device: str = "cpu",
+    *,
+    methods: MethodResolver,
 ) -> tuple[Embeddings, Embeddings]:
     """Voice and face :class:`Embeddings` of ``split`` of ``manifest`` (items in ``cache``)."""
-    method, model, cfg, ckpt = load_trained(checkpoint, device)
+    method, model, cfg, ckpt = load_trained(checkpoint, methods, device)
     data = load_split(str(manifest), str(cache), split, seed=cfg.seed, augment=False)
     meta = {
         "model": f"{cfg.method}:{cfg.voice.name}+{cfg.face.name}",

@@ -2,7 +2,8 @@
 parameter groups and the paper's step schedule, validation with 1:2 accuracy, atomic
 checkpoints with exact resume, CSV/JSONL(/TensorBoard) logs and a progress bar.
 
-``train(cfg, out_dir)`` writes into ``out_dir``::
+``train(cfg, out_dir, method)`` writes into ``out_dir`` (``method``: an object with the hooks
+of :class:`vfbench.train.protocol.Method`, e.g. ``vfbench.methods.get_method(cfg.method)``)::
 
     config.yaml           resolved config
     pretrain/{voice,face}.pt   backbone weights from the pretraining stage (if enabled)
@@ -20,8 +21,6 @@ import io
 import json
 import logging
 import math
-import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,16 +39,12 @@ from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.checkpoint import load_checkpoint, save_checkpoint
 from vfbench.train.config import EncoderConfig, TrainConfig
 from vfbench.train.data import SplitData, TensorSource, load_split
-from vfbench.train.methods import Batch, Method, get_method
+from vfbench.train.protocol import Batch, Method
 from vfbench.train.sampler import triplet_arithmetic
 from vfbench.utils.io import atomic_write_json, atomic_write_text
 from vfbench.utils.provenance import Provenance
 
 log = logging.getLogger("vfbench.train")
-
-
-class SimulatedCrash(RuntimeError):
-    """Raised by ``train(..., crash_after=N)`` after step N (tests of exact resume)."""
 
 
 @dataclass
@@ -378,25 +373,30 @@ def _to_features(
 def train(
     cfg: TrainConfig,
     out_dir: str | Path,
+    method: Method,
+    *,
     resume: bool = False,
     data: SplitData | None = None,
     val_data: SplitData | None = None,
-    crash_after: int | None = None,
     dist: DistInfo | None = None,
     progress: bool | None = None,
 ) -> TrainResult:
-    """Run (or resume) training as configured; returns the checkpoints and figures.
+    """Run (or resume) training of ``method`` as configured; returns the checkpoints and
+    figures. ``method.name`` must be ``cfg.method`` (the caller resolves the name, e.g.
+    ``vfbench.methods.get_method(cfg.method)``).
 
-    ``data``/``val_data`` override ``cfg.data`` (in-memory splits, tests). ``crash_after``
-    raises :class:`SimulatedCrash` after that step (resume tests). Environment variable
-    ``VFBENCH_KILL_AT_STEP=N`` SIGKILLs the process after step N (kill tests).
+    ``data``/``val_data`` override ``cfg.data`` (in-memory splits, tests).
     """
+    if method.name != cfg.method:
+        raise ConfigError(
+            f"the config trains method {cfg.method!r} but a {method.name!r} method was given"
+        )
     threads = cfg.threads or (1 if len(cfg.feature_modalities()) == 2 else 0)
     old = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _train(cfg, out_dir, resume, data, val_data, crash_after, dist, progress)
+        return _train(cfg, out_dir, method, resume, data, val_data, dist, progress)
     finally:
         torch.set_num_threads(old)
 
@@ -404,12 +404,12 @@ def train(
 def _train(
     cfg: TrainConfig,
     out_dir: str | Path,
-    resume: bool = False,
-    data: SplitData | None = None,
-    val_data: SplitData | None = None,
-    crash_after: int | None = None,
-    dist: DistInfo | None = None,
-    progress: bool | None = None,
+    method: Method,
+    resume: bool,
+    data: SplitData | None,
+    val_data: SplitData | None,
+    dist: DistInfo | None,
+    progress: bool | None,
 ) -> TrainResult:
     dist = dist or DistInfo()
     out = Path(out_dir)
@@ -418,7 +418,6 @@ def _train(
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but no CUDA GPU is available")
     show = (cfg.log.progress if progress is None else progress) and dist.main
-    method = get_method(cfg.method)
     seed_everything(cfg.seed)
 
     if data is None:
@@ -526,7 +525,6 @@ def _train(
             "identities": len(data.identities),
         }
 
-    kill_at = int(os.environ.get("VFBENCH_KILL_AT_STEP", "0") or 0)
     model.train()
     _set_frozen_eval(model, cfg)
     bar = _bar(cfg.steps, start, cfg.name, show)
@@ -595,11 +593,6 @@ def _train(
                 save_checkpoint(out / "best.pt", state(done))
         if dist.main and (done % max(1, cfg.checkpoint_every) == 0 or done == cfg.steps):
             save_checkpoint(last_path, state(done))
-        if kill_at and done == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        if crash_after is not None and done == crash_after:
-            logger.close()
-            raise SimulatedCrash(f"simulated crash after step {done}")
     if bar is not None:
         bar.close()
     logger.close()

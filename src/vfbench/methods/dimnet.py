@@ -24,12 +24,12 @@ import torch
 from torch import nn
 
 from vfbench.errors import ConfigError
+from vfbench.methods.base import ZooMethod
+from vfbench.methods.registry import METHODS
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
 from vfbench.train.data import SplitData
 from vfbench.train.losses import create_loss
-from vfbench.train.method_zoo._base import ZooMethod
-from vfbench.train.methods import METHODS
 
 COVARIATES = ("identity", "gender", "nationality")
 VARIANTS = {

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from vfbench.config import to_dict
-from vfbench.demo.pipeline import StageRecord
 from vfbench.evaluate.results import EvaluationResult, Metric
+from vfbench.experiments.stages import StageRecord
 from vfbench.utils.provenance import Provenance
 
 RowKey = tuple[str, str, str, str, str]

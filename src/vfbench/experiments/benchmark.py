@@ -23,6 +23,7 @@ Steps (each resumable; a finished row is never rerun):
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -34,14 +35,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from vfbench.config import dump_yaml, from_dict, load_config, to_dict
+from vfbench.data.manifest import load_manifest
+from vfbench.data.synthetic import generate_corpus, load_synth_config
 from vfbench.errors import ConfigError
-from vfbench.utils.io import atomic_write_json, atomic_write_text, stable_hash
+from vfbench.evaluate.api import evaluate, make_trials
+from vfbench.evaluate.embeddings import Embeddings
+from vfbench.evaluate.protocol import Protocol
+from vfbench.evaluate.results import EvaluationResult
+from vfbench.evaluate.trials import TrialSet
+from vfbench.experiments.config import CONFIG_DIR as PACKAGED_CONFIGS
+from vfbench.methods import get_method
+from vfbench.preprocess.config import PreprocessConfig
+from vfbench.preprocess.run import preprocess
+from vfbench.report.compare import compare_results
+from vfbench.train.config import load_train_config
+from vfbench.train.data import load_split
+from vfbench.train.embed import embed_data, load_trained
+from vfbench.train.features import cached_features
+from vfbench.train.loop import build_backbone, pretrain_backbone, seed_everything, train
+from vfbench.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, stable_hash
+from vfbench.utils.provenance import Provenance
 
 log = logging.getLogger("vfbench.methods")
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = PACKAGED_CONFIGS
 
 #: Table columns: (label, trial-group key, metric name). ``{d}`` = direction.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -173,9 +193,6 @@ class BenchData:
 def load_bench_data(
     manifest: str, cache: str, split: str, train_cfg: Any
 ) -> BenchData:  # pragma: no cover - exercised by the slow end-to-end test
-    from vfbench.data.manifest import load_manifest
-    from vfbench.train.data import load_split
-
     d = train_cfg.data
     tr = load_split(manifest, cache, d.train_split, d.crop_seconds, train_cfg.seed,
                     d.max_train_identities, augment=d.face_augment)  # fmt: skip
@@ -191,10 +208,6 @@ def ensure_synthetic(
     """Generate the default synthetic corpus into ``out/synth`` and preprocess it into
     ``out/synth/cache`` (as the demo does: no face detector on the rendered faces). Both
     steps resume / skip when already done."""
-    from vfbench.data.synthetic import generate_corpus, load_synth_config
-    from vfbench.preprocess.config import PreprocessConfig
-    from vfbench.preprocess.run import preprocess
-
     root = out / "synth"
     corpus = root / "corpus"
     if not (corpus / "manifest" / "manifest.json").is_file():
@@ -210,8 +223,6 @@ def ensure_synthetic(
 # ------------------------------------------------------------------------------ rows
 def row_config(grid: BenchmarkGrid, row: RowSpec, base: Path | None, data: BenchData) -> Any:
     """The resolved TrainConfig of ``row`` (grid-wide overrides, then the row's)."""
-    from vfbench.train.config import load_train_config
-
     path = resolve_config_path(row.config, base)
     sets = list(grid.set)
     if data.manifest:
@@ -231,10 +242,6 @@ def row_config(grid: BenchmarkGrid, row: RowSpec, base: Path | None, data: Bench
 def shared_backbones(cfg: Any, data: BenchData, out: Path, progress: bool) -> dict[str, str]:
     """Backbone weights shared by every row: the baseline config's backbones, pretrained
     by its ``pretrain`` stage if enabled, else its initial weights (seeded)."""
-    import torch
-
-    from vfbench.train.loop import build_backbone, pretrain_backbone, seed_everything
-
     paths = {}
     for mod in ("voice", "face"):
         p = out / "backbones" / f"{mod}.pt"
@@ -247,10 +254,6 @@ def shared_backbones(cfg: Any, data: BenchData, out: Path, progress: bool) -> di
         seed_everything(cfg.seed + (1 if mod == "voice" else 2))
         enc = cfg.voice if mod == "voice" else cfg.face
         bb = build_backbone(enc, mod, enc.weights)
-        import io
-
-        from vfbench.utils.io import atomic_write_bytes
-
         buf = io.BytesIO()
         torch.save(bb.state_dict(), buf)
         atomic_write_bytes(p, buf.getvalue())
@@ -275,11 +278,6 @@ def embed_split_features(
     method: Any, model: Any, cfg: Any, data: Any, directory: Path, device: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """(voice, face) test embeddings; frozen backbones go through the feature cache."""
-    import torch
-
-    from vfbench.train.embed import embed_data
-    from vfbench.train.features import cached_features
-
     out = []
     feat_mods = cfg.feature_modalities()
     for mod, enc in (("voice", cfg.voice), ("face", cfg.face)):
@@ -321,12 +319,7 @@ def evaluate_checkpoint(
     compare embeddings by cosine, which is wrong for the matcher methods: use this (or
     ``vfbench methods evaluate``) for them.
     """
-    from vfbench.evaluate.api import evaluate, make_trials
-    from vfbench.evaluate.embeddings import Embeddings
-    from vfbench.evaluate.protocol import Protocol
-    from vfbench.train.embed import embed_data, load_trained
-
-    method, model, cfg, ckpt = load_trained(checkpoint, device)
+    method, model, cfg, ckpt = load_trained(checkpoint, get_method, device)
     ids = np.asarray(data.identities)
     meta = {"method": cfg.method, "checkpoint": str(checkpoint), "step": int(ckpt["step"])}
     ev, ef = (
@@ -381,15 +374,6 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Train, evaluate and compare every row of ``grid`` into ``out``; returns the table
     as a dict (also written to ``benchmark.json`` / ``benchmark.md``)."""
-    from vfbench.evaluate.api import evaluate, make_trials
-    from vfbench.evaluate.embeddings import Embeddings
-    from vfbench.evaluate.protocol import Protocol
-    from vfbench.evaluate.results import EvaluationResult
-    from vfbench.evaluate.trials import TrialSet
-    from vfbench.train.embed import load_trained
-    from vfbench.train.loop import train
-    from vfbench.train.methods import get_method
-
     say = say or (lambda m: log.info("%s", m))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -453,7 +437,7 @@ def run_benchmark(
         resume = not st or same
         atomic_write_json(state_p, {"fingerprint": fp, "status": "training"})
         t0 = time.time()
-        tr = train(cfg, row_dir, resume=resume, data=data.train, val_data=data.val,
+        tr = train(cfg, row_dir, get_method(cfg.method), resume=resume, data=data.train, val_data=data.val,
                    progress=progress)  # fmt: skip
         train_s = time.time() - t0
         ck = (
@@ -462,7 +446,7 @@ def run_benchmark(
             else tr.last_checkpoint
         )
         t0 = time.time()
-        method, model, mcfg, ckpt = load_trained(ck, cfg.device)
+        method, model, mcfg, ckpt = load_trained(ck, get_method, cfg.device)
         v, f = embed_split_features(method, model, mcfg, data.test, row_dir / "features",
                                     cfg.device)  # fmt: skip
         ids = np.asarray(data.test.identities)
@@ -490,8 +474,6 @@ def run_benchmark(
 
     results = {rr.name: EvaluationResult.load(rr.result_dir, with_outcomes=True) for rr in rows}
     table = build_table(grid, rows, results, cfgs)
-    from vfbench.utils.provenance import Provenance
-
     table["provenance"] = Provenance(
         command=command, seed=cfgs[grid.baseline].seed, config=to_dict(grid),
         inputs={"trials": TrialSet.load(trials_path).sha256},
@@ -540,8 +522,6 @@ def build_table(
 ) -> dict[str, Any]:
     """Per row: every column's value + interval, the 1:n curve, and the paired tests
     against the baseline (same trials)."""
-    from vfbench.report.compare import compare_results
-
     base = results[grid.baseline]
     out_rows = []
     for i, rr in enumerate(rows):
@@ -695,14 +675,10 @@ def table_markdown(table: dict[str, Any]) -> str:
 
 
 def _plot_one_to_n(table: dict[str, Any], path: Path) -> None:
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from vfbench.utils.io import atomic_write_bytes
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in table["rows"]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vfbench.demo.pipeline import StageOutput, StageRunner, stage_key
 from vfbench.errors import DataError, PathEscapeError
+from vfbench.experiments.stages import StageOutput, StageRunner, stage_key
 
 
 class Counter:

@@ -11,7 +11,7 @@ A grid file::
         set: [train.head.l2=false]
         note: "L2 normalisation off (Table 5)"
 
-Every row is a full :class:`~vfbench.demo.config.DemoConfig`. Rows must share the corpus
+Every row is a full :class:`~vfbench.experiments.config.DemoConfig`. Rows must share the corpus
 (``synth``), the evaluated ``split`` and the ``protocol``, so they are scored on exactly
 the same trials: the baseline row generates the trial file and every other row is
 evaluated on it. Preprocessing caches are shared between rows with equal preprocessing
@@ -36,18 +36,18 @@ from pathlib import Path
 from typing import Any
 
 from vfbench.config import read_yaml, to_dict
-from vfbench.demo.config import DemoConfig, load_demo_config, resolve_config_path
-from vfbench.demo.pipeline import StageRunner
-from vfbench.demo.run import (
+from vfbench.errors import ConfigError
+from vfbench.evaluate.results import EvaluationResult, Metric
+from vfbench.experiments.config import DemoConfig, load_demo_config, resolve_config_path
+from vfbench.experiments.demo import (
     stage_embed,
     stage_evaluate,
     stage_preprocess,
     stage_synth,
     stage_train,
 )
-from vfbench.demo.summary import ceiling_fraction, pct
-from vfbench.errors import ConfigError
-from vfbench.evaluate.results import EvaluationResult, Metric
+from vfbench.experiments.stages import StageRunner
+from vfbench.experiments.summary import ceiling_fraction, pct
 from vfbench.utils.io import atomic_write_json, atomic_write_text, stable_hash
 from vfbench.utils.provenance import Provenance
 

@@ -11,13 +11,14 @@ Stages (each a function of the previous stages' output hashes and its own config
     report      OUT/              results.json (+ demo summary, provenance, hashes),
                                   outcomes.npz, report.md, report.html, results.csv, plots/
 
-The stage functions (``stage_*``) take explicit folders so :mod:`vfbench.demo.ablate` can
+The stage functions (``stage_*``) take explicit folders so :mod:`vfbench.experiments.ablation` can
 share a corpus, caches and one trial file between the rows of an ablation grid.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -25,10 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from vfbench.config import to_dict
-from vfbench.demo.config import DemoConfig
-from vfbench.demo.pipeline import StageOutput, StageRecord, StageRunner
+from vfbench.data.manifest import load_manifest
+from vfbench.data.synthetic import generate_corpus
 from vfbench.errors import DataError
+from vfbench.evaluate.api import embeddings_hash, evaluate, make_trials
+from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.results import EvaluationResult
+from vfbench.evaluate.trials import TrialSet
+from vfbench.experiments.config import DemoConfig
+from vfbench.experiments.oracle import oracle_embeddings
+from vfbench.experiments.stages import StageOutput, StageRecord, StageRunner
+from vfbench.experiments.summary import build_report
+from vfbench.methods import get_method
+from vfbench.preprocess.run import preprocess
+from vfbench.train.embed import embed_manifest
+from vfbench.train.loop import train
 from vfbench.utils.io import sha256_file, stable_hash
 
 Log = Callable[[str], None]
@@ -98,15 +110,11 @@ def stage_synth(
         hashes = {"manifest": manifest_hash(manifest)}
         synth_json = corpus / "synth.json"
         if synth_json.is_file():
-            import json
-
             hashes["corpus"] = str(json.loads(synth_json.read_text()).get("corpus_sha256", ""))
         runner.log(f"[synth] using the existing corpus {corpus}")
         return DataRef(corpus, manifest, hashes)
 
     def fn(d: Path, resume: bool) -> StageOutput:
-        from vfbench.data.synthetic import generate_corpus
-
         res = generate_corpus(
             d, cfg.synth, workers=cfg.workers, progress=progress, overwrite=True, command=command
         )
@@ -140,8 +148,6 @@ def stage_preprocess(
     inputs = {"manifest": data.hashes["manifest"]}
 
     def fn(d: Path, resume: bool) -> StageOutput:
-        from vfbench.preprocess.run import preprocess
-
         s = preprocess(
             data.manifest,
             d,
@@ -183,10 +189,8 @@ def stage_train(
     inputs = {"manifest": data.hashes["manifest"], "cache": cache_hash}
 
     def fn(d: Path, resume: bool) -> StageOutput:
-        from vfbench.train.loop import train
-
         tc = _train_config(cfg, data.manifest, cache_dir)
-        res = train(tc, d, resume=resume, progress=progress)
+        res = train(tc, d, get_method(tc.method), resume=resume, progress=progress)
         ckpt = d / "best.pt" if cfg.checkpoint == "best" and res.best_checkpoint else d / "last.pt"
         last = res.validations[-1] if res.validations else None
         return StageOutput(
@@ -224,10 +228,9 @@ def stage_embed(
     ckpt = Path(train_rec.directory) / str(train_rec.info["checkpoint"])
 
     def fn(d: Path, resume: bool) -> StageOutput:
-        from vfbench.evaluate.api import embeddings_hash
-        from vfbench.train.embed import embed_manifest
-
-        v, f = embed_manifest(ckpt, data.manifest, cache_dir, cfg.split, cfg.train.device)
+        v, f = embed_manifest(
+            ckpt, data.manifest, cache_dir, cfg.split, cfg.train.device, methods=get_method
+        )
         v.save(d / "voices.npz")
         f.save(d / "faces.npz")
         return StageOutput(
@@ -260,17 +263,10 @@ def stage_evaluate(
         "manifest": data.hashes["manifest"],
     }
     if trials_file is not None:
-        from vfbench.evaluate.trials import TrialSet
-
         inputs["trials"] = TrialSet.load(trials_file).sha256
     emb_dir = Path(embed_rec.directory)
 
     def fn(d: Path, resume: bool) -> StageOutput:
-        from vfbench.data.manifest import load_manifest
-        from vfbench.evaluate.api import evaluate, make_trials
-        from vfbench.evaluate.embeddings import Embeddings
-        from vfbench.evaluate.trials import TrialSet
-
         v = Embeddings.load(emb_dir / "voices.npz")
         f = Embeddings.load(emb_dir / "faces.npz")
         man = load_manifest(data.manifest)
@@ -291,8 +287,6 @@ def stage_evaluate(
         info: dict[str, Any] = {"metrics": len(res.metrics), "trials_sha256": res.trials_hash}
         traits = data.corpus / "traits.csv"
         if cfg.oracle and traits.is_file():
-            from vfbench.demo.oracle import oracle_embeddings
-
             say("synthetic oracle (Bayes-optimal PMI) on the same trials")
             ov, of, scorer = oracle_embeddings(traits, v, f)
             op = replace(p, tasks=[t for t in p.tasks if t != "repeated"])
@@ -324,8 +318,6 @@ def stage_report(
     }
 
     def fn(d: Path, resume: bool) -> StageOutput:
-        from vfbench.demo.summary import build_report
-
         files = build_report(
             d,
             cfg,

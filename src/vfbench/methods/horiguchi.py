@@ -8,7 +8,7 @@ the classifier's logit.
 Choices (configurable in ``loss.kwargs``):
 
 * the classifier is the MLP pair matcher of
-  :class:`~vfbench.train.method_zoo._base.PairMatcher` on ``[v, f, v*f]``
+  :class:`~vfbench.methods.base.PairMatcher` on ``[v, f, v*f]``
   (``product: true``), one hidden layer of ``hidden`` units;
 * training pairs: every (voice, face) pair of an identity-sampled batch, positives and
   negatives weighted equally (``balance: true``), see :mod:`vfbench.train.losses.pair_bce`;
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from vfbench.methods.base import MatcherMethod, matcher_of
+from vfbench.methods.registry import METHODS
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
 from vfbench.train.losses import create_loss
-from vfbench.train.method_zoo._base import MatcherMethod, matcher_of
-from vfbench.train.methods import METHODS
 
 
 @dataclass

@@ -9,7 +9,7 @@ Choices where the description leaves room (all configurable in ``loss.kwargs``):
 
 * **Shared-stream fusion.** The candidate streams share weights, and so does the fusion:
   each candidate k gets the logit ``g(v, f_k)`` of a learned pair matcher (an MLP on the
-  concatenated pair, :class:`~vfbench.train.method_zoo._base.PairMatcher`), and the
+  concatenated pair, :class:`~vfbench.methods.base.PairMatcher`), and the
   softmax runs over the candidates. This is a three-stream network invariant to the order
   of the candidates (SVHF needed order augmentation for that) that extends to 1:n by
   adding streams (``n_candidates``) without new weights - the "1:n by pairwise scores"
@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from vfbench.methods.base import MatcherMethod, matcher_of
+from vfbench.methods.registry import METHODS
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
 from vfbench.train.losses import create_loss
-from vfbench.train.method_zoo._base import MatcherMethod, matcher_of
-from vfbench.train.methods import METHODS
 
 
 @dataclass

@@ -1,10 +1,15 @@
-"""Shared parts of the compared methods: typed options from ``loss.kwargs``, the step hook
-for losses that draw negatives, and the learned (voice, face) pair matcher used by the
-classifier-style methods (SVHF, Horiguchi et al.) with its evaluation scorer."""
+"""The shared bases of every method: :class:`Method` (the hooks the training loop calls,
+with TriNet's behaviour as the defaults), :class:`ZooMethod` (typed options from
+``loss.kwargs``, the step hook for losses that draw negatives) and the learned (voice,
+face) pair matcher of the classifier-style methods (SVHF, Horiguchi et al.) with its
+evaluation scorer (:class:`MatcherMethod`).
+
+A method is one file in this package subclassing one of these and overriding only what
+differs, registered with ``@METHODS.register("name")`` (:mod:`vfbench.methods.registry`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -14,9 +19,136 @@ from torch import nn
 
 from vfbench.config import from_dict
 from vfbench.errors import ConfigError
+from vfbench.models.encoders import out_dim
+from vfbench.models.heads import TriNetHead
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
-from vfbench.train.methods import Batch, Gather, Method, ParamGroup
+from vfbench.train.data import SplitData
+from vfbench.train.losses import create_loss
+from vfbench.train.protocol import Batch, Gather, PairScorer, ParamGroup
+from vfbench.train.sampler import IdentitySampler
+from vfbench.train.sampler import triplets_per_step as eq1_triplets_per_step
+
+__all__ = [
+    "Batch",
+    "Gather",
+    "MatcherMethod",
+    "Method",
+    "PairMatcher",
+    "PairScorer",
+    "ParamGroup",
+    "ZooMethod",
+    "attach_matcher",
+    "matcher_of",
+    "matcher_scorer",
+    "options_dict",
+    "with_matcher_params",
+]
+
+
+class Method:
+    """The default hooks, which are TriNet's (paper section 4): voice-anchored Eq. 1
+    triplets on L2-normalised, scaled embeddings; voice backbone frozen, face backbone at
+    a fixed tiny LR, FC heads on the step schedule. A method subclasses it and overrides
+    the hooks that differ (it satisfies :class:`vfbench.train.protocol.Method`)."""
+
+    name = "trinet"
+    description = "TriNet: FC+L2+scale heads, voice-anchored triplet loss (Eq. 1)"
+
+    # -- data ----------------------------------------------------------------------------
+    def prepare(self, cfg: TrainConfig, data: SplitData) -> None:
+        """Called once with the training split before the model and objective are built
+        (e.g. to read identity covariates for a classifier objective). Default: nothing."""
+
+    # -- model ---------------------------------------------------------------------------
+    def build_model(
+        self, cfg: TrainConfig, voice_backbone: nn.Module, face_backbone: nn.Module
+    ) -> VoiceFaceModel:
+        """Put the heads on the backbones (here: two TriNet heads)."""
+        h = cfg.head
+        vh = TriNetHead(out_dim(voice_backbone), h.dim, h.fc, h.l2, h.scale, h.center)
+        fh = TriNetHead(out_dim(face_backbone), h.dim, h.fc, h.l2, h.scale, h.center)
+        if vh.out_dim != fh.out_dim:
+            raise ConfigError(
+                f"head.fc=false needs backbones of equal size (voice {vh.out_dim}, face {fh.out_dim})"
+            )
+        return VoiceFaceModel(voice_backbone, face_backbone, vh, fh)
+
+    def build_objective(
+        self, cfg: TrainConfig, model: VoiceFaceModel, num_classes: int
+    ) -> nn.Module:
+        """The loss module (may hold parameters, e.g. a classifier; they train at head LR)."""
+        kw = dict(cfg.loss.kwargs)
+        if cfg.loss.name == "identity_ce":
+            kw.setdefault("dim", model.voice_head.out_dim)
+            kw.setdefault("num_classes", num_classes)
+            kw.setdefault("scale", cfg.head.scale if cfg.head.l2 else 1.0)
+        return create_loss(cfg.loss.name, **kw)
+
+    # -- optimisation ---------------------------------------------------------------------
+    def param_groups(
+        self, cfg: TrainConfig, model: VoiceFaceModel, objective: nn.Module
+    ) -> list[ParamGroup]:
+        """Heads + objective: head LR on the schedule; backbones: fixed LR unless frozen."""
+        groups = [
+            ParamGroup(
+                "heads",
+                [
+                    *model.voice_head.parameters(),
+                    *model.face_head.parameters(),
+                    *objective.parameters(),
+                ],
+                cfg.optim.head_lr,
+                True,
+            )
+        ]
+        for mod, enc in (("voice", cfg.voice), ("face", cfg.face)):
+            params = list(model.backbone(mod).parameters())
+            if not enc.frozen and params and enc.lr > 0:
+                groups.append(ParamGroup(f"{mod}_backbone", params, enc.lr, False))
+        return [g for g in groups if g.params]
+
+    # -- sampling -------------------------------------------------------------------------
+    def make_sampler(self, cfg: TrainConfig, data: SplitData) -> IdentitySampler:
+        s = cfg.sampler
+        return IdentitySampler(
+            len(data.identities),
+            data.voices.identity,
+            data.faces.identity,
+            P=s.P,
+            K=s.K,
+            genders=data.genders,
+            gender_balance=s.gender_balance,
+            seed=cfg.seed,
+        )
+
+    def triplets_per_step(self, cfg: TrainConfig) -> int | None:
+        """Eq. 1 triplets per batch (for the start-of-run log); None if not a triplet method."""
+        return eq1_triplets_per_step(cfg.sampler.P, cfg.sampler.K)
+
+    # -- the objective on one batch -------------------------------------------------------
+    def loss(
+        self, model: VoiceFaceModel, objective: nn.Module, batch: Batch, gather: Gather
+    ) -> torch.Tensor:
+        """Scalar loss of the GLOBAL batch (identical on every rank)."""
+        ev = self.embed(model, "voice", batch.voice, batch.voice_features)
+        ef = self.embed(model, "face", batch.face, batch.face_features)
+        out: torch.Tensor = objective(
+            gather(ev), batch.global_voice_labels, gather(ef), batch.global_face_labels
+        )
+        return out
+
+    # -- embeddings for evaluation / embed -------------------------------------------------
+    def embed(
+        self, model: VoiceFaceModel, modality: str, x: torch.Tensor, features: bool = False
+    ) -> torch.Tensor:
+        """(B, ...) inputs (or backbone features) -> (B, D) embeddings."""
+        return model.embed(modality, x, features)
+
+    def scorer(self, model: VoiceFaceModel) -> PairScorer | None:
+        """Optional pairwise scorer (voice (N, D), face (N, D)) -> (N,) similarity, for
+        methods whose embeddings are not compared by distance. None: use distances."""
+        return None
 
 
 class ZooMethod(Method):
@@ -134,9 +266,7 @@ def with_matcher_params(groups: list[ParamGroup], model: VoiceFaceModel) -> list
     return groups
 
 
-def matcher_scorer(
-    model: VoiceFaceModel, block_bytes: int = 32 << 20
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def matcher_scorer(model: VoiceFaceModel, block_bytes: int = 32 << 20) -> PairScorer:
     """numpy ``score(voices (a, D), faces (b, D)) -> (a, b)`` from the model's matcher, in
     voice blocks so that the (block, b, hidden) activations stay under ``block_bytes``."""
     m = matcher_of(model)
@@ -178,5 +308,5 @@ class MatcherMethod(ZooMethod):
     ) -> list[ParamGroup]:
         return with_matcher_params(super().param_groups(cfg, model, objective), model)
 
-    def scorer(self, model: VoiceFaceModel) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def scorer(self, model: VoiceFaceModel) -> PairScorer:
         return matcher_scorer(model)
