@@ -50,6 +50,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
             f"CI=true: a prerequisite of this test is missing, which must fail, not skip: {reason}"
         )
 
+
 class SimulatedCrash(RuntimeError):
     """Raised by the ``crash_after_step`` fixture inside a training run."""
 
