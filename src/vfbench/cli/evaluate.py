@@ -32,7 +32,10 @@ def evaluate_cmd(
         "tasks they hold unless --set tasks=[...] says otherwise.",
     ),
     list_format: str | None = typer.Option(
-        None, "--list-format", help="Format of --trials lists (default: detected)."
+        None,
+        "--list-format",
+        help="Format of --trials lists.",
+        show_default="detected from the file",
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Do not read or write the parsed-list cache."
