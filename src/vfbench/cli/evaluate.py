@@ -104,6 +104,8 @@ def evaluate_cmd(
         log=lambda msg: con.print(f"[dim]{msg}[/dim]"),
         command="vfbench " + " ".join(sys.argv[1:]),
     )
+    if quick:  # the report says so: a reduced protocol is not a measurement
+        res.summary["smoke"] = True
     if source is not None:  # referenced by path + hash, not copied into the run folder
         res.provenance["trials_source"] = source.to_dict()
     else:
