@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from vfbench.cli import main
 
@@ -121,6 +122,29 @@ def test_trials_import_real_list(shared_dir, tmp_path, capsys):
     )
     assert rc == 0
     assert "9120 rows read" in capsys.readouterr().out
+
+
+def test_evaluate_by_column_rows_in_the_terminal_table(make_emb, tmp_path, capsys):
+    from vfbench.data.manifest import FaceItem, Identity, Manifest, VoiceItem
+
+    v, f, attrs = make_emb(n_ids=20, per=4, noise=1.0)
+    v.save(tmp_path / "v.npz")
+    f.save(tmp_path / "f.npz")
+    Manifest(
+        identities=[
+            Identity(k, gender=a["gender"], nationality=a["nationality"]) for k, a in attrs.items()
+        ],
+        voices=[VoiceItem(i, str(p), f"{i}.wav") for i, p in zip(v.ids, v.identities, strict=True)],
+        faces=[FaceItem(i, str(p), f"{i}.jpg") for i, p in zip(f.ids, f.identities, strict=True)],
+    ).save(tmp_path / "man")
+    args = ["evaluate", "--voices", str(tmp_path / "v.npz"), "--faces", str(tmp_path / "f.npz")]
+    args += ["--manifest", str(tmp_path / "man"), "--out", str(tmp_path / "run"), *FAST]
+    assert main([*args, "--by", "nationality"]) == 0
+    out = capsys.readouterr().out
+    for nat in ("US", "UK", "IN"):
+        assert re.search(rf"1:2 U +│ nationality={nat} +│ accuracy", out), nat
+    assert main([*args, "--by", "nosuch"]) == 2
+    assert "no identity column 'nosuch'" in capsys.readouterr().err
 
 
 def test_tables_never_wrap_ids_off_a_terminal(make_emb, tmp_path, capsys):

@@ -34,6 +34,7 @@ STAGES = (
     "collect",
     "demo",
     "methods",
+    "fame",
 )
 
 app = typer.Typer(

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Synthetic corpus -> preprocess -> TriNet -> embeddings -> every task -> report."""
         from vfbench.experiments.config import load_demo_config, packaged_config
-        from vfbench.experiments.demo import run_demo
+        from vfbench.experiments.demo import run_demo, timing_line
         from vfbench.experiments.summary import print_summary
 
         if config is not None and quick:
@@ -75,10 +75,8 @@ def register(app: typer.Typer) -> None:
             for r in res.records
         ]
         print_summary(res.summary.get("headline", []), timing)
-        typer.echo(
-            f"report: {out / 'report.html'}  (also report.md, results.json); "
-            f"wall time {res.wall_seconds:.1f} s"
-        )
+        typer.echo(f"report: {out / 'report.html'}  (also report.md, results.json)")
+        typer.echo(timing_line(res.records, res.wall_seconds))
 
     @app.command("ablate")
     def ablate_cmd(

@@ -38,7 +38,10 @@ def evaluate_cmd(
         False, "--no-cache", help="Do not read or write the parsed-list cache."
     ),
     by: list[str] = typer.Option(
-        [], "--by", help="Break matching down by gender | nationality | language (repeatable)."
+        [],
+        "--by",
+        help="Break matching down by an identity column: gender, nationality, language or "
+        "any manifest column such as source (repeatable; rows also in the terminal table).",
     ),
     quick: bool = typer.Option(False, "--quick", help="Small protocol (seconds) for smoke tests."),
     formats: str = typer.Option(
@@ -108,7 +111,7 @@ def evaluate_cmd(
             "format": "vfbench-trials",
         }
     paths = write_report(res, out, fm)
-    print_table(res, con, all_metrics)
+    print_table(res, con, all_metrics, groups=bool(by))
     where = f" (report: {out / 'report.html'})" if "html" in fm else ""
     con.print(f"wrote {len(paths)} files to {out}{where}")
 

@@ -80,7 +80,7 @@ def benchmark_cmd(
     typer.echo("")
     typer.echo((out / "benchmark.md").read_text(encoding="utf-8"))
     typer.echo(
-        f"written: {out / 'benchmark.md'}, {out / 'benchmark.json'} ({len(table['rows'])} rows)"
+        f"written: {out / 'benchmark.md'}, {out / 'benchmark.json'} ({len(table.rows)} rows)"
     )
 
 

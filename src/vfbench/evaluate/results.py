@@ -47,7 +47,7 @@ class Estimate:
 
     ``value`` is the point estimate, ``[low, high]`` the interval at confidence ``level``,
     ``n`` the number of units it rests on (trials, pairs, queries, or test sets) and
-    ``method`` how the interval was computed (``"binomial"``, ``"wilson"``,
+    ``method`` how the interval was computed (``"binomial"``, ``"wilson"``, ``"bootstrap-all"``,
     ``"bootstrap-identity"``, ``"t"``, ``"normal"`` ...).
     """
 
@@ -123,7 +123,7 @@ class Metric:
         """The interval of ``method``, or the preferred one (bootstrap > t > wilson > ...)."""
         if method is not None:
             return self.intervals.get(method)
-        for m in ("bootstrap-identity", "t", "wilson", "binomial", "normal"):
+        for m in ("bootstrap-all", "bootstrap-identity", "t", "wilson", "binomial", "normal"):
             if m in self.intervals:
                 return self.intervals[m]
         return next(iter(self.intervals.values()), None)

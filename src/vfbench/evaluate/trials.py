@@ -125,6 +125,7 @@ class Universe:
     gender: np.ndarray  # (I,) str "m" / "f" / ""
     nationality: np.ndarray  # (I,) str, "" unknown
     language: np.ndarray | None = None  # (I,) str, "" unknown
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # every attribute column
 
     @classmethod
     def build(
@@ -141,6 +142,13 @@ class Universe:
         gender = np.array([str(attrs.get(x, {}).get("gender", "")) for x in names], dtype=object)
         nat = np.array([str(attrs.get(x, {}).get("nationality", "")) for x in names], dtype=object)
         lang = np.array([str(attrs.get(x, {}).get("language", "")) for x in names], dtype=object)
+        cols: dict[str, np.ndarray] = {}
+        for row in attrs.values():
+            for c in row:
+                if c not in cols and c not in ("gender", "nationality", "language"):
+                    cols[c] = np.array(
+                        [str(attrs.get(x, {}).get(c, "") or "") for x in names], dtype=object
+                    ).astype(str)
         return cls(
             names=names,
             voice=Groups(inv[: vi.size], n),
@@ -148,6 +156,7 @@ class Universe:
             gender=gender.astype(str),
             nationality=nat.astype(str),
             language=lang.astype(str),
+            columns=cols,
         )
 
     @property
@@ -161,8 +170,24 @@ class Universe:
     def has_gender(self) -> bool:
         return bool(np.isin(self.gender, ["m", "f"]).any())
 
-    def pool_keys(self, constraint: str, mask: np.ndarray | None = None) -> np.ndarray:
-        """(I,) int pool of each identity for a distractor constraint; -1 = not eligible."""
+    def attribute(self, name: str) -> np.ndarray | None:
+        """(I,) str values of an identity column ("" unknown), or None if no identity has it."""
+        if name in ("gender", "nationality", "language"):
+            col = getattr(self, name)
+        else:
+            col = self.columns.get(name)
+        if col is None or not (np.asarray(col) != "").any():
+            return None
+        return np.asarray(col)
+
+    def pool_keys(
+        self, constraint: str, mask: np.ndarray | None = None, same: str = ""
+    ) -> np.ndarray:
+        """(I,) int pool of each identity for a distractor constraint; -1 = not eligible.
+
+        ``same``: an extra identity column distractors must share with the query (e.g.
+        ``source``: distractors from the same video collection); identities without a value
+        are not eligible."""
         if constraint not in CONSTRAINTS:
             raise EvaluationError(f"unknown constraint {constraint!r}; known: {list(CONSTRAINTS)}")
         ok = np.ones(self.n, bool) if mask is None else np.asarray(mask, bool).copy()
@@ -173,10 +198,16 @@ class Universe:
         if "N" in constraint:
             ok &= self.nationality != ""
             parts.append(self.nationality)
+        if same:
+            col = self.attribute(same)
+            if col is None:
+                raise EvaluationError(f"no identity has a value for column {same!r}")
+            ok &= col != ""
+            parts.append(col)
         if parts:
-            joined = (
-                parts[0] if len(parts) == 1 else np.char.add(np.char.add(parts[0], "|"), parts[1])
-            )
+            joined = parts[0]
+            for extra in parts[1:]:
+                joined = np.char.add(np.char.add(joined.astype(str), "\x1f"), extra.astype(str))
             _, key = np.unique(joined, return_inverse=True)
         else:
             key = np.zeros(self.n, dtype=np.int64)
@@ -245,8 +276,12 @@ def match_trials(
     gender_balanced: bool = True,
     m_query: int = 1,
     m_cand: int = 1,
+    same: str = "",
 ) -> dict[str, np.ndarray]:
     """1:n matching trials (paper Sec. 3.1); joint when ``m_query``/``m_cand`` > 1.
+
+    ``same``: distractors share this identity column with the query (see
+    :meth:`Universe.pool_keys`).
 
     Returns ``query`` (T,) [or (T, m_q)] and ``cands`` (T, n) [or (T, n, m_c)] item indices,
     true candidate in column 0, plus ``query_identity`` (T,) and ``cand_identity`` (T, n)
@@ -256,7 +291,7 @@ def match_trials(
         raise EvaluationError(f"1:n matching needs n >= 2, got {n}")
     qg, cg = _groups(u, direction)
     ok = (qg.count >= m_query) & (cg.count >= m_cand)
-    pool = u.pool_keys(constraint, ok)
+    pool = u.pool_keys(constraint, ok, same)
     _, _, size, _ = _pool_tables(pool)
     eligible = pool >= 0
     eligible[eligible] &= size[pool[eligible]] - 1 >= n - 1
@@ -279,6 +314,7 @@ def verify_pairs(
     rng: np.random.Generator,
     constraint: str = "U",
     gender_balanced: bool = True,
+    same: str = "",
 ) -> dict[str, np.ndarray]:
     """Verification pairs: an anchor of the query modality, half positive, half negative.
 
@@ -287,7 +323,7 @@ def verify_pairs(
     """
     qg, cg = _groups(u, direction)
     ok = (qg.count >= 1) & (cg.count >= 1)
-    pool = u.pool_keys(constraint, ok)
+    pool = u.pool_keys(constraint, ok, same)
     _, _, size, _ = _pool_tables(pool)
     eligible = pool >= 0
     eligible[eligible] &= size[pool[eligible]] >= 2

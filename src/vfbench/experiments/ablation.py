@@ -37,7 +37,7 @@ from typing import Any
 
 from vfbench.config import read_yaml, to_dict
 from vfbench.errors import ConfigError
-from vfbench.evaluate.results import EvaluationResult, Metric
+from vfbench.evaluate.results import EvaluationResult
 from vfbench.experiments.config import DemoConfig, load_demo_config, resolve_config_path
 from vfbench.experiments.demo import (
     stage_embed,
@@ -46,8 +46,10 @@ from vfbench.experiments.demo import (
     stage_synth,
     stage_train,
 )
+from vfbench.experiments.grid import Column, GridTable, TableRow, cells_of
 from vfbench.experiments.stages import StageRunner
-from vfbench.experiments.summary import ceiling_fraction, pct
+from vfbench.report.compare import compare_results
+from vfbench.report.experiments import grid_markdown, print_grid
 from vfbench.utils.io import atomic_write_json, atomic_write_text, stable_hash
 from vfbench.utils.provenance import Provenance
 
@@ -55,7 +57,7 @@ Log = Callable[[str], None]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 #: The comparison's columns: (label, find-kwargs of the metric row).
-COLUMNS: tuple[tuple[str, dict[str, Any]], ...] = (
+_COLUMNS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("1:2 v2f", {"task": "match", "direction": "v2f", "n": 2, "constraint": "U", "group": "all"}),
     ("1:3 v2f", {"task": "match", "direction": "v2f", "n": 3, "constraint": "U", "group": "all"}),
     ("Male", {"task": "match", "direction": "v2f", "n": 2, "constraint": "U", "group": "gender=m"}),
@@ -68,6 +70,7 @@ COLUMNS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("mAP v2f", {"task": "retrieve", "direction": "v2f", "variant": "paper", "name": "mAP"}),
     ("AUC v2f", {"task": "verify", "direction": "v2f", "name": "auc"}),
 )
+COLUMNS: list[Column] = [Column(label, where) for label, where in _COLUMNS]
 
 
 @dataclass
@@ -94,7 +97,7 @@ class Grid:
 @dataclass
 class AblationResult:
     out: Path
-    rows: list[dict[str, Any]]
+    table: GridTable
     markdown_path: Path
     json_path: Path
     seconds: float
@@ -219,50 +222,45 @@ def run_ablation(
         for r in runner.records[n0:]:
             timing.append({"row": row.name, "stage": r.name, "status": r.status,
                            "seconds": r.seconds, "compute_seconds": r.compute_seconds})  # fmt: skip
-    rows = comparison_rows(grid, evals)
-    md = ablation_markdown(rows, grid)
+    table = comparison_table(grid, evals, {r.name: grid.config(r) for r in grid.rows})
+    table.extra = {
+        "grid": str(grid.path),
+        "timing": timing,
+        "provenance": Provenance(
+            command=command,
+            seed=base_cfg.seed,
+            config={"base": str(grid.base), "set": grid.overrides,
+                    "rows": [{"name": r.name, "set": r.overrides} for r in grid.rows]},
+            inputs={f"data.{k}": v for k, v in data.hashes.items()},
+        ).to_dict(),
+    }  # fmt: skip
     md_path, json_path = root / "ablation.md", root / "ablation.json"
-    atomic_write_text(md_path, md)
-    atomic_write_json(
-        json_path,
-        {
-            "grid": str(grid.path),
-            "baseline": grid.baseline,
-            "columns": [c for c, _ in COLUMNS],
-            "rows": rows,
-            "timing": timing,
-            "provenance": Provenance(
-                command=command,
-                seed=base_cfg.seed,
-                config={"base": str(grid.base), "set": grid.overrides,
-                        "rows": [{"name": r.name, "set": r.overrides} for r in grid.rows]},
-                inputs={f"data.{k}": v for k, v in data.hashes.items()},
-            ).to_dict(),
-        },
-    )  # fmt: skip
-    return AblationResult(root, rows, md_path, json_path, time.perf_counter() - t0, timing)
+    saved = table.to_dict()
+    atomic_write_text(md_path, grid_markdown(saved))
+    atomic_write_json(json_path, saved)
+    return AblationResult(root, table, md_path, json_path, time.perf_counter() - t0, timing)
 
 
-def _find(res: EvaluationResult, where: dict[str, Any]) -> Metric | None:
-    rows = res.find(**where)
-    return rows[0] if rows else None
-
-
-def comparison_rows(grid: Grid, evals: dict[str, Path]) -> list[dict[str, Any]]:
-    """Per row and column: value, interval, and the paired test against the baseline."""
-    from vfbench.report.compare import compare_results
-
+def comparison_table(
+    grid: Grid,
+    evals: dict[str, Path],
+    configs: dict[str, DemoConfig] | None = None,
+) -> GridTable:
+    """Per row and column: value, interval, the anchors (chance, gender-only, the baseline
+    row's oracle on the same trials) and the paired test against the baseline.
+    ``configs``: the rows' resolved configs (for their method and split), when known."""
+    configs = configs or {}
     base = EvaluationResult.load(evals[grid.baseline], with_outcomes=True)
     oracle_dir = evals[grid.baseline] / "oracle"
     oracle = EvaluationResult.load(oracle_dir) if (oracle_dir / "results.json").is_file() else None
-    out = []
+    rows = []
     for row in grid.rows:
         if row.name not in evals:
             continue
         res = EvaluationResult.load(evals[row.name], with_outcomes=True)
-        tests: dict[str, Any] = {}
+        tests = {}
         if row.name != grid.baseline:
-            keys = {m.key for _, w in COLUMNS if (m := _find(res, w)) is not None and m.key}
+            keys = {m.key for c in COLUMNS if (m := c.metric(res)) is not None and m.key}
             sub_a = EvaluationResult(
                 trials_hash=res.trials_hash,
                 outcomes={k: v for k, v in res.outcomes.items() if k in keys},
@@ -272,101 +270,33 @@ def comparison_rows(grid: Grid, evals: dict[str, Path]) -> list[dict[str, Any]]:
                 outcomes={k: v for k, v in base.outcomes.items() if k in keys},
             )
             tests = {c.key: c for c in compare_results(sub_a, sub_b, n_boot=1000)} if keys else {}
-        cells: dict[str, Any] = {}
-        for label, where in COLUMNS:
-            m = _find(res, where)
-            if m is None:
-                continue
-            iv = m.interval()
-            t = tests.get(m.key) if m.key else None
-            o = _find(oracle, where) if oracle is not None else None
-            cells[label] = {
-                "value": m.value,
-                "low": iv.low if iv else None,
-                "high": iv.high if iv else None,
-                "method": iv.method if iv else "",
-                "chance": m.chance,
-                "gender_only": m.gender_baseline,
-                "oracle": o.value if o is not None else None,
-                "ceiling_fraction": ceiling_fraction(m.value, m.chance, o.value if o else None),
-                "diff": None if t is None else t.diff.to_dict(),
-                "p_bootstrap": None if t is None else t.p_bootstrap,
-                "p_mcnemar": None if t is None else t.p_mcnemar,
-            }
-        out.append({"name": row.name, "note": row.note, "set": row.overrides,
-                    "eval": str(evals[row.name]), "trials_sha256": res.trials_hash, "cells": cells})  # fmt: skip
-    return out
-
-
-def _cell(c: dict[str, Any] | None, baseline: bool) -> str:
-    if c is None:
-        return "-"
-    s = f"{pct(c['value'])} [{pct(c['low'])}, {pct(c['high'])}]"
-    if not baseline and c.get("diff") is not None:
-        s += f" ({100 * c['diff']['value']:+.2f}, p={c['p_bootstrap']:.2g}"
-        s += f"; McN {c['p_mcnemar']:.2g})" if c.get("p_mcnemar") is not None else ")"
-    return s
-
-
-def ablation_markdown(rows: list[dict[str, Any]], grid: Grid) -> str:
-    """The Table-5-style comparison as Markdown."""
-    cols = [c for c, _ in COLUMNS]
-    out = [
-        "# Ablation (paper Table 5 style)",
-        "",
-        f"Grid `{grid.path.name}`, base `{grid.base.name}`; every row scored on the same trials "
-        f"(`{rows[0]['trials_sha256'][:16] if rows else ''}`). Cells: value % [95% interval]; other rows add "
-        f"(difference to **{grid.baseline}** in points, p) with p from the paired identity-level "
-        "bootstrap and, for matching, McNemar's exact test (McN) beside it: McNemar treats "
-        "trials as independent, so with trials sharing identities it is far too confident; "
-        "read the bootstrap p. Male/Female: query gender subsets (no paired test).",
-        "",
-        "| row | " + " | ".join(cols) + " | change |",
-        "|---|" + "---|" * len(cols) + "---|",
-    ]
-    for r in rows:
-        is_base = r["name"] == grid.baseline
-        cells = [_cell(r["cells"].get(c), is_base) for c in cols]
-        change = r["note"] or (", ".join(r["set"]) if r["set"] else "baseline")
-        name = f"**{r['name']}**" if is_base else r["name"]
-        out.append(f"| {name} | " + " | ".join(cells) + f" | {change.replace('|', '/')} |")
-    if rows:
-        b = (
-            rows[[r["name"] for r in rows].index(grid.baseline)]
-            if any(r["name"] == grid.baseline for r in rows)
-            else rows[0]
+        rows.append(
+            TableRow(
+                name=row.name,
+                cells=cells_of(res, COLUMNS, tests, oracle),
+                trials_sha256=res.trials_hash,
+                result=str(evals[row.name]),
+                note=row.note,
+                settings=list(row.overrides),
+                method=configs[row.name].train.method if row.name in configs else "",
+            )
         )
-        anchors = []
-        for c in cols:
-            cell = b["cells"].get(c)
-            if cell:
-                anchors.append(
-                    f"{c}: chance {pct(cell['chance'])}, gender-only {pct(cell['gender_only'])}, oracle {pct(cell['oracle'])}"
-                )
-        out += ["", "Anchors (same trials): " + "; ".join(anchors) + "."]
-    return "\n".join(out) + "\n"
+    return GridTable(
+        kind="ablation",
+        name=grid.path.name,
+        baseline=grid.baseline,
+        trials_sha256=base.trials_hash,
+        columns=[c.label for c in COLUMNS],
+        rows=rows,
+        split=configs[grid.baseline].split if grid.baseline in configs else "test",
+        description=f"Grid `{grid.path.name}`, base `{grid.base.name}`. Male/Female: query "
+        "gender subsets (no paired test).",
+    )
+
+
+#: The columns ``vfbench ablate`` prints in the terminal.
+PRINTED = ["1:2 v2f", "1:2 G v2f", "1:2 f2v", "mAP v2f", "AUC v2f"]
 
 
 def print_ablation(res: AblationResult, console: Any = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = console or Console(highlight=False)
-    t = Table(title=f"ablation ({res.out})")
-    t.add_column("row")
-    cols = [c for c, _ in COLUMNS if c in ("1:2 v2f", "1:2 G v2f", "1:2 f2v", "mAP v2f", "AUC v2f")]
-    for c in cols:
-        t.add_column(c, justify="right")
-    for r in res.rows:
-        vals = []
-        for c in cols:
-            cell = r["cells"].get(c)
-            if cell is None:
-                vals.append("-")
-                continue
-            s = pct(cell["value"])
-            if cell.get("diff") is not None:
-                s += f" ({100 * cell['diff']['value']:+.1f}, p={cell['p_bootstrap']:.2g})"
-            vals.append(s)
-        t.add_row(r["name"], *vals)
-    con.print(t)
+    print_grid(res.table.to_dict(), PRINTED, console)

@@ -30,7 +30,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from vfbench.config import dump_yaml, from_dict, load_config, to_dict
-from vfbench.data.manifest import load_manifest
+from vfbench.data.manifest import Manifest, load_manifest
 from vfbench.data.synthetic import generate_corpus, load_synth_config
 from vfbench.errors import ConfigError
 from vfbench.evaluate.api import evaluate, make_trials
@@ -47,15 +47,20 @@ from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import EvaluationResult
 from vfbench.evaluate.trials import TrialSet
 from vfbench.experiments.config import CONFIG_DIR as PACKAGED_CONFIGS
+from vfbench.experiments.grid import Cell, Column, GridTable, TableRow, cells_of
 from vfbench.methods import get_method
+from vfbench.models.encoders import create_encoder, packaged_info
+from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.preprocess.config import PreprocessConfig
 from vfbench.preprocess.run import preprocess
 from vfbench.report.compare import compare_results
-from vfbench.train.config import load_train_config
-from vfbench.train.data import load_split
+from vfbench.report.experiments import grid_markdown
+from vfbench.train.config import TrainConfig, load_train_config
+from vfbench.train.data import SplitData, load_split
 from vfbench.train.embed import embed_data, load_trained
 from vfbench.train.features import cached_features
 from vfbench.train.loop import build_backbone, pretrain_backbone, seed_everything, train
+from vfbench.train.protocol import Method, PairScorer
 from vfbench.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, stable_hash
 from vfbench.utils.provenance import Provenance
 
@@ -63,16 +68,29 @@ log = logging.getLogger("vfbench.methods")
 
 CONFIG_DIR = PACKAGED_CONFIGS
 
-#: Table columns: (label, trial-group key, metric name). ``{d}`` = direction.
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("1:2 U", "match/{d}/n=2/U", "accuracy"),
-    ("1:2 G", "match/{d}/n=2/G", "accuracy"),
-    ("1:3 U", "match/{d}/n=3/U", "accuracy"),
-    ("1:5 U", "match/{d}/n=5/U", "accuracy"),
-    ("1:10 U", "match/{d}/n=10/U", "accuracy"),
-    ("mAP", "retrieve/{d}/paper", "mAP"),
-    ("AUC", "verify/{d}/U", "auc"),
-)
+
+def _match(d: str, n: int, c: str = "U") -> dict[str, Any]:
+    return {"task": "match", "direction": d, "n": n, "constraint": c, "group": "all",
+            "name": "accuracy"}  # fmt: skip
+
+
+#: Table columns, per direction: "v2f 1:2 U", ..., "f2v AUC".
+COLUMNS: list[Column] = [
+    col
+    for d in ("v2f", "f2v")
+    for col in (
+        Column(f"{d} 1:2 U", _match(d, 2)),
+        Column(f"{d} 1:2 G", _match(d, 2, "G")),
+        Column(f"{d} 1:3 U", _match(d, 3)),
+        Column(f"{d} 1:5 U", _match(d, 5)),
+        Column(f"{d} 1:10 U", _match(d, 10)),
+        Column(
+            f"{d} mAP",
+            {"task": "retrieve", "direction": d, "variant": "paper", "name": "mAP", "group": "all"},
+        ),  # fmt: skip
+        Column(f"{d} AUC", {"task": "verify", "direction": d, "name": "auc", "group": "all"}),
+    )
+]
 
 
 @dataclass
@@ -182,16 +200,16 @@ class BenchData:
     """Splits for the benchmark. ``identities``: identity -> attributes for evaluation
     (a Manifest or a dict, see :func:`vfbench.evaluate.api.identity_attributes`)."""
 
-    train: Any
-    val: Any
-    test: Any
-    identities: Any = None
+    train: SplitData
+    val: SplitData | None
+    test: SplitData
+    identities: Manifest | dict[str, Any] | None = None
     manifest: str = ""
     cache: str = ""
 
 
 def load_bench_data(
-    manifest: str, cache: str, split: str, train_cfg: Any
+    manifest: str, cache: str, split: str, train_cfg: TrainConfig
 ) -> BenchData:  # pragma: no cover - exercised by the slow end-to-end test
     d = train_cfg.data
     tr = load_split(manifest, cache, d.train_split, d.crop_seconds, train_cfg.seed,
@@ -221,12 +239,15 @@ def ensure_synthetic(
 
 
 # ------------------------------------------------------------------------------ rows
-def row_config(grid: BenchmarkGrid, row: RowSpec, base: Path | None, data: BenchData) -> Any:
-    """The resolved TrainConfig of ``row`` (grid-wide overrides, then the row's)."""
+def row_config(
+    grid: BenchmarkGrid, row: RowSpec, base: Path | None, manifest: str = "", cache: str = ""
+) -> TrainConfig:
+    """The resolved TrainConfig of ``row`` (grid-wide overrides, then the row's; the data
+    paths when the rows train from a manifest)."""
     path = resolve_config_path(row.config, base)
     sets = list(grid.set)
-    if data.manifest:
-        sets += [f"data.manifest={data.manifest}", f"data.cache={data.cache}"]
+    if manifest:
+        sets += [f"data.manifest={manifest}", f"data.cache={cache}"]
     cfg = load_train_config(str(path), [*sets, *row.set])
     if grid.steps:
         ratio = grid.steps / cfg.steps
@@ -239,11 +260,17 @@ def row_config(grid: BenchmarkGrid, row: RowSpec, base: Path | None, data: Bench
     return cfg
 
 
-def shared_backbones(cfg: Any, data: BenchData, out: Path, progress: bool) -> dict[str, str]:
+def shared_backbones(
+    cfg: TrainConfig, data: BenchData, out: Path, progress: bool
+) -> dict[str, str]:
     """Backbone weights shared by every row: the baseline config's backbones, pretrained
     by its ``pretrain`` stage if enabled, else its initial weights (seeded)."""
     paths = {}
     for mod in ("voice", "face"):
+        enc = cfg.voice if mod == "voice" else cfg.face
+        if packaged_info(create_encoder(enc.name, mod, **enc.kwargs)) is not None:
+            paths[mod] = ""  # packaged frozen encoder: rebuilt from its package, no file
+            continue
         p = out / "backbones" / f"{mod}.pt"
         paths[mod] = str(p)
         if p.is_file():
@@ -275,7 +302,12 @@ def _link_features(row_dir: Path, shared: Path) -> None:
 
 
 def embed_split_features(
-    method: Any, model: Any, cfg: Any, data: Any, directory: Path, device: str
+    method: Method,
+    model: VoiceFaceModel,
+    cfg: TrainConfig,
+    data: SplitData,
+    directory: Path,
+    device: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(voice, face) test embeddings; frozen backbones go through the feature cache."""
     out = []
@@ -296,21 +328,21 @@ def embed_split_features(
     return out[0], out[1]
 
 
-def _scorer_of(method: Any, model: Any) -> Any:
+def _scorer_of(method: Method, model: VoiceFaceModel) -> PairScorer | str:
     sc = method.scorer(model)
-    return sc if sc is not None else getattr(method, "distance", "cosine")
+    return sc if sc is not None else str(getattr(method, "distance", "cosine"))
 
 
 # ------------------------------------------------------------------- one checkpoint
 def evaluate_checkpoint(
     checkpoint: str | Path,
-    data: Any,
-    identities: Any = None,
-    protocol: Any = None,
-    trials: Any = None,
+    data: SplitData,
+    identities: Manifest | dict[str, Any] | None = None,
+    protocol: Protocol | None = None,
+    trials: TrialSet | None = None,
     device: str = "cpu",
     command: str = "",
-) -> tuple[Any, Any]:
+) -> tuple[EvaluationResult, TrialSet]:
     """Evaluate a trained checkpoint of ANY method on split ``data`` (a SplitData) with the
     method's own scoring (pair matcher for SVHF / Horiguchi, L2 for Kim, else cosine).
 
@@ -350,7 +382,7 @@ class RowResult:
     eval_s: float
 
 
-def _fingerprint(cfg: Any, protocol: Any, grid: BenchmarkGrid) -> str:
+def _fingerprint(cfg: TrainConfig, protocol: Protocol, grid: BenchmarkGrid) -> str:
     return stable_hash(
         {
             "train": to_dict(cfg),
@@ -371,9 +403,9 @@ def run_benchmark(
     progress: bool = True,
     command: str = "vfbench methods benchmark",
     say: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> GridTable:
     """Train, evaluate and compare every row of ``grid`` into ``out``; returns the table
-    as a dict (also written to ``benchmark.json`` / ``benchmark.md``)."""
+    (also written to ``benchmark.json`` / ``benchmark.md``)."""
     say = say or (lambda m: log.info("%s", m))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -386,12 +418,11 @@ def run_benchmark(
             manifest, cache = ensure_synthetic(out, progress, identities=grid.synth_identities)
         elif not cache:
             raise ConfigError("grid: manifest is set but cache is empty (run vfbench preprocess)")
-        first = row_config(grid, grid.rows[0], grid_dir, BenchData(None, None, None,
-                                                                   manifest=manifest, cache=cache))  # fmt: skip
+        first = row_config(grid, grid.rows[0], grid_dir, manifest, cache)
         data = load_bench_data(manifest, cache, grid.split, first)
     atomic_write_text(out / "grid.yaml", dump_yaml(grid))
 
-    cfgs = {r.name: row_config(grid, r, grid_dir, data) for r in grid.rows}
+    cfgs = {r.name: row_config(grid, r, grid_dir, data.manifest, data.cache) for r in grid.rows}
     for r in grid.rows:  # fail early on a bad method / options, before any training
         m = get_method(cfgs[r.name].method)
         if hasattr(m, "options"):
@@ -405,7 +436,7 @@ def run_benchmark(
             c = cfgs[r.name]
             c.voice, c.face = base.voice, base.face
             c.voice.frozen = c.face.frozen = True
-            c.voice.weights, c.face.weights = weights["voice"], weights["face"]
+            c.voice.weights, c.face.weights = weights["voice"] or None, weights["face"] or None
             c.pretrain.enabled = False
             c.feature_mode = True
 
@@ -437,8 +468,8 @@ def run_benchmark(
         resume = not st or same
         atomic_write_json(state_p, {"fingerprint": fp, "status": "training"})
         t0 = time.time()
-        tr = train(cfg, row_dir, get_method(cfg.method), resume=resume, data=data.train, val_data=data.val,
-                   progress=progress)  # fmt: skip
+        tr = train(cfg, row_dir, get_method(cfg.method), resume=resume, data=data.train,
+                   val_data=data.val, progress=progress, force=not resume)  # fmt: skip
         train_s = time.time() - t0
         ck = (
             tr.best_checkpoint
@@ -474,14 +505,17 @@ def run_benchmark(
 
     results = {rr.name: EvaluationResult.load(rr.result_dir, with_outcomes=True) for rr in rows}
     table = build_table(grid, rows, results, cfgs)
-    table["provenance"] = Provenance(
-        command=command, seed=cfgs[grid.baseline].seed, config=to_dict(grid),
-        inputs={"trials": TrialSet.load(trials_path).sha256},
-    ).to_dict()  # fmt: skip
-    table["protocol"] = to_dict(protocol)
-    table["shared_backbones"] = weights
-    atomic_write_json(out / "benchmark.json", table)
-    atomic_write_text(out / "benchmark.md", table_markdown(table))
+    table.extra = {
+        "provenance": Provenance(
+            command=command, seed=cfgs[grid.baseline].seed, config=to_dict(grid),
+            inputs={"trials": TrialSet.load(trials_path).sha256},
+        ).to_dict(),
+        "protocol": to_dict(protocol),
+        "shared_backbones": weights,
+    }  # fmt: skip
+    saved = table.to_dict()
+    atomic_write_json(out / "benchmark.json", saved)
+    atomic_write_text(out / "benchmark.md", grid_markdown(saved))
     try:
         _plot_one_to_n(table, out / "one_to_n.png")
     except Exception as exc:  # plotting is optional; the tables are the result
@@ -490,207 +524,71 @@ def run_benchmark(
 
 
 # ----------------------------------------------------------------------------- table
-def _cell(res: Any, key: str, name: str) -> dict[str, Any] | None:
-    rows = [m for m in res.metrics if m.group == "all" and m.name == name and
-            _metric_key(m) == key]  # fmt: skip
-    if not rows:
-        return None
-    m = rows[0]
-    iv = m.interval()
-    return {
-        "value": m.value,
-        "low": iv.low if iv else None,
-        "high": iv.high if iv else None,
-        "interval": iv.method if iv else "",
-        "n": m.n,
-        "chance": m.chance,
-        "gender_baseline": m.gender_baseline,
-    }
-
-
-def _metric_key(m: Any) -> str:
-    if m.key:
-        return str(m.key)
-    p = m.params
-    if m.task == "match" and "n" in p:
-        return f"match/{m.direction}/n={p['n']}/{p.get('constraint', 'U')}"
-    return ""
-
-
 def build_table(
     grid: BenchmarkGrid, rows: list[RowResult], results: dict[str, Any], cfgs: dict[str, Any]
-) -> dict[str, Any]:
-    """Per row: every column's value + interval, the 1:n curve, and the paired tests
-    against the baseline (same trials)."""
+) -> GridTable:
+    """Per row: every column's cell (value, interval, anchors, the paired test against the
+    baseline on the same trials) and the 1:n curve."""
     base = results[grid.baseline]
     out_rows = []
     for i, rr in enumerate(rows):
         res = results[rr.name]
-        cells: dict[str, Any] = {}
-        for d in ("v2f", "f2v"):
-            for label, key, name in COLUMNS:
-                cells[f"{d} {label}"] = _cell(res, key.format(d=d), name)
+        tests = {}
+        if rr.name != grid.baseline:
+            tests = {c.key: c for c in compare_results(res, base, n_boot=grid.n_boot, seed=i)}
         curve = {}
         for d in ("v2f", "f2v"):
             curve[d] = [
-                {**c, "trials": c["n"], "n": n}  # n = number of candidates
+                {**asdict(c), "trials": c.n, "n": n}  # n = number of candidates
                 for n in range(2, 101)
-                if (c := _cell(res, f"match/{d}/n={n}/U", "accuracy")) is not None
+                if (m := Column("", _match(d, n)).metric(res)) is not None and (c := Cell.of(m))
             ]
-        paired: dict[str, Any] = {}
-        if rr.name != grid.baseline:
-            cmp = {c.key: c for c in compare_results(res, base, n_boot=grid.n_boot, seed=i)}
-            for d in ("v2f", "f2v"):
-                for label, key, _ in COLUMNS:
-                    row = cmp.get(key.format(d=d))
-                    if row is not None:
-                        paired[f"{d} {label}"] = row.to_dict()
         cfg = cfgs[rr.name]
         out_rows.append(
-            {
-                "name": rr.name,
-                "method": rr.method,
-                "loss": cfg.loss.name,
-                "steps": cfg.steps,
-                "scorer": res.summary.get("scorer"),
-                "train_s": rr.train_s,
-                "eval_s": rr.eval_s,
-                "cells": cells,
-                "curve": curve,
-                "paired_vs_baseline": paired,
-            }
+            TableRow(
+                name=rr.name,
+                cells=cells_of(res, COLUMNS, tests),
+                trials_sha256=res.trials_hash,
+                result=str(rr.result_dir),
+                settings=[str(x) for x in next(r for r in grid.rows if r.name == rr.name).set],
+                method=rr.method,
+                loss=cfg.loss.name,
+                scorer=str(res.summary.get("scorer") or ""),
+                steps=cfg.steps,
+                train_s=rr.train_s,
+                eval_s=rr.eval_s,
+                curve=curve,
+            )
         )
-    return {
-        "name": grid.name,
-        "baseline": grid.baseline,
-        "split": grid.split,
-        "trials_hash": base.trials_hash,
-        "columns": [c[0] for c in COLUMNS],
-        "rows": out_rows,
-        "warnings": sorted({w for r in results.values() for w in r.warnings}),
-    }
+    return GridTable(
+        kind="methods",
+        name=grid.name,
+        baseline=grid.baseline,
+        trials_sha256=base.trials_hash,
+        columns=[c.label for c in COLUMNS],
+        rows=out_rows,
+        split=grid.split,
+        warnings=sorted({w for r in results.values() for w in r.warnings}),
+    )
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}"
-
-
-def _fmt_cell(c: dict[str, Any] | None) -> str:
-    if c is None:
-        return "-"
-    if c["low"] is None:
-        return _pct(c["value"])
-    return f"{_pct(c['value'])} [{_pct(c['low'])}, {_pct(c['high'])}]"
-
-
-def _fmt_p(p: float | None) -> str:
-    if p is None:
-        return "p=-"
-    return "p<0.001" if p < 1e-3 else f"p={p:.3f}"
-
-
-def table_markdown(table: dict[str, Any]) -> str:
-    """The paper-style comparison (Markdown): values with 95% intervals, then the paired
-    differences against the baseline with p-values, then the 1:n curve."""
-    cols = table["columns"]
-    base = table["baseline"]
-    lines = [f"# Method comparison: {table['name']} ({table['split']} split)", ""]
-    for d, title in (("v2f", "voice -> face"), ("f2v", "face -> voice")):
-        lines += [
-            f"## {title}: value % [95% interval] (identity bootstrap where available)",
-            "",
-            "| method | " + " | ".join(cols) + " |",
-            "|---|" + "---|" * len(cols),
-        ]
-        for r in table["rows"]:
-            lines.append(
-                f"| {r['name']} | "
-                + " | ".join(_fmt_cell(r["cells"].get(f"{d} {c}")) for c in cols)
-                + " |"
-            )
-        lines.append("")
-        lines += [
-            f"### {title}: difference to {base}, % [95% paired-bootstrap interval], "
-            "p (McNemar for matching, paired bootstrap otherwise)",
-            "",
-            "| method | " + " | ".join(cols) + " |",
-            "|---|" + "---|" * len(cols),
-        ]
-        for r in table["rows"]:
-            if r["name"] == base:
-                continue
-            cells = []
-            for c in cols:
-                p = r["paired_vs_baseline"].get(f"{d} {c}")
-                if p is None:
-                    cells.append("-")
-                    continue
-                diff = p["diff"]
-                pv = p["p_mcnemar"] if p["p_mcnemar"] is not None else p["p_bootstrap"]
-                sign = "+" if (diff["value"] or 0) >= 0 else ""
-                cells.append(
-                    f"{sign}{_pct(diff['value'])} [{_pct(diff['low'])}, {_pct(diff['high'])}] "
-                    f"{_fmt_p(pv)}"
-                )
-            lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
-        lines.append("")
-    ns = sorted({p["n"] for r in table["rows"] for p in r["curve"]["v2f"]})
-    if ns:
-        lines += [
-            "## 1:n matching, voice -> face (accuracy %, Fig. 4a)",
-            "",
-            "| method | " + " | ".join(f"n={n}" for n in ns) + " |",
-            "|---|" + "---|" * len(ns),
-        ]
-        for r in table["rows"]:
-            by_n = {p["n"]: p for p in r["curve"]["v2f"]}
-            lines.append(
-                f"| {r['name']} | "
-                + " | ".join(_pct(by_n[n]["value"]) if n in by_n else "-" for n in ns)
-                + " |"
-            )
-        lines.append("")
-    first = table["rows"][0]["cells"]
-    anchors = []
-    for c in ("v2f 1:2 U", "v2f 1:2 G", "v2f AUC", "v2f mAP"):
-        x = first.get(c)
-        if x:
-            anchors.append(
-                f"{c}: chance {_pct(x['chance'])}, gender-only {_pct(x['gender_baseline'])}"
-            )
-    lines += ["Anchors (same trials): " + "; ".join(anchors) + ".", ""]
-    lines += [
-        "| method | loss | scorer | steps | train s | eval s |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in table["rows"]:
-        lines.append(
-            f"| {r['name']} | {r['loss']} | {r['scorer']} | {r['steps']} | "
-            f"{r['train_s']:.0f} | {r['eval_s']:.0f} |"
-        )
-    lines += ["", f"Trials: sha256 {table['trials_hash'][:16]} (shared by every row)."]
-    if table.get("warnings"):
-        lines += ["", "Warnings:", *[f"- {w}" for w in table["warnings"]]]
-    return "\n".join(lines) + "\n"
-
-
-def _plot_one_to_n(table: dict[str, Any], path: Path) -> None:
-    import matplotlib
+def _plot_one_to_n(table: GridTable, path: Path) -> None:
+    import matplotlib  # heavy and only for this figure: imported when drawing it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for r in table["rows"]:
-        pts = r["curve"]["v2f"]
+    for r in table.rows:
+        pts = r.curve.get("v2f", [])
         if not pts:
             continue
         n = [p["n"] for p in pts]
-        ax.plot(n, [100 * p["value"] for p in pts], marker="o", label=r["name"])
+        ax.plot(n, [100 * p["value"] for p in pts], marker="o", label=r.name)
         if all(p["low"] is not None for p in pts):
             ax.fill_between(n, [100 * p["low"] for p in pts], [100 * p["high"] for p in pts],
                             alpha=0.15)  # fmt: skip
-    pts0 = table["rows"][0]["curve"]["v2f"]
+    pts0 = table.rows[0].curve.get("v2f", [])
     if pts0:
         ax.plot([p["n"] for p in pts0], [100 / p["n"] for p in pts0], "k--", label="chance")
     ax.set_xlabel("n (candidate faces)")
@@ -711,5 +609,5 @@ __all__ = [
     "RowSpec",
     "load_grid",
     "run_benchmark",
-    "table_markdown",
+    "build_table",
 ]

@@ -46,7 +46,10 @@ from vfbench.utils.io import sha256_file, stable_hash
 Log = Callable[[str], None]
 
 #: Bump a stage's number when its code changes what it writes (forces a recompute).
-STAGE_VERSIONS = {"synth": 1, "preprocess": 1, "train": 1, "embed": 1, "evaluate": 1, "report": 1}
+#: preprocess 2: records list every cache file (a cache of an older version is rebuilt once,
+#: with the same content hash, so nothing downstream reruns); report 2: headline rows are
+#: grid-table cells.
+STAGE_VERSIONS = {"synth": 1, "preprocess": 2, "train": 1, "embed": 1, "evaluate": 1, "report": 2}
 
 
 @dataclass
@@ -330,6 +333,22 @@ def stage_report(
         return StageOutput(outputs={"report": eval_rec.outputs["trials"]}, files=files)
 
     return runner.run("report", directory, conf, inputs, fn, STAGE_VERSIONS["report"])
+
+
+def timing_line(records: list[StageRecord], wall_seconds: float) -> str:
+    """One line on what this run did: its real wall time (never rounded to "0.0 s") and
+    which stages were reused, with the time they took when they were computed."""
+    w = f"{wall_seconds:.2f}" if wall_seconds < 10 else f"{wall_seconds:.1f}"
+    reused = [r for r in records if r.status == "reused"]
+    if not reused:
+        return f"wall time {w} s (every stage computed)"
+    names = ", ".join(r.name for r in reused)
+    saved = sum(r.compute_seconds for r in reused)
+    what = "all" if len(reused) == len(records) else f"{len(reused)} of"
+    return (
+        f"wall time {w} s; reused {what} {len(records)} stages ({names}: computed earlier "
+        f"in {saved:.1f} s; --force STAGE recomputes one)"
+    )
 
 
 # ---------------------------------------------------------------------------- driver

@@ -11,7 +11,11 @@ the stage finished: key, config, inputs, outputs, info, compute time) and
 ``.stages/<stage folder>.pending.json`` while it runs; stage folders themselves hold only
 what the stage writes. On the next run:
 
-* a record with the same key whose declared files exist -> **reused** (no work);
+* a record with the same key whose outputs are intact -> **reused** (no work). Intact
+  means: every file the stage left in its folder (for the run folder itself: every
+  declared file) still exists with the size and sha256 recorded when it finished. A
+  deleted or edited output (part of the preprocessing cache removed by hand, a truncated
+  checkpoint) makes the stage run again instead of failing later downstream;
 * a pending record with the same key (a previous run was interrupted) -> the stage
   function is called with ``resume=True`` (training continues from ``last.pt``, the
   synthetic generator and the preprocessing driver skip finished files/shards);
@@ -32,7 +36,7 @@ from typing import Any
 
 from vfbench import __version__
 from vfbench.errors import DataError
-from vfbench.utils.io import atomic_write_json, ensure_inside, stable_hash
+from vfbench.utils.io import atomic_write_json, ensure_inside, sha256_file, stable_hash
 
 STATE_DIR = ".stages"
 
@@ -73,6 +77,7 @@ class StageRecord:
     files: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     finished_utc: str = ""
+    inventory: dict[str, list[Any]] = field(default_factory=dict)  # file -> [bytes, sha256]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,13 +152,22 @@ class StageRunner:
         key = stage_key(name, config, inputs, version)
         t0 = time.perf_counter()
         done = _read_json(marker)
+        damage = None
+        if name not in self.force and done is not None and done.get("key") == key:
+            damage = _damage(d, done)
+            if damage is not None:
+                self.log(f"[{name}] outputs changed since they were computed ({damage}): rerunning")
         if (
             name not in self.force
             and done is not None
             and done.get("key") == key
-            and all((d / f).exists() for f in done.get("files", []))
+            and damage is None
         ):
             rec = StageRecord.from_dict(done)
+            if not rec.inventory:  # a record of an older vfbench: take stock now, so that
+                own = d.resolve() != self.root.resolve()  # later damage is detected
+                rec.inventory = _inventory(d, rec.files if not own else None)
+                atomic_write_json(marker, rec.to_dict())
             rec.status = "reused"
             rec.directory = str(d)  # the run folder may have been moved since
             rec.seconds = time.perf_counter() - t0
@@ -177,6 +191,8 @@ class StageRunner:
         missing = [f for f in out.files if not (d / f).exists()]
         if missing:
             raise DataError(f"stage {name!r}: declared output {d / missing[0]} was not written")
+        own = d.resolve() != self.root.resolve()
+        inventory = _inventory(d, out.files if not own else None)
         secs = time.perf_counter() - t0
         rec = StageRecord(
             name=name,
@@ -191,6 +207,7 @@ class StageRunner:
             files=list(out.files),
             info=dict(out.info),
             finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            inventory=inventory,
         )
         atomic_write_json(marker, rec.to_dict())
         pending_path.unlink(missing_ok=True)
@@ -209,6 +226,35 @@ class StageRunner:
             }
             for r in self.records
         ]
+
+
+def _inventory(d: Path, files: list[str] | None) -> dict[str, list[Any]]:
+    """``{relative path: [bytes, sha256]}`` of ``files`` in ``d``, or (None) of every file
+    below ``d`` (symbolic links followed)."""
+    if files is None:
+        paths = sorted(p for p in d.rglob("*") if p.is_file())
+    else:
+        paths = [d / f for f in files]
+    return {p.relative_to(d).as_posix(): [p.stat().st_size, sha256_file(p)] for p in paths}
+
+
+def _damage(d: Path, record: dict[str, Any]) -> str | None:
+    """Why the outputs of a finished stage can't be reused (None: intact). Records written
+    before inventories existed are checked for their declared files only."""
+    for f in record.get("files", []):
+        if not (d / f).exists():
+            return f"{d / f} is missing"
+    inventory = record.get("inventory") or {}
+    for f, (size, _digest) in inventory.items():
+        p = d / f
+        if not p.is_file():
+            return f"{p} is missing"
+        if p.stat().st_size != size:
+            return f"{p} has {p.stat().st_size} bytes, {size} when written"
+    for f, (_size, digest) in inventory.items():  # sizes first: cheap, and most damage
+        if sha256_file(d / f) != digest:
+            return f"{d / f} was modified (sha256 differs)"
+    return None
 
 
 def _empty_folder(d: Path, root: Path) -> None:

@@ -22,12 +22,15 @@ interval, chance, the gender-only baseline on the same trials and the synthetic 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from vfbench.config import to_dict
 from vfbench.evaluate.results import EvaluationResult, Metric
+from vfbench.experiments.grid import Cell, ceiling_fraction
 from vfbench.experiments.stages import StageRecord
+from vfbench.report import DEFAULT_FORMATS, write_report
 from vfbench.utils.provenance import Provenance
 
 RowKey = tuple[str, str, str, str, str]
@@ -48,13 +51,6 @@ def ci(m: Metric | None, method: str | None = None) -> str:
     if iv is None or iv.low != iv.low:
         return "-"
     return f"[{pct(iv.low)}, {pct(iv.high)}]"
-
-
-def ceiling_fraction(value: float, chance: float | None, oracle: float | None) -> float | None:
-    """(value - chance) / (oracle - chance): the share of the learnable headroom reached."""
-    if chance is None or oracle is None or oracle - chance <= 1e-12:
-        return None
-    return (value - chance) / (oracle - chance)
 
 
 class _Index:
@@ -305,34 +301,26 @@ HEADLINE = (
 
 
 def headline(res: EvaluationResult, oracle: EvaluationResult | None) -> list[dict[str, Any]]:
-    """The headline figures with interval, chance, gender-only, oracle and ceiling share."""
+    """The headline figures as grid-table cells (:class:`vfbench.experiments.grid.Cell`:
+    value, interval, chance, gender-only, oracle and ceiling share) with their label."""
     ora = _Index(oracle)
     out = []
     for label, where in HEADLINE:
         m = _one(res, **where)
         if m is None:
             continue
-        iv = m.interval()
-        o = ora.get(m)
-        ov = o.value if o is not None else None
-        frac = None if m.name == "eer" else ceiling_fraction(m.value, m.chance, ov)
+        cell = Cell.of(m, ora.get(m))
+        if m.name == "eer":  # lower is better: no share of the headroom
+            cell.ceiling_fraction = None
         out.append(
             {
                 "label": label,
-                "value": m.value,
-                "low": iv.low if iv else None,
-                "high": iv.high if iv else None,
-                "method": iv.method if iv else "",
+                **asdict(cell),
                 "binomial": (
                     [m.intervals["binomial"].low, m.intervals["binomial"].high]
                     if "binomial" in m.intervals
                     else None
                 ),
-                "chance": m.chance,
-                "gender_only": m.gender_baseline,
-                "oracle": ov,
-                "ceiling_fraction": frac,
-                "n": m.n,
             }
         )
     return out
@@ -357,7 +345,7 @@ def headline_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 pct(r["value"]),
                 f"[{pct(r['low'])}, {pct(r['high'])}]",
                 pct(r["chance"]),
-                pct(r["gender_only"]),
+                pct(r["gender_baseline"]),
                 pct(r["oracle"]),
                 pct(r["ceiling_fraction"], 1),
             ]
@@ -411,7 +399,7 @@ def print_summary(
             r["label"],
             f"{pct(r['value'], 1)} [{pct(r['low'], 1)}, {pct(r['high'], 1)}]",
             pct(r["chance"], 1),
-            pct(r["gender_only"], 1),
+            pct(r["gender_baseline"], 1),
             pct(r["oracle"], 1),
             "-" if r["ceiling_fraction"] is None else f"{100 * r['ceiling_fraction']:.0f}%",
         )
@@ -439,8 +427,6 @@ def build_report(
 
     Returns the written file names relative to ``directory``.
     """
-    from vfbench.report import DEFAULT_FORMATS, write_report
-
     res = EvaluationResult.load(eval_dir, with_outcomes=True)
     oracle_dir = eval_dir / "oracle"
     oracle = EvaluationResult.load(oracle_dir) if (oracle_dir / "results.json").is_file() else None

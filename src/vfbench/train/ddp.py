@@ -60,6 +60,7 @@ def main(argv: list[str] | None, methods: MethodResolver) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--force", action="store_true")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
     overrides = list(a.overrides)
@@ -72,7 +73,7 @@ def main(argv: list[str] | None, methods: MethodResolver) -> int:
         torch.cuda.set_device(local)
         cfg.device = f"cuda:{local}"
     try:
-        train(cfg, a.out, methods(cfg.method), resume=a.resume, dist=info)
+        train(cfg, a.out, methods(cfg.method), resume=a.resume, dist=info, force=a.force)
     finally:
         dist.destroy_process_group()
     return 0

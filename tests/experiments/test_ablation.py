@@ -11,15 +11,10 @@ from vfbench.errors import ConfigError
 from vfbench.evaluate.api import evaluate, make_trials
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.protocol import Protocol
-from vfbench.experiments.ablation import (
-    COLUMNS,
-    Grid,
-    GridRow,
-    ablation_markdown,
-    comparison_rows,
-    load_grid,
-)
+from vfbench.experiments.ablation import COLUMNS, Grid, GridRow, comparison_table, load_grid
 from vfbench.experiments.config import packaged_config
+from vfbench.experiments.grid import GridTable
+from vfbench.report.experiments import grid_markdown
 
 
 def grid_file(tmp_path: Path, text: str) -> Path:
@@ -109,7 +104,8 @@ def test_comparison_table_pairs_rows_on_the_same_trials(tmp_path: Path) -> None:
         evals[name] = tmp_path / name
     grid = Grid(tmp_path / "g.yaml", tmp_path / "demo.yaml", [],
                 [GridRow("base", []), GridRow("better", ["x=1"], "stronger"), GridRow("same", [])], "base")  # fmt: skip
-    rows = comparison_rows(grid, evals)
+    table = comparison_table(grid, evals).to_dict()
+    rows = table["rows"]
     by = {r["name"]: r["cells"] for r in rows}
     assert len({r["trials_sha256"] for r in rows}) == 1
     assert by["base"]["1:2 v2f"]["diff"] is None  # the baseline is not tested against itself
@@ -128,10 +124,11 @@ def test_comparison_table_pairs_rows_on_the_same_trials(tmp_path: Path) -> None:
     for cells in by.values():
         for c in cells.values():
             assert c["low"] <= c["value"] <= c["high"]
-    md = ablation_markdown(rows, grid)
+    md = grid_markdown(table)
     assert md.count("\n| ") >= 4 and "**base**" in md and "stronger" in md
     header = next(line for line in md.splitlines() if line.startswith("| row"))
-    assert all(label in header for label, _ in COLUMNS)
+    assert all(c.label in header for c in COLUMNS)
+    assert GridTable.from_dict(table).to_dict() == table  # the saved schema round-trips
 
 
 def test_changing_rows_reuses_finished_ones(tmp_path: Path) -> None:

@@ -131,6 +131,21 @@ def test_second_run_reuses_every_stage(run_a: Path) -> None:
     assert (run_a / "eval" / "results.json").stat().st_mtime_ns == mtime
 
 
+def test_second_cli_run_says_what_it_reused(
+    run_a: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15.6: not "wall time 0.0 s" but the real time and what was reused."""
+    import re
+
+    assert main(["demo", "--quick", "--quiet", "--out", str(run_a)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"wall time \d+\.\d\d s; reused all 6 stages \(synth, preprocess, train, embed, "
+        r"evaluate, report: computed earlier in \d+\.\d s; --force STAGE recomputes one\)",
+        last,
+    ), last
+
+
 def test_changed_protocol_reruns_only_evaluation_and_report(run_a: Path, tmp_path: Path) -> None:
     from vfbench.experiments.config import load_demo_config, packaged_config
     from vfbench.experiments.demo import run_demo
