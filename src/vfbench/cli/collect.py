@@ -75,7 +75,7 @@ def export(
     directory: Path = typer.Argument(..., help="Collection folder (with review.json if reviewed)."),
     out: Path = typer.Option(..., "--out", "-o", help="Corpus folder to write (folder layout)."),
     seed: int | None = typer.Option(
-        None, "--seed", help="Split seed (default: config export.split_seed)."
+        None, "--seed", help="Split seed.", show_default="config export.split_seed"
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing corpus folder."),
 ) -> None:
