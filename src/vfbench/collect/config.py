@@ -92,7 +92,7 @@ class FaceQC:
     min_det_score: float = 0.0  # detector confidence (dlib HOG margin)
     # mean abs difference of contrast-normalised 32x32 grey thumbnails (each scaled to zero
     # mean, unit standard deviation), so dark, flat faces are judged like bright ones
-    dup_max_dist: float = 0.08
+    dup_max_dist: float = 0.06  # ~ the old 2.5 grey levels at a typical face contrast (sd 40)
     max_per_track: int = 50  # kept faces per track, evenly spread over time
 
 
