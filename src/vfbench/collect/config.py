@@ -95,6 +95,14 @@ class FaceQC:
     dup_max_dist: float = 0.06  # ~ the old 2.5 grey levels at a typical face contrast (sd 40)
     max_per_track: int = 50  # kept faces per track, evenly spread over time
 
+    def validate(self) -> None:
+        if not 0 <= self.dup_max_dist <= 1:
+            raise ValueError(
+                f"dup_max_dist must be in [0, 1] standard deviations of the contrast-normalised "
+                f"thumbnails, got {self.dup_max_dist} (it was in grey levels before issue 17: "
+                "2.5 grey levels is about 0.06)"
+            )
+
 
 @dataclass
 class VoiceQC:
