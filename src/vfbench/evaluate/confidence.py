@@ -37,12 +37,11 @@ vectorised: a bootstrap replicate is one row of a (B, n_identities) weight matri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import math
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
