@@ -28,6 +28,7 @@ STAGES = (
     "synth",
     "preprocess",
     "train",
+    "crossval",
     "embed",
     "embeddings",
     "evaluate",

@@ -29,8 +29,9 @@ def register(app: typer.Typer) -> None:
         checkpoint: str = typer.Option("best", "--checkpoint", help="best or last."),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress output."),
     ) -> None:
-        """K-fold cross-validation: train on K-1 folds, score the held-out fold, pool the
-        trials of all folds into one result with one identity-level interval."""
+        """K-fold cross-validation: train on K-1 folds, score each held-out fold, pool all trials.
+
+        The pooled trials give one result with one identity-level interval."""
         import logging
 
         from vfbench.experiments.crossval import run_crossval

@@ -8,10 +8,6 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from vfbench.cli import crossval
-
-    crossval.register(app)  # ``vfbench crossval``: train + embed + evaluate per fold
-
     @app.command("train")
     def train_cmd(
         config: Path = typer.Argument(
