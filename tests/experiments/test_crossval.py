@@ -75,7 +75,8 @@ def test_crossval_end_to_end_on_a_synthetic_corpus(tmp_path: Path, repo_dir: Pat
     assert [f.status for f in res.folds] == ["ran"] * 3
     # one identity-level interval over all 24 identities, pooled from the folds' trials
     row = res.result.get(task="match", direction="v2f", n=2, constraint="U", group="all")
-    assert row.n_identities == 24 and row.interval().method == "bootstrap-identity"
+    # the default interval resamples identities in every role (query, target, distractor)
+    assert row.n_identities == 24 and row.interval().method == "bootstrap-all"
     assert row.interval().low <= row.value <= row.interval().high
     accs = [f.acc_v2f_1to2 for f in res.folds]
     assert row.value == pytest.approx(np.mean(accs), abs=1e-9)  # equal trials per fold
