@@ -40,6 +40,14 @@ METHOD_MODULES: tuple[str, ...] = (
     "vfbench.train.method_zoo.pins",
     "vfbench.train.method_zoo.kim",
     "vfbench.train.method_zoo.horiguchi",
+    "vfbench.methods.fop",
+    "vfbench.methods.cmpc",
+    "vfbench.methods.ssnet",
+    "vfbench.methods.fv_cme",
+    "vfbench.methods.lafv",
+    "vfbench.methods.self_lifting",
+    "vfbench.methods.cae",
+    "vfbench.methods.barlow_twins",
 )
 
 Gather = Callable[[torch.Tensor], torch.Tensor]
