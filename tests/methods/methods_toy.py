@@ -16,8 +16,11 @@ METHOD_SETS = {
         "loss.kwargs={clusters: [8, 16], queue: 256, cluster_every: 20, temperature: 0.1}",
         "head.l2=true",
     ],
-    "ssnet": ["loss.name=wen_adaptive", "loss.kwargs={update_every: 5, add_fraction: 0.1}",
-              "head.l2=false"],  # fmt: skip
+    "ssnet": [
+        "loss.name=wen_adaptive",
+        "loss.kwargs={update_every: 5, add_fraction: 0.1}",
+        "head.l2=false",
+    ],  # fmt: skip
     "fv_cme": ["loss.name=npair", "loss.kwargs={}", "head.l2=false"],
     "lafv": ["loss.name=softmax_triplet", "loss.kwargs={}", "head.l2=false"],
     "self_lifting": [

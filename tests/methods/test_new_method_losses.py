@@ -70,7 +70,9 @@ def test_opl_equals_loop_and_vanishes_on_orthogonal_identities() -> None:
     got = orthogonal_projection_loss(v, lab, 0.7)
     assert float(got) == pytest.approx(_opl_loop(v, lab.tolist(), 0.7), rel=1e-10)
     e = torch.eye(3, dtype=torch.float64)
-    z = torch.stack([e[0], 2 * e[0], e[1], 3 * e[1], e[2], e[2]])  # same id parallel, others orthogonal
+    z = torch.stack(
+        [e[0], 2 * e[0], e[1], 3 * e[1], e[2], e[2]]
+    )  # same id parallel, others orthogonal
     assert float(orthogonal_projection_loss(z, lab, 0.7)) == pytest.approx(0.0, abs=1e-12)
 
 
@@ -83,7 +85,10 @@ def test_fop_loss_equals_gate_ce_opl_loop() -> None:
         [[float(a[i, k]) * math.tanh(float(f[i, k])) + (1 - float(a[i, k])) * math.tanh(float(v[i, k]))
           for k in range(4)] for i in range(6)], dtype=torch.float64)  # fmt: skip
     w, b = loss.classifier.weight.detach(), loss.classifier.bias.detach()
-    ce = sum(_ce([_dot(z[i], w[c]) + float(b[c]) for c in range(3)], int(lab[i])) for i in range(6)) / 6
+    ce = (
+        sum(_ce([_dot(z[i], w[c]) + float(b[c]) for c in range(3)], int(lab[i])) for i in range(6))
+        / 6
+    )
     assert float(got) == pytest.approx(ce + 0.5 * _opl_loop(z, lab.tolist(), 0.7), rel=1e-9)
 
 
@@ -118,12 +123,17 @@ def test_npair_equals_loop(anchor: str) -> None:
 def _softmax_ratio_loop(a: torch.Tensor, p: torch.Tensor, n: torch.Tensor, squared: bool) -> float:
     dp = math.sqrt(sum((float(x) - float(y)) ** 2 for x, y in zip(a, p, strict=True)))
     dn = math.sqrt(sum((float(x) - float(y)) ** 2 for x, y in zip(a, n, strict=True)))
-    sp, sn = math.exp(dp) / (math.exp(dp) + math.exp(dn)), math.exp(dn) / (math.exp(dp) + math.exp(dn))
+    sp, sn = (
+        math.exp(dp) / (math.exp(dp) + math.exp(dn)),
+        math.exp(dn) / (math.exp(dp) + math.exp(dn)),
+    )
     dist2 = sp**2 + (sn - 1.0) ** 2  # distance of (s+, s-) to (0, 1)
     return dist2 if squared else math.sqrt(dist2)
 
 
-@pytest.mark.parametrize(("anchors", "squared"), [("voice", False), ("both", False), ("both", True)])
+@pytest.mark.parametrize(
+    ("anchors", "squared"), [("voice", False), ("both", False), ("both", True)]
+)
 def test_softmax_triplet_equals_loop(anchors: str, squared: bool) -> None:
     v, lab, f, _ = _pairs(6, 3, labels=[0, 0, 1, 1, 2, 2])
     loss = create_loss("softmax_triplet", anchors=anchors, squared=squared, seed=3)
@@ -131,10 +141,12 @@ def test_softmax_triplet_equals_loop(anchors: str, squared: bool) -> None:
     got = loss(v, lab, f, lab)
     gen = step_generator(3, 7)  # the same draws, in the same order (voice anchors first)
     parts = []
-    for x, y in ([(v, f)] if anchors == "voice" else [(v, f), (f, v)]):
+    for x, y in [(v, f)] if anchors == "voice" else [(v, f), (f, v)]:
         a, p, n = random_triplets(lab, lab, gen)
         assert (lab[a] == lab[p]).all() and (lab[a] != lab[n]).all()
-        vals = [_softmax_ratio_loop(x[i], y[j], y[k], squared) for i, j, k in zip(a, p, n, strict=True)]
+        vals = [
+            _softmax_ratio_loop(x[i], y[j], y[k], squared) for i, j, k in zip(a, p, n, strict=True)
+        ]
         parts.append(sum(vals) / len(vals))
     assert float(got) == pytest.approx(sum(parts) / len(parts), rel=1e-10)
 
@@ -202,7 +214,9 @@ def test_cross_modal_ae_equals_loop() -> None:
 
 
 # ------------------------------------------------------------------ Wen et al. / SSNet
-def _cross_logit_loop(x: torch.Tensor, y: torch.Tensor, lab: list[int], offset: float) -> list[float]:
+def _cross_logit_loop(
+    x: torch.Tensor, y: torch.Tensor, lab: list[int], offset: float
+) -> list[float]:
     out = []
     for i in range(len(lab)):
         xi = _unit(x[i])
@@ -325,7 +339,10 @@ def test_cmpc_prototype_terms_and_recalibration_equal_loop() -> None:
     sd = math.sqrt(sum((x - m) ** 2 for x in rho) / 5)
     mu, sigma = m - 1.0 * sd, math.sqrt(0.1) * sd
     w = [0.5 * (1 + math.erf((x - mu) / sigma / math.sqrt(2))) for x in rho]
-    want = (sum(a * b for a, b in zip(w, lv, strict=True)) + sum(a * b for a, b in zip(w, lf, strict=True))) / sum(w)
+    want = (
+        sum(a * b for a, b in zip(w, lv, strict=True))
+        + sum(a * b for a, b in zip(w, lf, strict=True))
+    ) / sum(w)
     assert float(got) == pytest.approx(want, rel=1e-9)
     wt = recalibration_weights(torch.tensor(rho, dtype=torch.float64), -1.0, 0.1)
     assert wt.argmin() == int(torch.tensor(rho).argmin())  # the most deviating pair weighs least
