@@ -56,7 +56,9 @@ class SSNetOptions:
 @METHODS.register("ssnet")
 class SSNet(ZooMethod):
     name = "ssnet"
-    description = "Wen et al. 2021 (SSNet): shared identity CE + local alignment, adaptive identity weights"
+    description = (
+        "Wen et al. 2021 (SSNet): shared identity CE + local alignment, adaptive identity weights"
+    )
     loss_name = "wen_adaptive"
     options_cls = SSNetOptions
 

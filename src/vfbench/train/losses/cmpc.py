@@ -67,7 +67,12 @@ def recalibration_weights(rho: torch.Tensor, delta: float, kappa: float) -> torc
     return normal_cdf((rho - mu) / (math.sqrt(kappa) * sd))
 
 
+@LOSSES.register("cmpc")
 class CMPCLoss(nn.Module):
+    ready: torch.Tensor
+    queue_v: FeatureQueue
+    queue_f: FeatureQueue
+
     def __init__(
         self,
         dim: int = 128,
@@ -114,7 +119,9 @@ class CMPCLoss(nn.Module):
         for m, q in (("v", self.queue_v), ("f", self.queue_f)):
             x = F.normalize(q.filled(), dim=1)
             for r, k in enumerate(self.ks):
-                cent, assign = spherical_kmeans(x, k, self.iters, step_generator(self.seed, self.step, r))
+                cent, assign = spherical_kmeans(
+                    x, k, self.iters, step_generator(self.seed, self.step, r)
+                )
                 self.get_buffer(f"cent_{m}{r}").copy_(cent)
                 self.get_buffer(f"phi_{m}{r}").copy_(concentration(x, cent, assign, self.proto_tau))
         self.ready.fill_(True)
@@ -145,8 +152,3 @@ class CMPCLoss(nn.Module):
             self.queue_f.push(fn)
         s = w.sum().clamp_min(1e-12)
         return (w * loss_v).sum() / s + (w * loss_f).sum() / s
-
-
-@LOSSES.register("cmpc")
-def cmpc(**kwargs: object) -> CMPCLoss:
-    return CMPCLoss(**kwargs)  # type: ignore[arg-type]

@@ -36,6 +36,9 @@ class FeatureQueue(nn.Module):
     """FIFO of the last ``size`` rows of ``width`` floats (detached), saved with the loss's
     state so a resumed run clusters the same memory."""
 
+    rows: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, size: int, width: int) -> None:
         super().__init__()
         if size < 2:
@@ -89,7 +92,11 @@ def spherical_kmeans(
 
 @torch.no_grad()
 def concentration(
-    x: torch.Tensor, cent: torch.Tensor, assign: torch.Tensor, temperature: float, alpha: float = 10.0
+    x: torch.Tensor,
+    cent: torch.Tensor,
+    assign: torch.Tensor,
+    temperature: float,
+    alpha: float = 10.0,
 ) -> torch.Tensor:
     """PCL's per-prototype concentration (Li et al. 2021, Eq. 12), (k,):
     ``phi_c = sum_z ||z - c|| / (n_c log(n_c + alpha))``; singletons take the largest
@@ -107,9 +114,11 @@ def concentration(
     return temperature * phi / phi.mean()
 
 
-def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
-    """CPU generator keyed by (seed, step, salt): draws replay exactly after a resume."""
-    g = torch.Generator()
+def step_generator(
+    seed: int, step: int, salt: int = 0, device: torch.device | str = "cpu"
+) -> torch.Generator:
+    """Generator keyed by (seed, step, salt): draws replay exactly after a resume."""
+    g = torch.Generator(device=device)
     g.manual_seed((int(seed) * 1_000_003 + int(step) * 7919 + salt) % (2**63 - 1))
     return g
 

@@ -53,7 +53,12 @@ def multi_similarity(
     return (pos_t + neg_t).mean()
 
 
+@LOSSES.register("self_lifting")
 class SelfLiftingLoss(nn.Module):
+    centroids: torch.Tensor
+    ready: torch.Tensor
+    memory: FeatureQueue
+
     def __init__(
         self,
         dim: int = 128,
@@ -108,14 +113,11 @@ class SelfLiftingLoss(nn.Module):
             self.recluster()
         pair = F.normalize(torch.cat([F.normalize(v, dim=1), F.normalize(f, dim=1)], 1), dim=1)
         y = self.pseudo_labels(pair.detach())
-        loss = multi_similarity(torch.cat([v, f]), torch.cat([y, y]), self.alpha, self.beta, self.base)
+        loss = multi_similarity(
+            torch.cat([v, f]), torch.cat([y, y]), self.alpha, self.beta, self.base
+        )
         if self.mse_weight > 0:
             loss = loss + self.mse_weight * F.mse_loss(v, f)
         if self.training:
             self.memory.push(pair)
         return loss
-
-
-@LOSSES.register("self_lifting")
-def self_lifting(**kwargs: object) -> SelfLiftingLoss:
-    return SelfLiftingLoss(**kwargs)  # type: ignore[arg-type]

@@ -57,8 +57,7 @@ class SoftmaxTripletLoss(nn.Module):
         self, v: torch.Tensor, lv: torch.Tensor, f: torch.Tensor, lf: torch.Tensor
     ) -> torch.Tensor:
         d = euclidean(v, f)
-        gen = step_generator(self.seed, self.step)
-        gen = gen if d.device.type == "cpu" else _on(d.device, gen)
+        gen = step_generator(self.seed, self.step, device=d.device)
         parts = []
         if self.anchors in ("voice", "both"):
             parts.append(self._one(d, lv, lf, gen))
@@ -67,12 +66,8 @@ class SoftmaxTripletLoss(nn.Module):
         return torch.stack(parts).mean()
 
 
-def _on(device: torch.device, gen: torch.Generator) -> torch.Generator:
-    g = torch.Generator(device=device)
-    g.manual_seed(int(gen.initial_seed()))
-    return g
-
-
 @LOSSES.register("softmax_triplet")
-def softmax_triplet(anchors: str = "both", squared: bool = False, seed: int = 0) -> SoftmaxTripletLoss:
+def softmax_triplet(
+    anchors: str = "both", squared: bool = False, seed: int = 0
+) -> SoftmaxTripletLoss:
     return SoftmaxTripletLoss(anchors, squared, seed)

@@ -34,7 +34,9 @@ from vfbench.train.losses import LOSSES
 from vfbench.train.losses.pair_parts import require_pairs
 
 
-def cross_logit(x: torch.Tensor, y: torch.Tensor, labels: torch.Tensor, offset: float) -> torch.Tensor:
+def cross_logit(
+    x: torch.Tensor, y: torch.Tensor, labels: torch.Tensor, offset: float
+) -> torch.Tensor:
     """(N,) local alignment terms of anchors ``x`` against candidates ``y`` (row i pairs)."""
     s = F.normalize(x, dim=1) @ y.T
     neg = labels[:, None] != labels[None, :]
@@ -43,7 +45,14 @@ def cross_logit(x: torch.Tensor, y: torch.Tensor, labels: torch.Tensor, offset: 
     return torch.logaddexp(torch.full_like(lse, math.log(1.0 + offset)), lse)
 
 
+@LOSSES.register("wen_adaptive")
 class WenAdaptiveLoss(nn.Module):
+    weights: torch.Tensor
+    hardness: torch.Tensor
+    seen: torch.Tensor
+    updates: torch.Tensor
+    frozen: torch.Tensor
+
     def __init__(
         self,
         dim: int = 128,
@@ -90,7 +99,9 @@ class WenAdaptiveLoss(nn.Module):
         """(global (N,), local (N,)) unweighted terms of the pairs."""
         g = F.cross_entropy(self.classifier(v / self.scale), labels, reduction="none")
         g = g + F.cross_entropy(self.classifier(f / self.scale), labels, reduction="none")
-        loc = 0.5 * (cross_logit(v, f, labels, self.offset) + cross_logit(f, v, labels, self.offset))
+        loc = 0.5 * (
+            cross_logit(v, f, labels, self.offset) + cross_logit(f, v, labels, self.offset)
+        )
         return g, loc
 
     def forward(
@@ -133,8 +144,3 @@ class WenAdaptiveLoss(nn.Module):
         self.updates += 1
         if int((self.weights > 0).sum()) >= self.coverage * c:
             self.frozen.fill_(True)
-
-
-@LOSSES.register("wen_adaptive")
-def wen_adaptive(**kwargs: object) -> WenAdaptiveLoss:
-    return WenAdaptiveLoss(**kwargs)  # type: ignore[arg-type]
