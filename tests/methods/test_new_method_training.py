@@ -28,7 +28,7 @@ def splits() -> tuple[SplitData, SplitData]:
 def test_all_fourteen_methods_registered() -> None:
     new = set(METHOD_SETS)
     old = {"trinet", "svhf", "dimnet", "pins", "kim", "horiguchi"}
-    assert new | old == set(method_names()) and len(new | old) == 14
+    assert new | old <= set(method_names()) and len(new | old) == 14
 
 
 @pytest.mark.parametrize("method", sorted(METHOD_SETS))
