@@ -10,6 +10,9 @@
    478 s for 20k x 20k both directions), and a naive per-query loop on a subsample.
 3. 30 repeated random test sets x all repeated tasks (1:2 matching, verification AUC,
    retrieval mAP; both directions) at 1,000 identities (target < 1 min).
+4. ``evaluate()`` on an already-loaded 1M-trial 1:2 list, warm (target < 1 s), with the
+   scoring path that ran (compiled kernel or numpy).
+5. ``ap=ssnet`` vs the default AP on a 20k x 20k retrieval (target: not slower).
 
 Timings are wall-clock on whatever machine runs this; on a shared 2-core box they are
 noisy, so the ratios (ours vs. the naive loop, measured in the same run) are the robust
@@ -248,6 +251,54 @@ def bench_repeated(n_ids: int, per: int, repeats: int) -> list[tuple[str, str, s
     ]
 
 
+def bench_list(n_trials: int, n_ids: int, per: int) -> list[tuple[str, str, str]]:
+    """``evaluate()`` on an already-loaded 1:2 trial list (a published 1M-trial list):
+    scoring, outcomes, binomial/Wilson, query-only and all-roles identity bootstraps
+    (B = 1000), results and provenance (issue #20.3 target: well under 1 s warm)."""
+    from vfbench.evaluate.trials import TrialSet, Universe, match_trials
+
+    v, f = embeddings(n_ids, per, seed=3)
+    u = Universe.build(v.identities, f.identities, {})
+    g = match_trials(u, "v2f", 2, n_trials, np.random.default_rng(0), "U", False)
+    ts = TrialSet(v.ids, f.ids, v.identities, f.identities)
+    meta = {"task": "match", "direction": "v2f", "n": 2, "constraint": "U", "source": "list"}
+    ts.add("match/v2f/n=2/U", meta, {"query": g["query"], "cands": g["cands"]})
+    p = Protocol(tasks=["match"], directions=["v2f"])
+    evaluate(v, f, None, p, trials=ts)  # first call: kernels, caches
+    res, t = median_run([timed(evaluate, v, f, None, p, trials=ts) for _ in range(3)])
+    path = res.provenance.get("scoring_path", "?")
+    return [
+        (
+            f"evaluate() on a loaded {n_trials:,} 1:2 list ({n_ids} ids), warm",
+            f"{t:.2f} s",
+            f"{cpu(t)}; target < 1 s; median of 3; {path}",
+        )
+    ]
+
+
+def bench_ap_variants(n: int, n_ids: int) -> list[tuple[str, str, str]]:
+    """``ap=ssnet`` against the default AP on the same n x n retrieval (float32 cosines
+    collide on large galleries: tied rows must not take a slow path)."""
+    v, f = embeddings(n_ids, max(1, n // n_ids), dim=64, seed=4)
+    qc = np.searchsorted(np.unique(v.identities), v.identities)
+    gc = np.searchsorted(np.unique(f.identities), f.identities)
+    q, g = normalize(v.vectors), normalize(f.vectors)
+    rows = []
+    times = {}
+    for ap in ("sklearn", "ssnet"):
+        _, times[ap] = median_run(
+            [timed(rank_retrieval, q, g, qc, gc, "cosine", ap, (1, 5, 10)) for _ in range(3)]
+        )
+    rows.append(
+        (
+            f"retrieval {q.shape[0]} x {g.shape[0]} (64-d), ap=ssnet / ap=sklearn",
+            f"{times['ssnet'] / times['sklearn']:.2f}x",
+            f"{times['ssnet']:.2f} s vs {times['sklearn']:.2f} s; target: not slower",
+        )
+    )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -258,10 +309,14 @@ def main() -> None:
         rows = bench_matching(100_000, 300, 10, 5_000)
         rows += bench_retrieval(2_000, 200, 50)
         rows += bench_repeated(200, 6, 5)
+        rows += bench_list(100_000, 300, 10)
+        rows += bench_ap_variants(2_000, 200)
     else:
         rows = bench_matching(1_000_000, 1000, 10, 20_000)
         rows += bench_retrieval(10_000, 1000, 200)
         rows += bench_repeated(1000, 10, 30)
+        rows += bench_list(1_000_000, 1251, 10)
+        rows += bench_ap_variants(20_000, 1251)
     import os
 
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

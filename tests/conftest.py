@@ -21,3 +21,30 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_dir() -> Path:
     return REPO
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by the ``crash_after_step`` fixture inside a training run."""
+
+
+@pytest.fixture
+def crash_after_step(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """``arm(n)``: the next training run raises :class:`SimulatedCrash` right after step
+    ``n`` is logged (``n`` must be a multiple of ``log.every``), before that step's
+    checkpoint; once (a resumed run goes on). Fault injection from outside the loop,
+    which has no test hooks (issue 19.6)."""
+    from vfbench.train import loop
+
+    def arm(n: int) -> None:
+        logged = loop._Logger.step
+        fired: list[int] = []
+
+        def step(self: loop._Logger, row: dict) -> None:  # type: ignore[type-arg]
+            logged(self, row)
+            if row["step"] == n and not fired:
+                fired.append(n)
+                raise SimulatedCrash(f"simulated crash after step {n}")
+
+        monkeypatch.setattr(loop._Logger, "step", step)
+
+    return arm

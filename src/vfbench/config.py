@@ -57,6 +57,39 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     return out
 
 
+def _dataclass_of(tp: Any) -> type | None:
+    """The dataclass inside a type hint (``X``, ``X | None``), else None."""
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return tp
+    if get_origin(tp) in (Union, types.UnionType):
+        for a in get_args(tp):
+            if dataclasses.is_dataclass(a) and isinstance(a, type):
+                return a
+    return None
+
+
+def check_override_keys(schema: type, overrides: Iterable[str]) -> None:
+    """Raise ConfigError blaming the ``--set`` option (not the YAML file) for an override
+    whose key is not in ``schema``; lists the known keys of that section. Keys inside
+    free-form mappings (``dict`` fields such as ``kwargs``) are not checked here."""
+    for item in overrides:
+        keys, _ = parse_override(item)
+        node: Any = schema
+        for depth, k in enumerate(keys):
+            cls = _dataclass_of(node)
+            if cls is None:
+                break  # a free-form mapping: its keys are validated by whoever reads it
+            hints = get_type_hints(cls)
+            fields = [f.name for f in dataclasses.fields(cls) if f.init]
+            if k not in fields:
+                section = ".".join(keys[:depth])
+                raise ConfigError(
+                    f"--set {item}: unknown key {'.'.join(keys[: depth + 1])!r}; known keys"
+                    f"{' in ' + section if section else ''}: {', '.join(sorted(fields))}"
+                )
+            node = hints[k]
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
@@ -76,6 +109,8 @@ def load_config(
     schema: type[C], path: str | Path | None = None, overrides: Iterable[str] = ()
 ) -> C:
     """Build ``schema`` from an optional YAML file plus dotted overrides, validating all keys."""
+    overrides = list(overrides)
+    check_override_keys(schema, overrides)
     data = read_yaml(path) if path is not None else {}
     data = apply_overrides(data, overrides)
     where = str(path) if path is not None else "config"

@@ -90,3 +90,61 @@ def test_subset_by_split(tmp_path: Path) -> None:
     s = m.subset(split="test")
     assert [i.id for i in s.identities] == ["id2"]
     assert s.voices == [] and len(s.faces) == 1
+
+
+def test_extra_columns_roundtrip_and_identity_column(tmp_path: Path) -> None:
+    m = _manifest(tmp_path)
+    m.identities[0] = Identity("id1", "m", extra={"source": "news", "channel": "studio"})
+    m.identities[1] = Identity("id2", "f", split="test", extra={"source": "vlog, home"})
+    d = m.save(tmp_path / "m")
+    assert (d / "identities.csv").read_text().splitlines()[0].endswith(",source,channel")
+    assert '"schema_version": 2' in (d / "manifest.json").read_text()
+    back = load_manifest(d)
+    # the comma in "vlog, home" survives the CSV; a missing value reads back as ""
+    assert back.identities[0] == m.identities[0]
+    assert back.identities[1].extra == {"source": "vlog, home", "channel": ""}
+    assert back.extra_columns() == ["source", "channel"]
+    assert back.identity_column("source") == {"id1": "news", "id2": "vlog, home"}
+    assert back.identity_column("channel") == {"id1": "studio", "id2": ""}
+    assert back.identity_column("gender") == {"id1": "m", "id2": "f"}
+    assert back.identity_column("split") == {"id1": "", "id2": "test"}
+    with pytest.raises(
+        ManifestError, match=r"no identity column 'corpus'; available: id, .*source"
+    ):
+        back.identity_column("corpus")
+    # a subset keeps the extra values
+    assert back.subset(split="test").identity_column("source") == {"id2": "vlog, home"}
+
+
+def test_schema_1_manifest_still_loads_and_refuses_extra_columns(tmp_path: Path) -> None:
+    d = _manifest(tmp_path).save(tmp_path / "m")
+    info = (d / "manifest.json").read_text().replace('"schema_version": 2', '"schema_version": 1')
+    (d / "manifest.json").write_text(info)
+    back = load_manifest(d)
+    assert back.identities == _manifest(tmp_path).identities and back.extra_columns() == []
+    csv_text = (d / "identities.csv").read_text().splitlines()
+    (d / "identities.csv").write_text(
+        "\n".join([csv_text[0] + ",source"] + [r + ",x" for r in csv_text[1:]]) + "\n"
+    )
+    with pytest.raises(ManifestError, match=r"identities.csv:1: unknown column 'source'"):
+        load_manifest(d)
+
+
+def test_extra_column_names_that_clash_are_refused(tmp_path: Path) -> None:
+    m = _manifest(tmp_path)
+    m.identities[0] = Identity("id1", extra={"split": "x"})
+    with pytest.raises(ManifestError, match="'split' is a built-in column"):
+        m.save(tmp_path / "m")
+
+
+def test_manifest_path_that_is_a_file_or_utf16(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ManifestError, match="is a file, not a manifest folder"):
+        load_manifest(tmp_path / "f")
+    d = _manifest(tmp_path).save(tmp_path / "m")
+    text = (d / "identities.csv").read_text()
+    (d / "identities.csv").write_bytes(text.encode("utf-16"))  # with BOM: read as UTF-16
+    assert load_manifest(d).identities == _manifest(tmp_path).identities
+    (d / "identities.csv").write_bytes(text.encode("latin-1") + b"\xe9\n")
+    with pytest.raises(ManifestError, match=r"identities.csv: not UTF-8 text \(invalid byte 0xe9"):
+        load_manifest(d)

@@ -200,6 +200,74 @@ def test_read_folder_meta_errors_name_file_and_line(
     assert str(p) in str(ei.value) and culprit in str(ei.value)
 
 
+def test_folder_meta_keeps_extra_columns(builders: Any, tmp_path: Path) -> None:
+    root = builders.build_folder_tree(
+        tmp_path / "c",
+        ("alice", "bob", "carol"),
+        sessions=1,
+        clips=1,
+        faces=1,
+        meta="identity,gender,Source,corpus,split\n"
+        "alice,f,news,vox,train\nbob,m,vlog,vox,Validation\ncarol,f,,other,TEST\n",
+    )
+    m = prepare_folder(root, progress=False)
+    assert m.extra_columns() == ["source", "corpus"]
+    assert m.identity_column("source") == {"alice": "news", "bob": "vlog", "carol": ""}
+    assert m.identity_column("corpus") == {"alice": "vox", "bob": "vox", "carol": "other"}
+    # aliases and case are normalised to the known split names
+    assert m.identity_column("split") == {"alice": "train", "bob": "val", "carol": "test"}
+    back = load_manifest(m.save(tmp_path / "m"))
+    assert back.identity_column("source") == m.identity_column("source")
+
+
+def test_folder_meta_unknown_split_needs_opt_in(builders: Any, tmp_path: Path) -> None:
+    root = builders.build_folder_tree(
+        tmp_path / "c",
+        ("alice", "bob"),
+        sessions=1,
+        clips=1,
+        faces=1,
+        meta="identity,split\nalice,train\nbob,tset\n",
+    )
+    with pytest.raises(
+        ManifestError,
+        match=r"meta.csv:3: identity 'bob': split 'tset' is not one of "
+        r"train/val/test .*--custom-splits",
+    ):
+        prepare_folder(root, progress=False)
+    m = prepare_folder(root, progress=False, custom_splits=True)
+    assert m.identity_column("split") == {"alice": "train", "bob": "tset"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig", "utf-32"])
+def test_folder_meta_utf16_with_bom_is_read(tmp_path: Path, encoding: str) -> None:
+    p = tmp_path / "meta.csv"
+    text = "identity,gender,nationality\r\nJosé,m,España\r\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    p.write_bytes(data)
+    rows = read_folder_meta(p)
+    assert rows["José"].nationality == "España" and rows["José"].gender == "m"
+
+
+def test_folder_meta_not_utf8_or_a_directory_is_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "meta.csv"
+    p.write_bytes("identity,gender\nalice,f\n".encode("utf-16-le"))  # no BOM
+    with pytest.raises(
+        ManifestError, match=r"meta.csv: not UTF-8 text \(NUL bytes: looks like UTF-16 without"
+    ):
+        read_folder_meta(p)
+    p.write_bytes(b"identity,gender\nRen\xe9,m\n")  # latin-1
+    with pytest.raises(ManifestError, match=r"invalid byte 0xe9 at byte 19\); save it as UTF-8"):
+        read_folder_meta(p)
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(ManifestError, match=r"dir.csv: is a directory, not a file"):
+        read_folder_meta(tmp_path / "dir.csv")
+    with pytest.raises(ManifestError, match=r"nope.csv: meta file not found"):
+        read_folder_meta(tmp_path / "nope.csv")
+
+
 def test_prepare_folder_bad_layout(tmp_path: Path) -> None:
     (tmp_path / "c" / "faces").mkdir(parents=True)
     with pytest.raises(DataError, match="voices"):
@@ -459,3 +527,16 @@ def test_identity_with_only_unreadable_faces_is_left_out(tmp_path: Path, builder
     unj = [p for p in m.meta["unjoined"] if p["reason"] == "no_readable_media"]
     assert [(p["name"], p["modality"]) for p in unj] == [("bob", "face")]
     assert ("unreadable", "bob/000.jpg") in {(p["reason"], p["name"]) for p in m.meta["skipped"]}
+
+
+def test_vox_meta_and_pins_read_utf16_and_name_directories(tmp_path: Path) -> None:
+    p = tmp_path / "vox1_meta.csv"
+    text = "VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet\nid10001\tA.J._Buckley\tm\tIreland\tdev\n"
+    p.write_bytes(text.encode("utf-16"))  # "Unicode text" as Excel saves it, with a BOM
+    (row,) = read_vox1_meta(p)
+    assert (row.id, row.face_id, row.nationality) == ("id10001", "A.J._Buckley", "Ireland")
+    (tmp_path / "dir.txt").mkdir()
+    with pytest.raises(ManifestError, match=r"dir.txt: is a directory, not a file"):
+        read_pins_split(tmp_path / "dir.txt")
+    with pytest.raises(ManifestError, match=r"nope.csv: metadata file not found"):
+        read_vox1_meta(tmp_path / "nope.csv")

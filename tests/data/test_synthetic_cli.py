@@ -57,7 +57,9 @@ def test_generate_then_oracle(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         == 0
     )
     rep = json.loads(capsys.readouterr().out)
-    assert rep["identities"] == 5 and set(rep["results"]) <= {"U", "G"}
+    assert rep["identities"] == 5 and rep["split"] == "all"
+    u = next(r for r in rep["rows"] if r["label"] == "1:2 v2f U")  # through evaluate
+    assert u["low"] <= u["value"] <= u["high"] and u["chance"] == 0.5
 
 
 @pytest.mark.parametrize(
@@ -90,4 +92,4 @@ def test_oracle_on_missing_corpus_names_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["synth", "oracle", str(tmp_path / "nowhere")]) == 2
-    assert "nowhere: traits file not found" in capsys.readouterr().err
+    assert "nowhere/traits.csv: traits table not found" in capsys.readouterr().err

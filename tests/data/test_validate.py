@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vfbench.data.manifest import Manifest, load_manifest
+from vfbench.data.manifest import Manifest, VoiceItem, load_manifest
 from vfbench.data.recipes.folder import prepare_folder
 from vfbench.data.validate import CODES, Issue, validate_manifest
 
@@ -91,6 +92,53 @@ def test_split_leak_same_file_in_two_splits(good: Manifest) -> None:
     (i,) = _only(validate_manifest(m).issues, "split_leak")
     assert i.record == f"voices.csv:{len(good.voices) + 2} 'carol/stolen'"
     assert v.path in i.message and "'alice'" in i.message
+
+
+def test_split_leak_found_through_a_symlink_and_a_hard_link(good: Manifest) -> None:
+    # two different paths, one file: the lexical check of old missed this (issue 18.3)
+    assert good.voice_root is not None
+    alice = next(v for v in good.voices if v.identity == "alice")
+    src = good.voice_root / alice.path
+    (good.voice_root / "carol" / "link.wav").symlink_to(src)
+    os.link(src, good.voice_root / "carol" / "hard.wav")
+    stolen = [
+        VoiceItem("carol/link", "carol", "carol/link.wav"),
+        VoiceItem("carol/hard", "carol", "carol/./hard.wav"),
+    ]
+    m = _with(good, voices=[*good.voices, *stolen])
+    issues = _only(validate_manifest(m, check_media=False).issues, "split_leak")
+    assert [i.record.split()[1] for i in issues] == ["'carol/link'", "'carol/hard'"]
+    assert all(f"the same file as {alice.path!r}" in i.message for i in issues)
+    # the same identity reusing its own file through a link is no leak
+    own = VoiceItem("alice/again", "alice", "carol/link.wav")
+    m2 = _with(good, voices=[*good.voices, own])
+    assert not [
+        i for i in validate_manifest(m2, check_media=False).issues if i.code == "split_leak"
+    ]
+
+
+def test_unknown_split_is_a_warning_naming_the_identities(good: Manifest) -> None:
+    ids = [
+        good.identities[0],
+        dataclasses.replace(good.identities[1], split="validation"),
+        dataclasses.replace(good.identities[2], split="tset"),
+    ]
+    issues = _only(validate_manifest(_with(good, identities=ids)).issues, "unknown_split")
+    assert [i.record for i in issues] == ["identities.csv:4 'carol'", "identities.csv:3 'bob'"]
+    tset, validation = issues
+    assert "'tset'" in tset.message and "1 identities ('carol')" in tset.message
+    assert "spell it 'val'" in validation.message and tset.severity == "warning"
+
+
+def test_incomplete_extra_column(good: Manifest) -> None:
+    ids = [
+        dataclasses.replace(good.identities[0], extra={"source": "news"}),
+        dataclasses.replace(good.identities[1], extra={"source": ""}),
+        good.identities[2],
+    ]
+    (i,) = _only(validate_manifest(_with(good, identities=ids)).issues, "incomplete_column")
+    assert i.record == "identities.csv:3 'bob'"
+    assert "'source' is empty for 2 of 3 identities ('bob', 'carol')" in i.message
 
 
 def test_duplicate_item_id(good: Manifest) -> None:

@@ -11,6 +11,7 @@ from vfbench.evaluate.api import evaluate, identity_attributes, make_trials
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import EvaluationResult
+from vfbench.evaluate.trials import TrialSet
 
 
 def small(tasks=("match", "verify", "retrieve", "joint"), **kw) -> Protocol:
@@ -57,9 +58,10 @@ def test_random_embeddings_chance_inside_interval_in_95_percent_of_repeats(make_
         v, f, attrs = make_emb(n_ids=30, per=3, random=True, seed=100 + r)
         p.seed = r
         m = evaluate(v, f, attrs, p).get(task="match", group="all", n=2)
-        iv = m.intervals["bootstrap-identity"]
+        iv = m.interval()  # the default: identities resampled in every role
+        assert iv is not None and iv.method == "bootstrap-all"
         inside += iv.low <= 0.5 <= iv.high
-    print("chance inside the identity-bootstrap interval:", inside, "of", reps)
+    print("chance inside the all-roles identity-bootstrap interval:", inside, "of", reps)
     assert inside / reps >= 0.95, inside
 
 
@@ -68,7 +70,13 @@ def test_f2v_equals_v2f_on_symmetric_data(make_emb):
     f = Embeddings(v.ids, v.identities, v.vectors, "face")
     pv = small(tasks=("match", "verify"), directions=["v2f"])
     pf = small(tasks=("match", "verify"), directions=["f2v"])
-    rv, rf = evaluate(v, f, attrs, pv), evaluate(v, f, attrs, pf)
+    tv = make_trials(v, f, attrs, pv)
+    # each direction draws its own trials (its own generator); the same draws read as f2v
+    # (voices and faces are the same items here) must give the same figures
+    tf = TrialSet(tv.voice_ids, tv.face_ids, tv.voice_identities, tv.face_identities)
+    for key in tv.keys():
+        tf.add(key.replace("v2f", "f2v"), {**tv.meta(key), "direction": "f2v"}, tv.groups[key])
+    rv, rf = evaluate(v, f, attrs, pv, trials=tv), evaluate(v, f, attrs, pf, trials=tf)
     for mv in rv.find(group="all"):
         mf = rf.get(task=mv.task, direction="f2v", setting=mv.setting, name=mv.name, group="all")
         assert mf.value == pytest.approx(mv.value), mv.setting
@@ -125,7 +133,14 @@ def test_repeated_sets_t_interval(make_emb):
     res = evaluate(v, f, attrs, p)
     rows = res.find(task="repeated", direction="v2f", of_task="match")
     assert [m.params["size"] for m in rows] == [10, 25, 30]
-    assert all(m.n == 4 and "t" in m.intervals and len(m.params["values"]) == 4 for m in rows)
+    assert all(m.n == 4 and len(m.params["values"]) == 4 for m in rows)
+    assert all(m.params["pool_identities"] == 30 for m in rows)
+    # 10 of 30: sets share a third of their identities -> t-interval; 25 or 30 of 30: the
+    # sets are (nearly) the same identities, no interval, and the row says why
+    assert "t" in rows[0].intervals and "no_interval" not in rows[0].params
+    for m in rows[1:]:
+        assert m.intervals == {} and "share" in m.params["no_interval"]
+    assert rows[2].params["distinct_sets"] == 1 and "30 of 30 ids" in rows[2].setting
     assert any("capped at 30" in w for w in res.warnings)
     assert any(c.kind == "ci_vs_ids" for c in res.curves)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from vfbench.cli import main
 
@@ -121,3 +122,46 @@ def test_trials_import_real_list(shared_dir, tmp_path, capsys):
     )
     assert rc == 0
     assert "9120 rows read" in capsys.readouterr().out
+
+
+def test_evaluate_by_column_rows_in_the_terminal_table(make_emb, tmp_path, capsys):
+    from vfbench.data.manifest import FaceItem, Identity, Manifest, VoiceItem
+
+    v, f, attrs = make_emb(n_ids=20, per=4, noise=1.0)
+    v.save(tmp_path / "v.npz")
+    f.save(tmp_path / "f.npz")
+    Manifest(
+        identities=[
+            Identity(k, gender=a["gender"], nationality=a["nationality"]) for k, a in attrs.items()
+        ],
+        voices=[VoiceItem(i, str(p), f"{i}.wav") for i, p in zip(v.ids, v.identities, strict=True)],
+        faces=[FaceItem(i, str(p), f"{i}.jpg") for i, p in zip(f.ids, f.identities, strict=True)],
+    ).save(tmp_path / "man")
+    args = ["evaluate", "--voices", str(tmp_path / "v.npz"), "--faces", str(tmp_path / "f.npz")]
+    args += ["--manifest", str(tmp_path / "man"), "--out", str(tmp_path / "run"), *FAST]
+    assert main([*args, "--by", "nationality"]) == 0
+    out = capsys.readouterr().out
+    for nat in ("US", "UK", "IN"):
+        assert re.search(rf"1:2 U +│ nationality={nat} +│ accuracy", out), nat
+    assert main([*args, "--by", "nosuch"]) == 2
+    assert "no identity column 'nosuch'" in capsys.readouterr().err
+
+
+def test_tables_never_wrap_ids_off_a_terminal(make_emb, tmp_path, capsys):
+    """Off a terminal (pytest captures stdout) long ids and paths stay on one line (#19)."""
+    v, f, _ = make_emb(n_ids=12, per=3, noise=1.0)
+    long = "x" * 150
+    v = type(v)([f"{long}/{i}" for i in v.ids], v.identities, v.vectors, "voice")
+    v.save(tmp_path / "v.npz")
+    f.save(tmp_path / "f.npz")
+    out_dir = tmp_path / ("run_" + "y" * 120)
+    args = ["--voices", str(tmp_path / "v.npz"), "--faces", str(tmp_path / "f.npz")]
+    assert main(["evaluate", *args, "--out", str(out_dir), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote 1 files to {out_dir}" not in out  # json,md,csv = 3 outputs
+    assert any(str(out_dir) in line for line in out.splitlines())
+    assert main(["report", str(out_dir), "--formats", "md"]) == 0
+    assert any(str(out_dir) in line for line in capsys.readouterr().out.splitlines())
+    assert main(["compare", str(out_dir), str(out_dir), "--n-boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(x) for x in out.splitlines()) > 80  # rows kept whole, not wrapped at 80

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -16,6 +18,7 @@ from vfbench.evaluate.confidence import (
     mean_normal,
     paired_bootstrap,
     t_interval,
+    trial_test,
     wilson,
 )
 
@@ -98,10 +101,11 @@ def test_mcnemar_matches_binomtest_and_fractional_outcomes():
     k01 = int(((a == 0) & (b == 1)).sum())
     assert (n10, n01) == (k10, k01)
     assert p == pytest.approx(stats.binomtest(k10, k10 + k01, 0.5).pvalue)
-    # half-credit ties: a 0.5 vs 1 trial is half a discordant pair
-    p2, m10, m01 = mcnemar_exact(np.array([1.0, 0.5, 0.5]), np.array([0.0, 1.0, 0.5]))
-    assert (m10, m01) == (1.0, 0.5)
+    # half-credit ties: rounding fractional discordances is not an exact test -> refused
+    with pytest.raises(EvaluationError, match="0/1 outcomes"):
+        mcnemar_exact(np.array([1.0, 0.5, 0.5]), np.array([0.0, 1.0, 0.5]))
     assert mcnemar_exact(a, a)[0] == 1.0
+    assert trial_test(a, b)[0] == "mcnemar-exact"
     with pytest.raises(EvaluationError, match="shape"):
         mcnemar_exact(a, b[:-1])
 
@@ -115,3 +119,23 @@ def test_paired_bootstrap_detects_difference_and_not_noise():
     assert d.value > 0 and d.low > 0 and p < 0.01
     d0, p0 = paired_bootstrap(base, base, ids, n_boot=200)
     assert d0.value == 0 and p0 == 1.0
+
+
+def test_trial_test_on_fractional_outcomes_is_the_exact_sign_flip_distribution():
+    # half-credit outcomes: a sign-flip permutation test; with 8 discordant trials its exact
+    # p-value is an enumeration of all 2^8 sign patterns
+    a = np.array([1.0, 1.0, 0.5, 1.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.5])
+    b = np.array([0.0, 0.5, 0.0, 0.0, 0.5, 0.0, 0.5, 0.5, 1.0, 0.0])
+    name, p, n10, n01 = trial_test(a, b, seed=1)
+    assert name == "sign-flip"
+    d = (a - b)[a != b]
+    assert (n10, n01) == (float(d[d > 0].sum()), float(-d[d < 0].sum()))
+    signs = np.array(list(itertools.product((-1, 1), repeat=d.size)))
+    exact = float(np.mean(np.abs(signs @ d) >= abs(d.sum()) - 1e-12))
+    assert p == pytest.approx(exact, abs=0.01)
+    assert trial_test(a, a)[1] == 1.0
+
+
+def test_paired_bootstrap_on_empty_input_is_a_clear_error():
+    with pytest.raises(EvaluationError, match="empty"):
+        paired_bootstrap(np.array([]), np.array([]), np.array([], dtype=int))

@@ -6,6 +6,7 @@ options fail naming the key."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,9 +14,9 @@ import torch
 from methods_toy import METHOD_SETS, cfg_for, tiny_split
 
 from vfbench.errors import ConfigError
+from vfbench.methods import get_method, method_names
 from vfbench.train.data import SplitData
-from vfbench.train.loop import SimulatedCrash, train, validate
-from vfbench.train.methods import get_method, method_names
+from vfbench.train.loop import train, validate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -36,7 +37,8 @@ def test_method_trains_above_chance(
     method: str, splits: tuple[SplitData, SplitData], tmp_path: Path
 ) -> None:
     tr, va = splits
-    res = train(cfg_for(method, 200), tmp_path / method, data=tr, val_data=va, progress=False)
+    cfg = cfg_for(method, 200)
+    res = train(cfg, tmp_path / method, get_method(method), data=tr, val_data=va, progress=False)
     v = res.validations[-1]
     assert v["low"] > 0.5, f"{method}: validation 1:2 {v}"
     first = np.mean([x for _, x in res.losses[:10]])
@@ -54,16 +56,21 @@ def test_method_trains_above_chance(
     ],
 )
 def test_stateful_objective_resumes_onto_the_same_curve(
-    method: str, extra: list[str], splits: tuple[SplitData, SplitData], tmp_path: Path
+    method: str,
+    extra: list[str],
+    splits: tuple[SplitData, SplitData],
+    tmp_path: Path,
+    crash_after_step: Any,
 ) -> None:
     """Memories, prototypes, identity weights and negative draws are checkpointed or keyed by
     step: a crashed + resumed run continues the uninterrupted loss curve."""
     tr, _ = splits
-    cfg = cfg_for(method, 30, ["checkpoint_every=10", *extra])
-    full = train(cfg, tmp_path / "full", data=tr, progress=False)
-    with pytest.raises(SimulatedCrash):
-        train(cfg, tmp_path / "cut", data=tr, crash_after=20, progress=False)
-    rest = train(cfg, tmp_path / "cut", data=tr, resume=True, progress=False)
+    cfg = cfg_for(method, 30, ["checkpoint_every=10", "log.every=1", *extra])
+    full = train(cfg, tmp_path / "full", get_method(method), data=tr, progress=False)
+    crash_after_step(25)  # after the checkpoint of step 20: the resumed run starts at 21
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, tmp_path / "cut", get_method(method), data=tr, progress=False)
+    rest = train(cfg, tmp_path / "cut", get_method(method), data=tr, resume=True, progress=False)
     assert [s for s, _ in rest.losses] == list(range(21, 31))
     np.testing.assert_allclose([x for _, x in rest.losses], [x for _, x in full.losses[20:]],
                                rtol=1e-5)  # fmt: skip
@@ -89,8 +96,15 @@ def test_fop_and_fv_cme_checkpoints_rebuild_and_score(
 
     tr, va = splits
     for method in ("fop", "fv_cme"):
-        res = train(cfg_for(method, 40), tmp_path / method, data=tr, val_data=va, progress=False)
-        m, model, cfg2, _ = load_trained(res.last_checkpoint)
+        res = train(
+            cfg_for(method, 40),
+            tmp_path / method,
+            get_method(method),
+            data=tr,
+            val_data=va,
+            progress=False,
+        )
+        m, model, cfg2, _ = load_trained(res.last_checkpoint, get_method)
         assert cfg2.method == method and type(m).name == method
         again = validate(m, model, va, cfg2, features=())
         assert again["acc"] == pytest.approx(res.validations[-1]["acc"], abs=1e-9)
@@ -124,7 +138,7 @@ def test_cae_trains_end_to_end_on_inputs(
     """Outside feature mode the reconstruction targets are the backbone outputs."""
     tr, _ = splits
     cfg = cfg_for("cae", 3, ["feature_mode=false"])
-    res = train(cfg, tmp_path / "cae", data=tr, progress=False)
+    res = train(cfg, tmp_path / "cae", get_method("cae"), data=tr, progress=False)
     assert len(res.losses) == 3 and all(np.isfinite(x) for _, x in res.losses)
 
 
@@ -148,7 +162,7 @@ def test_bad_method_option_names_the_key(
     tr, _ = splits
     cfg = cfg_for(method, 2, [f"loss.kwargs={kwargs}"])
     with pytest.raises(ConfigError, match=match):
-        train(cfg, tmp_path / "x", data=tr, progress=False)
+        train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, progress=False)
 
 
 def test_wrong_loss_for_new_method_names_the_config(
@@ -157,15 +171,15 @@ def test_wrong_loss_for_new_method_names_the_config(
     tr, _ = splits
     cfg = cfg_for("cmpc", 2, ["loss.name=infonce", "loss.kwargs={}"])
     with pytest.raises(ConfigError, match=r"loss\.name: cmpc.*cmpc_cpu\.yaml"):
-        train(cfg, tmp_path / "x", data=tr, progress=False)
+        train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, progress=False)
 
 
 @pytest.mark.parametrize("scale", ["cpu", "paper"])
 def test_every_new_config_loads_and_validates(scale: str) -> None:
     """Each method's shipped config resolves, names its method, and its options validate;
     both benchmark grids list all 14 rows with existing configs."""
+    from vfbench.experiments.benchmark import load_grid
     from vfbench.train.config import load_train_config
-    from vfbench.train.method_zoo.benchmark import load_grid
 
     root = Path(__file__).resolve().parents[2] / "configs" / "methods"
     for method in METHOD_SETS:

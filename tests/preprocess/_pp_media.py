@@ -88,6 +88,32 @@ def grid_frames(shared: Path, every: int = 25) -> dict[str, list[np.ndarray]]:
     return out
 
 
+REAL = (
+    "real/latentsync_demo1_woman_ru.mp4",  # HEVC 1080x1920 portrait
+    "real/latentsync_demo2_man_pt.mp4",  # HEVC 1080x1920, beard
+    "real/mimictalk_german_news_de.mp4",  # h264 512x512
+    "real/real3dportrait_may_en.mp4",  # h264 512x512
+    "real/visualvoice_interview_2spk_en.mp4",  # h264 1280x720, two people side by side
+    "real/visualvoice_restaurant_en.mp4",  # h264 1280x720
+    "grid/bbaf2n.mpg",
+    "grid/brbk7n.mpg",
+)
+
+
+def clip_frames(path: Path, every: int = 12, n: int = 3) -> list[np.ndarray]:
+    """``n`` RGB frames (every ``every``-th from the start) of a real clip, cut with PyAV."""
+    import av
+
+    out: list[np.ndarray] = []
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i % every == 0:
+                out.append(np.ascontiguousarray(f.to_ndarray(format="rgb24")))
+                if len(out) >= n:
+                    break
+    return out
+
+
 def three_faces(
     frames: dict[str, list[np.ndarray]],
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _pp_media import GRID, three_faces
+from _pp_media import GRID, REAL, three_faces
 from PIL import Image
 
 from vfbench.errors import RegistryError
@@ -20,6 +20,7 @@ from vfbench.preprocess.face import (
     apply_transform,
     box_transform,
     get_detector,
+    load_image,
     process_face,
     select_face,
     umeyama,
@@ -158,12 +159,19 @@ def test_box_mode_scale_changes_face_size(grid) -> None:
 def test_three_faces_largest_is_picked(grid, tmp_path: Path) -> None:
     collage, (left, top, right, bottom) = three_faces(grid)
     Image.fromarray(collage).save(tmp_path / "three.png")
+    # the full pass alone finds all three; the default fast pass may miss the smallest one
+    # but must pick the same (largest) face
+    slow_out, slow = process_face(tmp_path / "three.png", FaceConfig(fast_side=0))
+    assert slow["n_faces"] == 3 and slow["detect_pass"] == "full"
     out, stats = process_face(tmp_path / "three.png", FaceConfig())
-    assert stats["n_faces"] == 3
+    assert stats["n_faces"] >= 2 and stats["detect_pass"] == "fast"
+    np.testing.assert_allclose(
+        stats["box"], slow["box"], atol=0.12 * (slow["box"][2] - slow["box"][0])
+    )
     x0, y0, x1, y1 = stats["box"]
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     assert left < cx < right and top < cy < bottom
-    assert _eye_error(out) <= 3.0
+    assert _eye_error(out) <= 3.0 and _eye_error(slow_out) <= 3.0
 
 
 def test_cnn_detector_finds_real_face(grid) -> None:
@@ -199,14 +207,69 @@ def test_max_side_downscales_for_detection_and_maps_box_back(grid) -> None:
     full = max(det.detect(img), key=lambda d: d.side)
     out, stats = align_face(img, FaceConfig(max_side=360), det)
     x0, y0, x1, y1 = stats["box"]
-    assert abs((x0 + x1) / 2 - full.center[0]) < 12 and abs((y0 + y1) / 2 - full.center[1]) < 12
+    tol = 0.08 * full.width  # HOG boxes found at another scale shift by a few percent
+    assert abs((x0 + x1) / 2 - full.center[0]) < tol and abs((y0 + y1) / 2 - full.center[1]) < tol
     assert 0.8 < (x1 - x0) / full.width < 1.25
     assert _eye_error(out) <= 3.0
 
 
-def test_astronaut_photo_if_scikit_image_is_installed() -> None:
-    skdata = pytest.importorskip("skimage.data")
-    img = skdata.astronaut()
-    out, stats = align_face(img, FaceConfig(), get_detector(FaceConfig()))
-    assert stats["n_faces"] >= 1
-    assert _eye_error(out) <= 3.0
+@pytest.mark.parametrize("clip", REAL)
+def test_real_frames_are_detected_and_aligned(real_frames, clip: str) -> None:
+    """Real faces of every clip (1080x1920 HEVC, 720p, 512x512, GRID): a face in every
+    sampled frame (the old full-size detector also found 100%, see the slow test below),
+    eyes on the template."""
+    det = get_detector(FaceConfig())
+    for img in real_frames[clip]:
+        out, stats = align_face(img, FaceConfig(), det)
+        assert out.shape == (112, 112, 3) and stats["align"] == "landmarks"
+        h, w = img.shape[:2]
+        assert stats["image_wh"] == [w, h] and stats["face_px"] > 0.08 * min(w, h)
+        # 7 px: the bearded man's nose base sits lower than the calibration's average face
+        assert _eye_error(out) <= (7.0 if "man_pt" in clip else 4.0)
+
+
+@pytest.mark.slow
+def test_real_frames_detection_not_worse_than_full_size_detection(real_frames) -> None:
+    """The two-pass, downscaled detection finds a face wherever the old single full-size
+    pass did (issue 15.5), picks the same face and aligns it as well."""
+    det = get_detector(FaceConfig())
+    old_cfg = FaceConfig(fast_side=0, max_side=0)  # the old default: one pass, full size
+    found_old = found_new = 0
+    for clip, frames in real_frames.items():
+        for img in frames:
+            try:
+                old_out, old = align_face(img, old_cfg, det)
+                found_old += 1
+            except ItemRejected:
+                old = None
+            new_out, new = align_face(img, FaceConfig(), det)
+            found_new += 1
+            if old is not None and old["n_faces"] == new["n_faces"] == 1:
+                # the same face (in the two-person interview either person may be found
+                # first); HOG boxes at other pyramid scales differ by up to ~20 %
+                side = old["face_px"]
+                (x0, y0, x1, y1), (a0, b0, a1, b1) = new["box"], old["box"]
+                assert abs((x0 + x1) - (a0 + a1)) / 2 < 0.2 * side, clip
+                assert abs((y0 + y1) - (b0 + b1)) / 2 < 0.2 * side, clip
+                assert 0.75 < new["face_px"] / side < 1.33, clip
+                assert _eye_error(new_out) <= _eye_error(old_out) + 1.0, clip
+    assert found_new >= found_old == sum(len(f) for f in real_frames.values())
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_reduced_decode_keeps_exif_orientation(tmp_path: Path, fmt: str) -> None:
+    """A big image decoded reduced (``reduce`` for PNG, ``draft`` for JPEG) is turned by its
+    EXIF orientation exactly like the full-size decode."""
+    rng = np.random.default_rng(0)
+    base = np.kron(rng.integers(0, 256, (10, 7, 3)), np.ones((30, 30, 1))).astype(np.uint8)
+    im = Image.fromarray(base)  # 210 x 300 blocks of 30 px
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    p = tmp_path / f"x.{fmt.lower()}"
+    im.save(p, format=fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
+    full = load_image(p)
+    assert full.shape == (210, 300, 3)  # turned
+    small = load_image(p, decode_pixels=full.size // 3 // 4)  # forces a factor-2 decode
+    assert small.shape == (105, 150, 3)
+    ref = np.asarray(Image.fromarray(full).reduce(2), dtype=np.float64)
+    assert np.abs(small - ref).mean() < (2.0 if fmt == "PNG" else 8.0)

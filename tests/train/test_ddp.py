@@ -35,18 +35,20 @@ def test_two_process_ddp_matches_single_process(tmp_path: Path) -> None:
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from toy import toy_split
+        from vfbench.methods import get_method
         from vfbench.train.config import load_train_config
         from vfbench.train.loop import train
         cfg = load_train_config(None, {OVER!r})
+        trinet = get_method(cfg.method)
         tr, va = toy_split(32, 4), toy_split(16, 4, seed=1)
         if sys.argv[2] == "ddp":
             import torch.distributed as dist
             from vfbench.train.ddp import init_from_env
             info = init_from_env("cpu")
-            train(cfg, sys.argv[1], data=tr, val_data=va, dist=info)
+            train(cfg, sys.argv[1], trinet, data=tr, val_data=va, dist=info)
             dist.destroy_process_group()
         else:
-            train(cfg, sys.argv[1], data=tr, val_data=va)
+            train(cfg, sys.argv[1], trinet, data=tr, val_data=va)
         """)
     )
     subprocess.run([sys.executable, script, tmp_path / "single", "single"], check=True)

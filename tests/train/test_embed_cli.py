@@ -33,7 +33,7 @@ def test_train_quick_then_embed(corpus: Path, tmp_path: Path, repo_dir: Path) ->
         "--set", "log.progress=false", "--set", "pretrain.batch_size=16",
     ])  # fmt: skip
     assert rc == 0
-    assert (out / "pretrain" / "voice.pt").is_file() and (out / "last.pt").is_file()
+    assert len(list((out / "pretrain").glob("voice_*.pt"))) == 1 and (out / "last.pt").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["provenance"]["config"]["name"] == "trinet_cpu"
     emb = tmp_path / "emb"

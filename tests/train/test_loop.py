@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,9 +13,10 @@ import torch
 from toy import toy_split
 
 from vfbench.errors import CheckpointError, ConfigError
+from vfbench.methods import get_method
 from vfbench.train.checkpoint import load_checkpoint
 from vfbench.train.config import load_train_config
-from vfbench.train.loop import SimulatedCrash, lr_factor, train
+from vfbench.train.loop import lr_factor, train
 
 BASE = [
     "sampler.P=8",
@@ -28,6 +28,7 @@ BASE = [
     "threads=1",
     "voice.kwargs.n_freq=16",
 ]
+TRINET = get_method("trinet")
 
 
 def cfg(*over: str):
@@ -47,7 +48,7 @@ def test_tiny_training_learns_the_shared_signal(splits, tmp_path: Path) -> None:
     tr, va = splits
     c = cfg("steps=120", "val.every=60", "optim.milestones=[90]", "checkpoint_every=60",
             "face.frozen=true")  # fmt: skip
-    res = train(c, tmp_path, data=tr, val_data=va)
+    res = train(c, tmp_path, TRINET, data=tr, val_data=va)
     first = sum(loss for _, loss in res.losses[:10]) / 10
     last = sum(loss for _, loss in res.losses[-10:]) / 10
     assert last < 0.5 * first
@@ -66,15 +67,18 @@ def test_tiny_training_learns_the_shared_signal(splits, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes left no temp files
 
 
-def test_resume_after_crash_continues_the_same_loss_curve(splits, tmp_path: Path) -> None:
+def test_resume_after_crash_continues_the_same_loss_curve(
+    splits, tmp_path: Path, crash_after_step
+) -> None:
     tr, va = splits
     # face backbone trained (inputs mode), voice frozen (feature mode for voice only)
     over = ("steps=24", "checkpoint_every=8", "log.every=1", "val.every=12", "face.lr=1e-3")
-    train(cfg(*over), tmp_path / "a", data=tr, val_data=va)
-    with pytest.raises(SimulatedCrash):
-        train(cfg(*over), tmp_path / "b", data=tr, val_data=va, crash_after=19)
+    train(cfg(*over), tmp_path / "a", TRINET, data=tr, val_data=va)
+    crash_after_step(19)
+    with pytest.raises(RuntimeError, match="simulated crash after step 19"):
+        train(cfg(*over), tmp_path / "b", TRINET, data=tr, val_data=va)
     assert load_checkpoint(tmp_path / "b" / "last.pt")["step"] == 16
-    train(cfg(*over), tmp_path / "b", data=tr, val_data=va, resume=True)
+    train(cfg(*over), tmp_path / "b", TRINET, data=tr, val_data=va, resume=True)
     a, b = rows(tmp_path / "a" / "metrics.jsonl"), rows(tmp_path / "b" / "metrics.jsonl")
     assert [r["step"] for r in b] == list(range(1, 25))  # rows 17-19 of the crash dropped
     assert [r["loss"] for r in a] == [r["loss"] for r in b]  # bit-identical curve
@@ -101,13 +105,13 @@ def test_off_the_shelf_encoder_needs_feature_mode(splits, tmp_path: Path) -> Non
     tr, va = splits
     c = cfg("steps=2", "voice.name=resemblyzer", "voice.kwargs={}", "feature_mode=false")
     with pytest.raises(ConfigError, match="resemblyzer.*feature_mode"):
-        train(c, tmp_path, data=tr, val_data=va)
+        train(c, tmp_path, TRINET, data=tr, val_data=va)
 
 
 def test_resume_refuses_a_foreign_checkpoint(splits, tmp_path: Path) -> None:
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="last.pt"):
-        train(cfg("steps=2"), tmp_path, data=splits[0], val_data=splits[1], resume=True)
+        train(cfg("steps=2"), tmp_path, TRINET, data=splits[0], val_data=splits[1], resume=True)
 
 
 def test_lr_factor_is_the_papers_schedule() -> None:
@@ -121,23 +125,29 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(
         textwrap.dedent(f"""
-        import sys
+        import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from toy import toy_split
+        from vfbench.methods import get_method
+        from vfbench.train import loop
         from vfbench.train.config import load_train_config
-        from vfbench.train.loop import train
+        if len(sys.argv) > 2:  # fault injection: SIGKILL right after step N is logged
+            logged, kill_at = loop._Logger.step, int(sys.argv[2])
+            def step(self, row):
+                logged(self, row)
+                if row["step"] == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            loop._Logger.step = step
         c = load_train_config(None, {BASE!r} + ["steps=20", "checkpoint_every=5",
             "log.every=1", "val.every=0", "face.lr=1e-3"])
-        train(c, sys.argv[1], resume=True, data=toy_split(32, 4), val_data=toy_split(16, 4, 1))
+        loop.train(c, sys.argv[1], get_method("trinet"), resume=True,
+                   data=toy_split(32, 4), val_data=toy_split(16, 4, 1))
         """)
     )
-    env = dict(os.environ)
-    subprocess.run([sys.executable, script, tmp_path / "a"], check=True, env=env)
-    env["VFBENCH_KILL_AT_STEP"] = "13"
-    p = subprocess.run([sys.executable, script, tmp_path / "b"], env=env)
+    subprocess.run([sys.executable, script, tmp_path / "a"], check=True)
+    p = subprocess.run([sys.executable, script, tmp_path / "b", "13"])
     assert p.returncode == -9
-    env.pop("VFBENCH_KILL_AT_STEP")
-    subprocess.run([sys.executable, script, tmp_path / "b"], check=True, env=env)
+    subprocess.run([sys.executable, script, tmp_path / "b"], check=True)
     a, b = rows(tmp_path / "a" / "metrics.jsonl"), rows(tmp_path / "b" / "metrics.jsonl")
     assert [r["loss"] for r in a] == [r["loss"] for r in b]
 
@@ -146,15 +156,17 @@ def test_pretrain_stage_feeds_the_backbones(splits, tmp_path: Path) -> None:
     tr, va = splits
     c = cfg("steps=4", "val.every=0", "pretrain.enabled=true", "pretrain.steps=5",
             "pretrain.batch_size=16", "pretrain.gender_weight=1.0", "face.frozen=true")  # fmt: skip
-    train(c, tmp_path, data=tr, val_data=va)
+    train(c, tmp_path, TRINET, data=tr, val_data=va)
     model = load_checkpoint(tmp_path / "last.pt")["model"]
     for mod in ("voice", "face"):
-        sd = torch.load(tmp_path / "pretrain" / f"{mod}.pt", weights_only=True)
+        (p,) = (tmp_path / "pretrain").glob(f"{mod}_*.pt")
+        sd = torch.load(p, weights_only=True)
         assert sd and all(torch.equal(v, model[f"{mod}_backbone.{k}"]) for k, v in sd.items())
-    # a second run reuses the pretrained files (resume-friendly) instead of retraining
-    before = (tmp_path / "pretrain" / "face.pt").stat().st_mtime_ns
-    train(c, tmp_path, data=tr, val_data=va)
-    assert (tmp_path / "pretrain" / "face.pt").stat().st_mtime_ns == before
+    # a second run (same config and inputs) reuses the pretrained files instead of retraining
+    (face_pt,) = (tmp_path / "pretrain").glob("face_*.pt")
+    before = face_pt.stat().st_mtime_ns
+    train(c, tmp_path, TRINET, data=tr, val_data=va, force=True)
+    assert face_pt.stat().st_mtime_ns == before
 
 
 def test_nationality_labels_come_from_the_manifest(splits) -> None:

@@ -14,7 +14,7 @@ from test_methods_training import tiny_split
 
 from vfbench.cli import main
 from vfbench.errors import ConfigError
-from vfbench.train.method_zoo.benchmark import BenchData, load_grid, run_benchmark
+from vfbench.experiments.benchmark import BenchData, load_grid, run_benchmark
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -40,7 +40,7 @@ def bench(
     out = tmp_path_factory.mktemp("bench")
     said: list[str] = []
     table = run_benchmark(load_grid(None, TINY), out, data=data, progress=False, say=said.append)
-    return out, data, table, said
+    return out, data, table.to_dict(), said
 
 
 def test_every_method_is_a_row_on_the_same_trials(bench: Any) -> None:
@@ -52,7 +52,8 @@ def test_every_method_is_a_row_on_the_same_trials(bench: Any) -> None:
         json.loads((out / "rows" / n / "result" / "results.json").read_text())["trials_hash"]
         for n in names
     }
-    assert hashes == {table["trials_hash"]}
+    assert hashes == {table["trials_sha256"]}
+    assert table["schema"] == "vfbench.grid/1" and table["kind"] == "methods"
     methods = {r["name"]: (r["method"], r["scorer"]) for r in table["rows"]}
     assert methods["SVHF"] == ("svhf", "pair_matcher")
     assert methods["Horiguchi"] == ("horiguchi", "pair_matcher")
@@ -81,10 +82,10 @@ def test_paired_tests_against_trinet(bench: Any) -> None:
 
     base = EvaluationResult.load(out / "rows" / "TriNet" / "result", with_outcomes=True)
     for r in table["rows"]:
-        if r["name"] == "TriNet":
-            assert r["paired_vs_baseline"] == {}
+        if r["name"] == "TriNet":  # the baseline is not tested against itself
+            assert all(c["diff"] is None and c["p_bootstrap"] is None for c in r["cells"].values())
             continue
-        p = r["paired_vs_baseline"]["v2f 1:2 U"]
+        p = r["cells"]["v2f 1:2 U"]
         other = EvaluationResult.load(out / "rows" / r["name"] / "result", with_outcomes=True)
         a = other.outcomes["match/v2f/n=2/U"]["outcome"]
         b = base.outcomes["match/v2f/n=2/U"]["outcome"]
@@ -92,8 +93,9 @@ def test_paired_tests_against_trinet(bench: Any) -> None:
         assert p["p_mcnemar"] == pytest.approx(want_p)
         assert p["diff"]["value"] == pytest.approx(float(np.mean(a) - np.mean(b)), abs=1e-6)
         assert p["diff"]["low"] <= p["diff"]["value"] <= p["diff"]["high"]
-        assert r["paired_vs_baseline"]["v2f AUC"]["p_mcnemar"] is None  # bootstrap only
-        assert "v2f mAP" in r["paired_vs_baseline"]
+        auc = r["cells"]["v2f AUC"]
+        assert auc["p_mcnemar"] is None and auc["p_bootstrap"] is not None  # bootstrap only
+        assert r["cells"]["v2f mAP"]["diff"] is not None
 
 
 def test_outputs_written(bench: Any) -> None:
@@ -115,7 +117,9 @@ def test_outputs_written(bench: Any) -> None:
 def test_rerun_skips_finished_rows(bench: Any) -> None:
     out, data, table, _ = bench
     said: list[str] = []
-    again = run_benchmark(load_grid(None, TINY), out, data=data, progress=False, say=said.append)
+    again = run_benchmark(
+        load_grid(None, TINY), out, data=data, progress=False, say=said.append
+    ).to_dict()
     assert sum("done already" in s for s in said) == len(table["rows"]) == 14
     assert not any("training" in s for s in said)
     assert again["rows"][2]["cells"] == table["rows"][2]["cells"]
@@ -131,7 +135,7 @@ def test_rerun_skips_finished_rows(bench: Any) -> None:
                           progress=False, say=said.append)  # fmt: skip
     assert [s.split(":")[0] for s in said if "training" in s] == ["Kim"]
     assert sum("done already" in s for s in said) == 5
-    assert third["trials_hash"] == table["trials_hash"]
+    assert third.trials_sha256 == table["trials_sha256"]
 
 
 # ------------------------------------------------------------------------- bad grids
@@ -197,7 +201,7 @@ def test_evaluate_checkpoint_uses_the_method_scorer(bench: Any) -> None:
     from vfbench.config import from_dict
     from vfbench.evaluate.protocol import Protocol
     from vfbench.evaluate.trials import TrialSet
-    from vfbench.train.method_zoo.benchmark import default_protocol_dict, evaluate_checkpoint
+    from vfbench.experiments.benchmark import default_protocol_dict, evaluate_checkpoint
 
     out, data, table, _ = bench
     row = json.loads((out / "rows" / "SVHF" / "row.json").read_text())

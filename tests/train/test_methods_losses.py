@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from vfbench.errors import ConfigError
+from vfbench.methods.base import PairMatcher
 from vfbench.train.losses import create_loss
 from vfbench.train.losses.curriculum_contrastive import choose_negatives, hard_fraction
 from vfbench.train.losses.kim_triplet import random_triplets
-from vfbench.train.method_zoo._base import PairMatcher
 
 pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
 

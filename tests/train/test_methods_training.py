@@ -5,16 +5,17 @@ with messages naming the culprit; checkpoints rebuild the method (scorer include
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from vfbench.errors import ConfigError
+from vfbench.methods import get_method, method_names
 from vfbench.train.config import TrainConfig, load_train_config
 from vfbench.train.data import SplitData, from_tensors
-from vfbench.train.loop import SimulatedCrash, embed_split, train, validate
-from vfbench.train.methods import get_method, method_names
+from vfbench.train.loop import embed_split, train, validate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -87,7 +88,14 @@ def test_method_trains_above_chance(
     method: str, splits: tuple[SplitData, SplitData], tmp_path: Path
 ) -> None:
     tr, va = splits
-    res = train(cfg_for(method, 200), tmp_path / method, data=tr, val_data=va, progress=False)
+    res = train(
+        cfg_for(method, 200),
+        tmp_path / method,
+        get_method(method),
+        data=tr,
+        val_data=va,
+        progress=False,
+    )
     v = res.validations[-1]
     assert v["low"] > 0.5, f"{method}: validation 1:2 {v}"
     first = np.mean([x for _, x in res.losses[:10]])
@@ -106,8 +114,10 @@ def test_checkpoint_rebuilds_scorer(
 
     tr, va = splits
     cfg = cfg_for(method, 60)
-    res = train(cfg, tmp_path / method, data=tr, val_data=va, progress=False)
-    m, model, cfg2, _ = load_trained(res.last_checkpoint)
+    res = train(
+        cfg, tmp_path / method, get_method(cfg.method), data=tr, val_data=va, progress=False
+    )
+    m, model, cfg2, _ = load_trained(res.last_checkpoint, get_method)
     assert type(m).__name__.lower() == method and cfg2.method == method
     again = validate(m, model, va, cfg2, features=())
     assert again["acc"] == pytest.approx(res.validations[-1]["acc"], abs=1e-9)
@@ -123,16 +133,19 @@ def test_checkpoint_rebuilds_scorer(
 
 
 def test_pins_resume_replays_the_same_negatives(
-    splits: tuple[SplitData, SplitData], tmp_path: Path
+    splits: tuple[SplitData, SplitData], tmp_path: Path, crash_after_step: Any
 ) -> None:
     """Negatives are drawn from (seed, step): a crashed + resumed run continues the same
     loss curve as an uninterrupted one."""
     tr, _ = splits
-    cfg = cfg_for("pins", 30, ["checkpoint_every=10"])
-    full = train(cfg, tmp_path / "full", data=tr, progress=False)
-    with pytest.raises(SimulatedCrash):
-        train(cfg, tmp_path / "cut", data=tr, crash_after=20, progress=False)
-    rest = train(cfg, tmp_path / "cut", data=tr, resume=True, progress=False)
+    cfg = cfg_for("pins", 30, ["checkpoint_every=10", "log.every=1"])
+    full = train(cfg, tmp_path / "full", get_method(cfg.method), data=tr, progress=False)
+    crash_after_step(25)  # after the checkpoint of step 20: the resumed run starts at 21
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, tmp_path / "cut", get_method(cfg.method), data=tr, progress=False)
+    rest = train(
+        cfg, tmp_path / "cut", get_method(cfg.method), data=tr, resume=True, progress=False
+    )
     assert [s for s, _ in rest.losses] == list(range(21, 31))
     np.testing.assert_allclose([x for _, x in rest.losses], [x for _, x in full.losses[20:]])
 
@@ -157,7 +170,17 @@ def test_wrong_loss_for_method_names_it(
     tr, va = splits
     cfg = load_train_config(None, [*COMMON, "method=svhf", "steps=2"])
     with pytest.raises(ConfigError, match=r"loss\.name: forced_choice.*'trinet_triplet'"):
-        train(cfg, tmp_path / "x", data=tr, val_data=va, progress=False)
+        train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, val_data=va, progress=False)
+
+
+def test_train_refuses_a_method_other_than_the_configs(
+    splits: tuple[SplitData, SplitData], tmp_path: Path
+) -> None:
+    tr, va = splits
+    cfg = cfg_for("kim", 2)
+    with pytest.raises(ConfigError, match="trains method 'kim' but a 'pins' method"):
+        train(cfg, tmp_path / "x", get_method("pins"), data=tr, val_data=va, progress=False)
+    assert not (tmp_path / "x").exists()  # refused before anything was written
 
 
 def test_unknown_method_option_names_the_key(
@@ -166,7 +189,7 @@ def test_unknown_method_option_names_the_key(
     tr, va = splits
     cfg = cfg_for("kim", 2, ["loss.kwargs={margin: 1.0, hardness: 3}"])
     with pytest.raises(ConfigError, match="hardness"):
-        train(cfg, tmp_path / "x", data=tr, val_data=va, progress=False)
+        train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, val_data=va, progress=False)
 
 
 def test_bad_option_value_names_the_key(
@@ -175,7 +198,7 @@ def test_bad_option_value_names_the_key(
     tr, va = splits
     cfg = cfg_for("svhf", 2, ["loss.kwargs={n_candidates: 1}"])
     with pytest.raises(ConfigError, match="n_candidates"):
-        train(cfg, tmp_path / "x", data=tr, val_data=va, progress=False)
+        train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, val_data=va, progress=False)
 
 
 def test_dimnet_without_nationalities_names_the_covariate(tmp_path: Path) -> None:
@@ -183,18 +206,18 @@ def test_dimnet_without_nationalities_names_the_covariate(tmp_path: Path) -> Non
     del tr.meta["nationalities"]
     cfg = cfg_for("dimnet", 2)
     with pytest.raises(ConfigError, match="'nationality'.*0 known"):
-        train(cfg, tmp_path / "x", data=tr, progress=False)
+        train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, progress=False)
 
 
 def test_dimnet_unknown_covariate_names_it(tmp_path: Path) -> None:
     tr = tiny_split(12, 2, 0)
     cfg = cfg_for("dimnet", 2, ["loss.kwargs={covariates: [identity, age]}"])
     with pytest.raises(ConfigError, match="covariates"):
-        train(cfg, tmp_path / "x", data=tr, progress=False)
+        train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, progress=False)
 
 
 def test_dimnet_tables_from_manifest_style_data() -> None:
-    from vfbench.train.method_zoo.dimnet import covariate_tables, variant_of
+    from vfbench.methods.dimnet import covariate_tables, variant_of
 
     tr = tiny_split(6, 1, 0)
     tr.genders[2] = ""  # unknown gender -> ignored by the gender classifier

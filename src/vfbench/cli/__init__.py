@@ -28,11 +28,13 @@ STAGES = (
     "preprocess",
     "train",
     "embed",
+    "embeddings",
     "evaluate",
     "report",
     "collect",
     "demo",
     "methods",
+    "fame",
 )
 
 app = typer.Typer(

@@ -35,9 +35,10 @@ data_app = typer.Typer(
 
 
 def _console() -> Console:
-    from rich.console import Console
+    from vfbench.utils.progress import make_console
 
-    return Console(highlight=False)
+    con: Console = make_console()
+    return con
 
 
 @data_app.command("prepare")
@@ -67,9 +68,15 @@ def prepare(
     no_probe: bool = typer.Option(
         False, "--no-probe", help="Do not read media headers (durations/sizes = 0)."
     ),
-    workers: int | None = typer.Option(None, "--workers", help="Probing threads."),
+    workers: int | None = typer.Option(None, "--workers", "-j", help="Probing threads."),
     keep_unpaired: bool = typer.Option(
         False, "--keep-unpaired", help="Keep identities with only voices or only faces."
+    ),
+    custom_splits: bool = typer.Option(
+        False,
+        "--custom-splits",
+        help="folder: accept split names in meta.csv other than train/val/test "
+        "(and their aliases training, valid, validation, testing).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -83,12 +90,16 @@ def prepare(
             raise ConfigError("folder recipe needs --root (the folder with voices/ and faces/)")
         if split not in (None, "random", "meta"):
             raise ConfigError(f"--split {split!r}: the folder recipe takes 'meta' or 'random'")
+    elif custom_splits:
+        raise ConfigError("--custom-splits applies to the folder recipe's meta.csv only")
+    if root is not None and corpus is Corpus.folder:
         m = folder_recipe.prepare_folder(
             root,
             meta=meta,
             split_seed=seed,
             keep_unpaired=keep_unpaired,
             use_meta_split=split != "random",
+            custom_splits=custom_splits,
             probe=probe,
             workers=workers,
             progress=progress,
@@ -177,6 +188,15 @@ def _print_stats(con: Console, m: Manifest) -> None:
             f"{s.audio_hours:.3f}",
         )
     con.print(t)
+    cols = m.extra_columns()
+    if cols:
+        t2 = Table(title="extra identity columns: distinct values per split")
+        t2.add_column("split")
+        for c in cols:
+            t2.add_column(c, justify="right")
+        for s in st.splits:
+            t2.add_row(s.split, *(str(s.extra_values.get(c, 0)) for c in cols))
+        con.print(t2)
 
 
 @data_app.command("validate")
@@ -185,17 +205,27 @@ def validate(
     no_media: bool = typer.Option(
         False, "--no-media", help="Check the tables only, not the media files."
     ),
-    workers: int | None = typer.Option(None, "--workers", help="Threads for media checks."),
+    workers: int | None = typer.Option(None, "--workers", "-j", help="Threads for media checks."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     limit: int = typer.Option(50, "--limit", help="Show at most this many issues (0 = all)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Also write the full report as JSON to this file."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Check a manifest (ids, identities, splits, paths, media); exit 1 if any error."""
     from vfbench.data.manifest import load_manifest
     from vfbench.data.validate import validate_manifest
 
     m = load_manifest(manifest_dir)
-    rep = validate_manifest(m, check_media=not no_media, workers=workers, progress=not as_json)
+    rep = validate_manifest(
+        m, check_media=not no_media, workers=workers, progress=not (as_json or quiet)
+    )
     rep.manifest = str(manifest_dir)
+    if out is not None:
+        from vfbench.utils.io import atomic_write_text
+
+        atomic_write_text(out, rep.to_json() + "\n")
     if as_json:
         typer.echo(rep.to_json())
     else:
@@ -206,7 +236,7 @@ def validate(
             shown = rep.issues if limit <= 0 else rep.issues[:limit]
             t = Table(title="issues")
             for col in ("severity", "code", "record", "message"):
-                t.add_column(col, overflow="fold")
+                t.add_column(col)
             for i in shown:
                 style = "red" if i.severity == "error" else "yellow"
                 t.add_row(f"[{style}]{i.severity}[/]", i.code, i.record, i.message)
@@ -222,18 +252,57 @@ def validate(
 def stats(
     manifest_dir: Path = typer.Argument(..., help="Manifest folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Also write the statistics as JSON to this file."
+    ),
 ) -> None:
-    """Per-split counts: identities, gender balance, items per identity, audio hours."""
+    """Per-split counts: identities, gender balance, items per identity, audio hours,
+    distinct values of extra identity columns."""
     from vfbench.data.manifest import load_manifest
     from vfbench.data.stats import manifest_stats
 
     m = load_manifest(manifest_dir)
+    if out is not None:
+        from vfbench.utils.io import atomic_write_text
+
+        atomic_write_text(out, manifest_stats(m).to_json() + "\n")
     if as_json:
         typer.echo(manifest_stats(m).to_json())
     else:
         _print_stats(_console(), m)
 
 
+@data_app.command("split")
+def split(
+    manifest_dir: Path = typer.Argument(..., help="Manifest folder."),
+    mode: str = typer.Option(..., "--mode", help="all-test or kfold."),
+    folds: int = typer.Option(5, "--folds", help="kfold: number of folds K."),
+    fold: int = typer.Option(-1, "--fold", help="kfold: write only fold i (0-based); default all."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
+    val_fraction: float = typer.Option(
+        0.1, "--val-fraction", help="kfold: val share of train (0: no val split)."
+    ),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="Output manifest folder (kfold, all folds: DIR/fold<i>)."
+    ),
+) -> None:
+    """Write re-split manifests: every identity in test, or identity-disjoint k-fold."""
+    from vfbench.data.manifest import load_manifest
+    from vfbench.data.splits import split_manifest
+
+    m = load_manifest(manifest_dir)
+    todo = [fold] if mode != "kfold" or fold >= 0 else list(range(folds))
+    for i in todo:
+        dest = out if mode != "kfold" or fold >= 0 else out / f"fold{i}"
+        sm = split_manifest(m, mode, folds, max(i, 0), seed, val_fraction)
+        sm.save(dest)
+        n = {s: sum(x.split == s for x in sm.identities) for s in ("train", "val", "test")}
+        typer.echo(f"wrote {dest}: train {n['train']}, val {n['val']}, test {n['test']} identities")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to the main CLI."""
+    from vfbench.cli.fame import import_features_cmd  # issue 16: lives with the FAME CLI
+
+    data_app.command("import-features")(import_features_cmd)
     app.add_typer(data_app, name="data")

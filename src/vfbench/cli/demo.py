@@ -1,7 +1,7 @@
 """``vfbench demo`` (the whole benchmark end to end) and ``vfbench ablate GRID.yaml``.
 
-Thin: parses options into a validated :class:`~vfbench.demo.config.DemoConfig` and calls
-:func:`vfbench.demo.run.run_demo` / :func:`vfbench.demo.ablate.run_ablation`.
+Thin: parses options into a validated :class:`~vfbench.experiments.config.DemoConfig` and calls
+:func:`vfbench.experiments.demo.run_demo` / :func:`vfbench.experiments.ablation.run_ablation`.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     ) -> None:
         """Synthetic corpus -> preprocess -> TriNet -> embeddings -> every task -> report."""
-        from vfbench.demo.config import load_demo_config, packaged_config
-        from vfbench.demo.run import run_demo
-        from vfbench.demo.summary import print_summary
+        from vfbench.experiments.config import load_demo_config, packaged_config
+        from vfbench.experiments.demo import run_demo, timing_line
+        from vfbench.experiments.summary import print_summary
 
         if config is not None and quick:
             from vfbench.errors import ConfigError
@@ -75,10 +75,8 @@ def register(app: typer.Typer) -> None:
             for r in res.records
         ]
         print_summary(res.summary.get("headline", []), timing)
-        typer.echo(
-            f"report: {out / 'report.html'}  (also report.md, results.json); "
-            f"wall time {res.wall_seconds:.1f} s"
-        )
+        typer.echo(f"report: {out / 'report.html'}  (also report.md, results.json)")
+        typer.echo(timing_line(res.records, res.wall_seconds))
 
     @app.command("ablate")
     def ablate_cmd(
@@ -91,7 +89,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     ) -> None:
         """Run a grid of configs on the same trials; Table-5-style comparison (resumable)."""
-        from vfbench.demo.ablate import load_grid, print_ablation, run_ablation
+        from vfbench.experiments.ablation import load_grid, print_ablation, run_ablation
 
         g = load_grid(grid, set_)
         res = run_ablation(

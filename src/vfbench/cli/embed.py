@@ -18,9 +18,12 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     ) -> None:
         """Write DIR/voices.npz and DIR/faces.npz (vfbench Embeddings) for a split."""
+        from vfbench.methods import get_method
         from vfbench.train.embed import embed_manifest
 
-        voices, faces = embed_manifest(checkpoint, manifest, cache, split, device)
+        voices, faces = embed_manifest(
+            checkpoint, manifest, cache, split, device, methods=get_method
+        )
         out.mkdir(parents=True, exist_ok=True)
         voices.save(out / "voices.npz")
         faces.save(out / "faces.npz")

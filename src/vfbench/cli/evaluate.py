@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -23,11 +24,24 @@ def evaluate_cmd(
     overrides: list[str] = typer.Option(
         [], "--set", help="Protocol override key=value, e.g. matching.n_trials=5000 (repeatable)."
     ),
-    trials: Path | None = typer.Option(
-        None, "--trials", help="Score on this trial file (from another run) instead of generating."
+    trials: list[Path] = typer.Option(
+        [],
+        "--trials",
+        help="Score on these trials instead of generating: a trial file (.npz) or published "
+        "list(s) of one format (imported on the fly, parsed lists cached by hash). Runs the "
+        "tasks they hold unless --set tasks=[...] says otherwise.",
+    ),
+    list_format: str | None = typer.Option(
+        None, "--list-format", help="Format of --trials lists (default: detected)."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not read or write the parsed-list cache."
     ),
     by: list[str] = typer.Option(
-        [], "--by", help="Break matching down by gender | nationality | language (repeatable)."
+        [],
+        "--by",
+        help="Break matching down by an identity column: gender, nationality, language or "
+        "any manifest column such as source (repeatable; rows also in the terminal table).",
     ),
     quick: bool = typer.Option(False, "--quick", help="Small protocol (seconds) for smoke tests."),
     formats: str = typer.Option(
@@ -38,18 +52,16 @@ def evaluate_cmd(
     all_metrics: bool = typer.Option(False, "--all", help="Print every metric in the terminal."),
 ) -> None:
     """Evaluate embeddings on all tasks (1:n, U/G/N/GN, verification, retrieval, joint, repeated)."""
-    from rich.console import Console
-
     from vfbench.config import apply_overrides, from_dict, read_yaml, to_dict
-    from vfbench.data.manifest import load_manifest
     from vfbench.evaluate.api import apply_split, evaluate, make_trials
-    from vfbench.evaluate.embeddings import Embeddings
-    from vfbench.evaluate.protocol import Protocol
-    from vfbench.evaluate.trials import TrialSet
+    from vfbench.evaluate.embeddings import Embeddings, check_against_manifest
+    from vfbench.evaluate.importers import default_cache_dir, file_sha256, load_trials
+    from vfbench.evaluate.protocol import Protocol, protocol_for_trials
     from vfbench.report import write_report
     from vfbench.report.render import print_table
+    from vfbench.utils.progress import make_console
 
-    con = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    con = make_console()
     base = to_dict(Protocol.quick() if quick else Protocol())
     data = read_yaml(protocol) if protocol is not None else {}
     merged = _deep_merge(base, data)
@@ -57,11 +69,29 @@ def evaluate_cmd(
     if by:
         extra.append("by=[" + ",".join(by) + "]")
     proto = from_dict(Protocol, apply_overrides(merged, extra), str(protocol or "protocol"))
+    explicit_tasks = "tasks" in data or any(o.split("=", 1)[0].strip() == "tasks" for o in extra)
+    fm = tuple(x.strip() for x in formats.split(",") if x.strip())
     v = Embeddings.load(voices)
     f = Embeddings.load(faces)
-    man = load_manifest(manifest) if manifest is not None else None
+    man = None
+    if manifest is not None:
+        from vfbench.data.manifest import load_manifest
+
+        man = load_manifest(manifest)
+        check_against_manifest(v, man, str(voices))
+        check_against_manifest(f, man, str(faces))
     v, f = apply_split(v, f, man, proto.split)
-    ts = TrialSet.load(trials) if trials is not None else make_trials(v, f, man, proto)
+    source = None
+    if trials:
+        ts, source = load_trials(
+            trials, v, f, list_format, cache_dir=None if no_cache else default_cache_dir()
+        )
+        if source.report is not None:
+            con.print(f"[dim]{source.report.summary()}[/dim]")
+        ts.check_identities(v, f, ", ".join(str(t) for t in trials))
+        proto, ts = protocol_for_trials(proto, ts, explicit_tasks)
+    else:
+        ts = make_trials(v, f, man, proto)
     res = evaluate(
         v,
         f,
@@ -71,11 +101,19 @@ def evaluate_cmd(
         log=lambda msg: con.print(f"[dim]{msg}[/dim]"),
         command="vfbench " + " ".join(sys.argv[1:]),
     )
-    ts.save(out / "trials.npz")
-    fm = tuple(x.strip() for x in formats.split(",") if x.strip())
+    if source is not None:  # referenced by path + hash, not copied into the run folder
+        res.provenance["trials_source"] = source.to_dict()
+    else:
+        ts.save(out / "trials.npz")
+        res.provenance["trials_source"] = {
+            "paths": [str((out / "trials.npz").resolve())],
+            "sha256": [file_sha256(out / "trials.npz")],
+            "format": "vfbench-trials",
+        }
     paths = write_report(res, out, fm)
-    print_table(res, con, all_metrics)
-    con.print(f"wrote {len(paths)} files to {out} (report: {out / 'report.html'})")
+    print_table(res, con, all_metrics, groups=bool(by))
+    where = f" (report: {out / 'report.html'})" if "html" in fm else ""
+    con.print(f"wrote {len(paths)} files to {out}{where}")
 
 
 def trials_make(
@@ -108,31 +146,78 @@ def trials_make(
 
 def trials_import(
     fmt: str = typer.Argument(
-        ..., help="cmpc-matching | cmpc-veriflist | ssnet-verify | ssnet-retrieval | cmpc-retrieval"
+        ...,
+        help="matching (= cmpc-matching, ssnet-matching) | cmpc-veriflist | ssnet-verify | "
+        "ssnet-retrieval | cmpc-retrieval",
     ),
     paths: list[Path] = typer.Argument(
-        ..., help="List file(s); cmpc-retrieval: wav_20k.csv jpg_20k.csv."
+        ..., help="List file(s), one trial group each; cmpc-retrieval: wav_20k.csv jpg_20k.csv."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Trial file (.npz) to write."),
     voices: Path | None = typer.Option(
         None, "--voices", help="Voice embeddings to map paths onto."
     ),
     faces: Path | None = typer.Option(None, "--faces", help="Face embeddings to map paths onto."),
-    meta: Path | None = typer.Option(None, "--vox1-meta", help="vox1_meta.csv (names <-> ids)."),
+    meta: Path | None = typer.Option(
+        None, "--vox1-meta", help="vox1_meta.csv (names <-> ids); default: the packaged copy."
+    ),
+    direction: str | None = typer.Option(
+        None, "--direction", help="v2f | f2v, where neither the columns nor the file name say."
+    ),
+    constraint: str | None = typer.Option(
+        None,
+        "--constraint",
+        help="U | G | N | GN (A, GNA for veriflists) when the name does not say.",
+    ),
     drop_unmapped: bool = typer.Option(
         False, "--drop-unmapped", help="Drop trials whose items are not in the embeddings."
     ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not read or write the parsed-list cache."
+    ),
 ) -> None:
-    """Convert a published trial list into a vfbench trial file over your embeddings."""
+    """Convert published trial list(s) into a vfbench trial file over your embeddings."""
     from vfbench.evaluate.embeddings import Embeddings
-    from vfbench.evaluate.importers import import_list
+    from vfbench.evaluate.importers import default_cache_dir, import_list
+    from vfbench.utils.progress import make_console
 
     v = Embeddings.load(voices) if voices else None
     f = Embeddings.load(faces) if faces else None
-    ts, report = import_list(fmt, paths, v, f, vox1_meta=meta, drop_unmapped=drop_unmapped)
+    ts, report = import_list(
+        fmt,
+        paths,
+        v,
+        f,
+        vox1_meta=meta,
+        drop_unmapped=drop_unmapped,
+        direction=direction,
+        constraint=constraint,
+        cache_dir=None if no_cache else default_cache_dir(),
+    )
     digest = ts.save(out)
-    typer.echo(report.summary())
-    typer.echo(f"wrote {out}: {len(ts.keys())} trial groups, sha256 {digest[:16]}")
+    con = make_console()
+    con.print(report.summary())
+    _print_groups(con, ts, report.groups)
+    for w in report.warnings:
+        con.print(f"warning: {w}")
+    con.print(f"wrote {out}: {len(ts.keys())} trial groups, sha256 {digest[:16]}")
+
+
+def _print_groups(con: Any, ts: Any, counts: dict[str, int]) -> None:
+    from rich.table import Table
+
+    tab = Table("group", "task", "direction", "constraint", "trials", "list", box=None)
+    for key in ts.keys():
+        m = ts.meta(key)
+        tab.add_row(
+            key,
+            str(m.get("task", "")),
+            str(m.get("direction", "")),
+            str(m.get("constraint", "")),
+            str(counts.get(key, "")),
+            str(m.get("list", "")),
+        )
+    con.print(tab)
 
 
 def _deep_merge(a: dict, b: dict) -> dict:

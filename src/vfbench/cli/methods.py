@@ -1,7 +1,7 @@
 """``vfbench methods list``, ``vfbench methods benchmark [--grid GRID.yaml] --out DIR`` and
 ``vfbench methods evaluate CHECKPOINT --manifest M --cache C --out DIR``.
 
-Thin: the work is :func:`vfbench.train.method_zoo.benchmark.run_benchmark`.
+Thin: the work is :func:`vfbench.experiments.benchmark.run_benchmark`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ QUICK = [
 @methods_app.command("list")
 def list_cmd() -> None:
     """Registered methods with their objective and packaged configs."""
-    from vfbench.train.method_zoo.benchmark import CONFIG_DIR
-    from vfbench.train.methods import get_method, method_names
+    from vfbench.experiments.benchmark import CONFIG_DIR
+    from vfbench.methods import get_method, method_names
 
     for name in method_names():
         m = get_method(name)
@@ -60,7 +60,7 @@ def benchmark_cmd(
     import logging
     import sys
 
-    from vfbench.train.method_zoo.benchmark import load_grid, run_benchmark
+    from vfbench.experiments.benchmark import load_grid, run_benchmark
 
     overrides = [*(QUICK if quick else []), *set_]
     if manifest is not None:
@@ -80,7 +80,7 @@ def benchmark_cmd(
     typer.echo("")
     typer.echo((out / "benchmark.md").read_text(encoding="utf-8"))
     typer.echo(
-        f"written: {out / 'benchmark.md'}, {out / 'benchmark.json'} ({len(table['rows'])} rows)"
+        f"written: {out / 'benchmark.md'}, {out / 'benchmark.json'} ({len(table.rows)} rows)"
     )
 
 
@@ -103,9 +103,9 @@ def evaluate_cmd(
     from vfbench.data.manifest import load_manifest
     from vfbench.evaluate.protocol import Protocol
     from vfbench.evaluate.trials import TrialSet
+    from vfbench.experiments.benchmark import evaluate_checkpoint
     from vfbench.report import write_report
     from vfbench.train.data import load_split
-    from vfbench.train.method_zoo.benchmark import evaluate_checkpoint
 
     base = to_dict(Protocol.quick() if quick else Protocol())
     proto = from_dict(Protocol, apply_overrides(base, overrides), "protocol")

@@ -1,9 +1,9 @@
 """``vfbench preprocess``: build the feature cache, merge cache parts, rewrite the QC report.
 
     vfbench preprocess MANIFEST_DIR --out CACHE [--config P.yaml] [--set k=v] [--workers N]
-                       [--shard i/N] [--modality voice|face|both]
+                       [--shard i/N] [--modality voice|face|both] [--wait]
     vfbench preprocess merge CACHE_PARTS... --out CACHE
-    vfbench preprocess qc CACHE
+    vfbench preprocess qc CACHE [--out DIR]
 
 Thin: parses arguments, calls :mod:`vfbench.preprocess.run` / ``.cache`` / ``.qc``, prints.
 """
@@ -46,6 +46,11 @@ def run_cmd(
     shard: str = typer.Option("0/1", "--shard", help="Do only shard i of N (0-based), e.g. 2/8."),
     modality: str = typer.Option("both", "--modality", "-m", help="voice, face or both."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        help="If another run is writing OUT, wait for it to finish (default: stop with an error).",
+    ),
 ) -> None:
     """Preprocess MANIFEST into the cache OUT (default command; rerun to resume)."""
     import sys
@@ -64,6 +69,7 @@ def run_cmd(
         shard=parse_shard(shard),
         progress=not quiet,
         command="vfbench " + " ".join(sys.argv[1:]),
+        wait=wait,
     )
     for mod, s in summary.modalities.items():
         codes = ", ".join(f"{k}={v}" for k, v in sorted(s.failed_by_code.items())) or "none"
@@ -90,12 +96,17 @@ def merge_cmd(
 
 
 @preprocess_app.command("qc")
-def qc_cmd(cache: Path = typer.Argument(..., help="Cache folder.")) -> None:
+def qc_cmd(
+    cache: Path = typer.Argument(..., help="Cache folder."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the report files (default: the cache itself)."
+    ),
+) -> None:
     """Rewrite qc.json, qc.md and contact_sheet.png of a cache."""
     from vfbench.preprocess.cache import FeatureCache
     from vfbench.preprocess.qc import write_report
 
-    paths = write_report(cache)
+    paths = write_report(cache, out=out)
     _print_counts(FeatureCache.open(cache))
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 

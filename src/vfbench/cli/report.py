@@ -15,16 +15,15 @@ def report_cmd(
     show: bool = typer.Option(True, "--show/--no-show", help="Print the terminal table."),
 ) -> None:
     """Regenerate report.md / report.html / results.csv / plots from results.json (no recomputation)."""
-    from rich.console import Console
-
     from vfbench.evaluate.results import EvaluationResult
     from vfbench.report import write_report
     from vfbench.report.render import print_table
+    from vfbench.utils.progress import make_console
 
     res = EvaluationResult.load(run_dir)
     fm = tuple(x.strip() for x in formats.split(",") if x.strip() and x.strip() != "json")
     paths = write_report(res, run_dir, fm)
-    con = Console(highlight=False)
+    con = make_console()  # off a terminal: never wraps paths or ids
     if show:
         print_table(res, con)
     con.print(f"wrote {len(paths)} files to {run_dir}")
@@ -43,11 +42,12 @@ def compare_cmd(
     from vfbench.evaluate.results import EvaluationResult
     from vfbench.report.compare import compare_results, comparison_markdown, print_comparison
     from vfbench.utils.io import atomic_write_text
+    from vfbench.utils.progress import make_console
 
     a = EvaluationResult.load(run_a, with_outcomes=True)
     b = EvaluationResult.load(run_b, with_outcomes=True)
     rows = compare_results(a, b, n_boot=n_boot, seed=seed)
-    print_comparison(rows, run_a.name or "A", run_b.name or "B")
+    print_comparison(rows, run_a.name or "A", run_b.name or "B", console=make_console())
     if out is not None:
         atomic_write_text(out, comparison_markdown(rows, run_a.name or "A", run_b.name or "B"))
         typer.echo(f"wrote {out}")

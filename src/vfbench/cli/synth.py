@@ -85,30 +85,54 @@ def generate(
         command=" ".join(["vfbench", *sys.argv[1:]]),
     )
     typer.echo(res.summary())
+    if res.manifest_dir is not None:
+        _write_ceiling(out)
+
+
+def _write_ceiling(out: Path) -> None:
+    """OUT/oracle.json: the ceiling of the test split through evaluate (skipped with a
+    note when the split is too small)."""
+    from vfbench.errors import VfbenchError
+    from vfbench.experiments.oracle import synthetic_ceiling
+    from vfbench.utils.io import atomic_write_json
+
+    try:
+        rep = synthetic_ceiling(out, "test", command=" ".join(["vfbench", *sys.argv[1:]]))
+    except VfbenchError as exc:
+        typer.echo(f"ceiling not computed: {exc}")
+        return
+    atomic_write_json(out / "oracle.json", rep.to_dict())
+    by = {r["label"]: r for r in rep.rows()}
+    u, g = by.get("1:2 v2f U"), by.get("1:2 v2f G")
+    if u and g:
+        typer.echo(
+            f"ceiling (1:2 v->f, test): oracle U {100 * u['value']:.1f}% / G "
+            f"{100 * g['value']:.1f}%; gender-only U {100 * u['gender_baseline']:.1f}% / G "
+            f"{100 * g['gender_baseline']:.1f}% ({out / 'oracle.json'})"
+        )
 
 
 @synth_app.command("oracle")
 def oracle(
-    corpus: Path = typer.Argument(..., help="Corpus folder (or its traits.csv)."),
+    corpus: Path = typer.Argument(..., help="Corpus folder (with traits.csv and manifest/)."),
     split: str = typer.Option("test", "--split", help="Identities to use; 'all' for every split."),
-    trials: int | None = typer.Option(
-        None, "--trials", help="Sampled trials per protocol (default: every ordered pair)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Trial sampling seed."),
+    trials: int = typer.Option(10000, "--trials", help="1:2 trials per group (make_trials)."),
+    seed: int = typer.Option(0, "--seed", help="Trial sampling and bootstrap seed."),
     population: int = typer.Option(
-        20000, "--population", help="Fresh identities for the model's own ceiling (0 = skip)."
+        0, "--population", help="Also the model's own ceiling on N fresh identities (0 = skip)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Best achievable and gender-only 1:2 voice->face accuracy from the saved traits."""
-    from vfbench.data.synthetic import oracle_report
+    """Best achievable and gender-only 1:2 accuracy (and AUC) from the saved traits, scored
+    by the evaluation framework on its own trials (same statistics as any model)."""
+    from vfbench.experiments.oracle import ceiling_protocol, synthetic_ceiling
 
-    rep = oracle_report(
+    rep = synthetic_ceiling(
         corpus,
         split=None if split == "all" else split,
-        n_trials=trials,
-        seed=seed,
+        protocol=ceiling_protocol(trials, seed),
         population=population,
+        command=" ".join(["vfbench", *sys.argv[1:]]),
     )
     typer.echo(json.dumps(rep.to_dict(), indent=2) if as_json else rep.table())
 

@@ -1,4 +1,4 @@
-"""``vfbench train CONFIG [--set k=v] [--resume] [--device cpu|cuda] [--out DIR] [--ddp N]``."""
+"""``vfbench train CONFIG [--set k=v] [--resume|--force] [--device cpu|cuda] [--out DIR] [--ddp N]``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
+    from vfbench.cli import crossval
+
+    crossval.register(app)  # ``vfbench crossval``: train + embed + evaluate per fold
+
     @app.command("train")
     def train_cmd(
         config: Path = typer.Argument(
@@ -16,6 +20,9 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help="Override a config key: --set steps=500."),
         out: Path = typer.Option(None, "--out", help="Output folder (default runs/<name>)."),
         resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
+        force: bool = typer.Option(
+            False, "--force", help="Replace a previous run in OUT (its checkpoints and logs)."
+        ),
         device: str = typer.Option(None, "--device", help="cpu or cuda (default: config)."),
         quick: bool = typer.Option(False, "--quick", help="Tiny run (smoke test, < 20 s)."),
         ddp: int = typer.Option(0, "--ddp", help="Run N data-parallel processes (torchrun)."),
@@ -38,17 +45,20 @@ def register(app: typer.Typer) -> None:
 
             cmd = [
                 sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ddp}",
-                "-m", "vfbench.train.ddp", str(config), "--out", str(out_dir),
+                "-m", "vfbench.cli.ddp", str(config), "--out", str(out_dir),
             ]  # fmt: skip
             for o in overrides:
                 cmd += ["--set", o]
             if resume:
                 cmd.append("--resume")
+            if force:
+                cmd.append("--force")
             raise typer.Exit(subprocess.call(cmd))
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from vfbench.methods import get_method
         from vfbench.train.loop import train
 
-        res = train(cfg, out_dir, resume=resume)
+        res = train(cfg, out_dir, get_method(cfg.method), resume=resume, force=force)
         typer.echo(f"checkpoints: {res.last_checkpoint}  best: {res.best_checkpoint}")
         if res.validations:
             v = res.validations[-1]

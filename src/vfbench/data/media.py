@@ -4,7 +4,7 @@ Audio: ``soundfile`` reads the header of wav/flac/ogg; PyAV (FFmpeg) handles the
 containers soundfile cannot (m4a, aac, mp3, mp4, webm). Images: Pillow opens the file
 lazily and reads only the header (no pixel decode). Real corpora hold 100k+ files, so
 :func:`probe_many` runs the probes on a thread pool (the C libraries release the GIL
-during file I/O) with a tqdm progress bar.
+during file I/O) with a progress bar (:func:`vfbench.utils.progress.progress_bar`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vfbench.errors import DataError
+from vfbench.utils.io import input_file_problem
+from vfbench.utils.progress import progress_bar
 
 AUDIO_EXTS: frozenset[str] = frozenset(
     {".wav", ".flac", ".ogg", ".m4a", ".aac", ".mp3", ".mp4", ".webm"}
 )
 IMAGE_EXTS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 _SOUNDFILE_EXTS = frozenset({".wav", ".flac", ".ogg"})
+#: Media files larger than this are refused (a 1 h 48 kHz stereo float WAV is ~1.4 GB).
+MAX_MEDIA_BYTES = 2 * 1024**3
 
 
 def default_workers() -> int:
@@ -108,13 +112,10 @@ def probe_image(path: str | Path) -> tuple[int, int]:
 
 
 def _check_nonempty(p: Path) -> None:
-    try:
-        size = p.stat().st_size
-    except FileNotFoundError:
-        raise DataError(f"{p}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{p}: cannot stat ({_short(exc)})") from None
-    if size == 0:
+    why = input_file_problem(p, MAX_MEDIA_BYTES)
+    if why:
+        raise DataError(f"{p}: {why}")
+    if p.stat().st_size == 0:
         raise DataError(f"{p}: empty file (0 bytes)")
 
 
@@ -167,16 +168,7 @@ def probe_many(
     if n == 0:
         return []
     workers = default_workers() if workers is None else max(1, int(workers))
-    from tqdm import tqdm
-
-    bar = tqdm(
-        total=n,
-        desc=desc or f"probe {kind}",
-        unit="file",
-        disable=None if progress else True,  # None: off when not a TTY
-        leave=False,
-        mininterval=0.5,
-    )
+    bar = progress_bar(n, f"probe {desc or kind}", unit="file", enabled=progress)
     try:
         if workers == 1 or n < 8:
             out = []

@@ -1,4 +1,5 @@
-"""Per-split corpus statistics: identities, gender balance, items per identity, audio hours."""
+"""Per-split corpus statistics: identities, gender balance, items per identity, audio hours,
+and the number of distinct values of each extra identity column (``source``, ``corpus`` ...)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class SplitStats:
     faces_per_identity: PerIdentity
     audio_hours: float  # sum of VoiceItem.duration / 3600 (0 when not probed)
     sessions: int  # distinct (identity, session) pairs
+    extra_values: dict[str, int] = field(default_factory=dict)  # extra column -> distinct values
 
 
 @dataclass
@@ -74,6 +76,10 @@ def _per_identity(counts: Counter[str], ids: list[str]) -> PerIdentity:
 def _split_stats(split: str, m: Manifest, ids: list[str]) -> SplitStats:
     keep = set(ids)
     idmap = m.identity_map()
+    extra = {
+        col: len({v for i, v in m.identity_column(col).items() if i in keep and v})
+        for col in m.extra_columns()
+    }
     genders = Counter(idmap[i].gender for i in keep)
     voices = [v for v in m.voices if v.identity in keep]
     faces = [f for f in m.faces if f.identity in keep]
@@ -89,6 +95,7 @@ def _split_stats(split: str, m: Manifest, ids: list[str]) -> SplitStats:
         faces_per_identity=_per_identity(Counter(f.identity for f in faces), ids),
         audio_hours=float(sum(v.duration for v in voices)) / 3600.0,
         sessions=len({(v.identity, v.session) for v in voices if v.session}),
+        extra_values=extra,
     )
 
 

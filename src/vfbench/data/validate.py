@@ -14,7 +14,9 @@ duplicate_identity     error     the same identity id on two rows
 bad_gender             error     gender not ``m``/``f``/empty
 inconsistent_gender    error     one person with two genders (duplicate id or shared source id)
 split_leak             error     one person/file in two splits (duplicate id with two splits,
-                                 a voice/face source id or media file shared across splits)
+                                 a voice/face source id or media file shared across splits;
+                                 files are compared by resolved identity, device + inode, so
+                                 a symlink, hard link or ``a/../b`` spelling is caught too)
 duplicate_item_id      error     two voice (or two face) items with one id
 unknown_identity       error     an item whose identity is not in identities.csv
 path_escape            error     an absolute path, or one that leaves its root via ``..``
@@ -25,11 +27,18 @@ media_empty            error     0-byte file (``check_media``)
 media_unreadable       error     header cannot be parsed (``check_media``)
 no_voice / no_face     warning   an identity with no voice / no face items
 missing_split          warning   an identity with an empty split
+unknown_split          warning   a split name other than train/val/test (one issue per name,
+                                 with its identities): ``tset`` silently drops out of test
+incomplete_column      warning   an extra identity column (``source`` ...) empty for some
+                                 identities (one issue per column)
 session_leak           warning   one recording session / source video under identities of
                                  different splits (skipped when ``meta["session_scope"]`` is
                                  ``"identity"``: folder-recipe session names are per identity)
 metadata_mismatch      warning   recorded sample rate / image size differs from the file
 =====================  ========  ==========================================================
+
+A manifest whose ``meta["media"]`` is ``False`` (``vfbench data import-features``: items
+are rows of feature files) skips the media checks (roots, formats, files).
 
 Records are named ``<file>:<line> <id>`` with the line the record has in the saved CSV
 (header = line 1), e.g. ``voices.csv:7 'id10001/abc/00001'``.
@@ -47,9 +56,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from vfbench.data.manifest import GENDERS, FaceItem, Identity, Manifest, VoiceItem
-from vfbench.data.media import AUDIO_EXTS, IMAGE_EXTS, default_workers, probe_audio, probe_image
+from vfbench.data.manifest import (
+    GENDERS,
+    KNOWN_SPLITS,
+    SPLIT_ALIASES,
+    FaceItem,
+    Identity,
+    Manifest,
+    VoiceItem,
+)
+from vfbench.data.media import (
+    AUDIO_EXTS,
+    IMAGE_EXTS,
+    MAX_MEDIA_BYTES,
+    default_workers,
+    probe_audio,
+    probe_image,
+)
 from vfbench.errors import DataError
+from vfbench.utils.io import input_file_problem
+from vfbench.utils.progress import progress_bar
 
 ERROR = "error"
 WARNING = "warning"
@@ -70,6 +96,8 @@ CODES: dict[str, str] = {
     "no_voice": WARNING,
     "no_face": WARNING,
     "missing_split": WARNING,
+    "unknown_split": WARNING,
+    "incomplete_column": WARNING,
     "session_leak": WARNING,
     "metadata_mismatch": WARNING,
 }
@@ -173,8 +201,9 @@ def validate_manifest(
     idmap: dict[str, Identity] = {}
     for i in ids:
         idmap.setdefault(i.id, i)
-    _check_items(voices, VoiceItem.FILE, "voice", AUDIO_EXTS, idmap, manifest.voice_root, c)
-    _check_items(faces, FaceItem.FILE, "face", IMAGE_EXTS, idmap, manifest.face_root, c)
+    media = manifest.meta.get("media", True) is not False  # False: imported feature vectors
+    _check_items(voices, VoiceItem.FILE, "voice", AUDIO_EXTS, idmap, manifest.voice_root, c, media)
+    _check_items(faces, FaceItem.FILE, "face", IMAGE_EXTS, idmap, manifest.face_root, c, media)
 
     has_v = {v.identity for v in voices}
     has_f = {f.identity for f in faces}
@@ -191,13 +220,15 @@ def validate_manifest(
         if not i.split:
             c.add("missing_split", r, f"identity {i.id!r} has no split")
 
-    _check_shared_files(voices, VoiceItem.FILE, idmap, c)
-    _check_shared_files(faces, FaceItem.FILE, idmap, c)
+    _check_split_names(ids, c)
+    _check_extra_columns(manifest, c)
+    _check_shared_files(voices, VoiceItem.FILE, idmap, manifest.voice_root, c)
+    _check_shared_files(faces, FaceItem.FILE, idmap, manifest.face_root, c)
     if manifest.meta.get("session_scope") != "identity":
         _check_sessions(voices, VoiceItem.FILE, "session", idmap, c)
         _check_sessions(faces, FaceItem.FILE, "source_video", idmap, c)
 
-    if check_media:
+    if check_media and media:
         _check_media(manifest, c, workers=workers, progress=progress)
     return ValidationReport(
         issues=c.issues,
@@ -286,9 +317,10 @@ def _check_items(
     idmap: dict[str, Identity],
     root: Path | None,
     c: _Collector,
+    media: bool = True,
 ) -> None:
     first: dict[str, int] = {}
-    if items and root is None:
+    if items and root is None and media:
         c.add(
             "no_root",
             file,
@@ -315,7 +347,7 @@ def _check_items(
         if why:
             c.add("path_escape", r, f"path {it.path!r} of {it.id!r}: {why}")
         ext = PurePosixPath(it.path).suffix.lower()
-        if ext not in exts:
+        if media and ext not in exts:
             c.add(
                 "unsupported_format",
                 r,
@@ -324,16 +356,66 @@ def _check_items(
             )
 
 
+def _check_split_names(ids: Sequence[Identity], c: _Collector) -> None:
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for k, i in enumerate(ids):
+        if i.split and i.split not in KNOWN_SPLITS:
+            by_name[i.split].append(k)
+    for name, rows in sorted(by_name.items()):
+        alias = SPLIT_ALIASES.get(name.strip().lower())
+        hint = f"spell it {alias!r}" if alias else f"known splits: {', '.join(KNOWN_SPLITS)}"
+        ex = ", ".join(repr(ids[k].id) for k in rows[:3]) + (", ..." if len(rows) > 3 else "")
+        c.add(
+            "unknown_split",
+            _rec(Identity.FILE, rows[0], ids[rows[0]].id),
+            f"split {name!r} is not a known split ({hint}); {len(rows)} identities ({ex}) "
+            "are in no train/val/test set",
+        )
+
+
+def _check_extra_columns(m: Manifest, c: _Collector) -> None:
+    for col in m.extra_columns():
+        empty = [k for k, i in enumerate(m.identities) if not i.extra.get(col, "")]
+        if not empty:
+            continue
+        ids = m.identities
+        ex = ", ".join(repr(ids[k].id) for k in empty[:3]) + (", ..." if len(empty) > 3 else "")
+        c.add(
+            "incomplete_column",
+            _rec(Identity.FILE, empty[0], ids[empty[0]].id),
+            f"column {col!r} is empty for {len(empty)} of {len(ids)} identities ({ex})",
+        )
+
+
+def _file_key(root: Path | None, rel: str) -> tuple[Any, ...]:
+    """What makes two item paths the same file: (device, inode) when it exists, else the
+    normalised path (lexical)."""
+    norm = posixpath.normpath(rel.replace("\\", "/"))
+    if root is not None and not _escapes(rel):
+        try:
+            st = os.stat(Path(root) / norm)
+            return ("inode", st.st_dev, st.st_ino)
+        except OSError:
+            pass
+    return ("path", norm)
+
+
 def _check_shared_files(
     items: Sequence[VoiceItem | FaceItem],
     file: str,
     idmap: dict[str, Identity],
+    root: Path | None,
     c: _Collector,
 ) -> None:
-    """The same media file listed under identities of different splits leaks the test set."""
-    owner: dict[str, tuple[int, str]] = {}
+    """The same media file listed under identities of different splits leaks the test set.
+
+    Files are the same when they resolve to one device + inode (a symlink, hard link or a
+    different spelling of the path); missing files are compared by their normalised path.
+    """
+    owner: dict[tuple[Any, ...], tuple[int, str]] = {}
+    keys = _stat_keys(root, [it.path for it in items])
     for k, it in enumerate(items):
-        key = posixpath.normpath(it.path.replace("\\", "/"))
+        key = keys[k]
         if key not in owner:
             owner[key] = (k, it.identity)
             continue
@@ -341,12 +423,22 @@ def _check_shared_files(
         s0 = idmap[ident0].split if ident0 in idmap else ""
         s1 = idmap[it.identity].split if it.identity in idmap else ""
         if s0 != s1:
+            p0 = items[k0].path
+            same = "" if p0 == it.path else f" (the same file as {p0!r})"
             c.add(
                 "split_leak",
                 _rec(file, k, it.id),
-                f"file {it.path!r} is used by {it.identity!r} (split {s1!r}) and by "
+                f"file {it.path!r}{same} is used by {it.identity!r} (split {s1!r}) and by "
                 f"{ident0!r} on line {k0 + 2} (split {s0!r})",
             )
+
+
+def _stat_keys(root: Path | None, paths: Sequence[str]) -> list[tuple[Any, ...]]:
+    """:func:`_file_key` of every path (threads: stat waits on the disk, not the CPU)."""
+    if root is None or len(paths) < 256:
+        return [_file_key(root, p) for p in paths]
+    with ThreadPoolExecutor(max_workers=default_workers()) as pool:
+        return list(pool.map(lambda p: _file_key(root, p), paths, chunksize=256))
 
 
 def _check_sessions(
@@ -379,13 +471,11 @@ def _check_sessions(
 
 def _media_check(path: Path, kind: str) -> tuple[str, str, tuple[float, int] | None]:
     """(code or "", message, probed values) for one file."""
-    try:
-        size = os.stat(path).st_size
-    except FileNotFoundError:
-        return "media_missing", f"{path}: file not found", None
-    except OSError as exc:
-        return "media_unreadable", f"{path}: cannot stat ({exc.strerror})", None
-    if size == 0:
+    why = input_file_problem(path, MAX_MEDIA_BYTES)
+    if why:
+        code = "media_missing" if why.startswith("file not found") else "media_unreadable"
+        return code, f"{path}: {why}", None
+    if os.stat(path).st_size == 0:
         return "media_empty", f"{path}: empty file (0 bytes)", None
     try:
         vals = probe_audio(path) if kind == "audio" else probe_image(path)
@@ -409,19 +499,12 @@ def _check_media(m: Manifest, c: _Collector, *, workers: int | None, progress: b
             jobs.append((file, k, it.id, it, Path(root) / it.path, kind))
     if not jobs:
         return
-    from tqdm import tqdm
-
     nw = default_workers() if workers is None else max(1, workers)
-    with ThreadPoolExecutor(max_workers=nw) as pool:
+    bar = progress_bar(len(jobs), "check media", unit="file", enabled=progress)
+    with ThreadPoolExecutor(max_workers=nw) as pool, bar:
         results = pool.map(lambda j: _media_check(j[4], j[5]), jobs)
-        for job, (code, msg, vals) in tqdm(
-            zip(jobs, results, strict=True),
-            total=len(jobs),
-            desc="check media",
-            unit="file",
-            disable=None if progress else True,  # None: off when not a TTY
-            leave=False,
-        ):
+        for job, (code, msg, vals) in zip(jobs, results, strict=True):
+            bar.update(1)
             file, k, iid, it, _path, kind = job
             r = _rec(file, k, iid)
             if code:

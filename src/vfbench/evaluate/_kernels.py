@@ -23,6 +23,26 @@ import numpy as np
 
 _LOCK = threading.Lock()
 _KERNEL: dict[str, Any] = {}
+_CALLS = [0]  # compiled pair_dots calls in this process (provenance: which path ran)
+
+
+def compiled_calls() -> int:
+    """How many times the compiled pair kernel has run in this process."""
+    return _CALLS[0]
+
+
+def scoring_path(calls_before: int) -> str:
+    """Which scoring path ran since ``compiled_calls()`` was ``calls_before``: the compiled
+    kernel (with numba's version), or numpy (and why)."""
+    if _CALLS[0] > calls_before:
+        import numba
+
+        return f"compiled kernel (numba {numba.__version__})"
+    if not enabled():
+        return "numpy (VFBENCH_NUMBA disables the kernel)"
+    if _KERNEL.get("pair_dots", True) is None:
+        return "numpy (numba unavailable)"
+    return "numpy (inputs below the kernel's size threshold)"
 
 
 def _make_pair_dots(prange: Any) -> Callable[..., None]:
@@ -102,6 +122,46 @@ def _make_inv_norms(prange: Any) -> Callable[..., None]:
     return inv_norms
 
 
+def _make_ratio_sums(prange: Any) -> Callable[..., None]:
+    """``ratio_sums(wt, roles, v, d, num, den)``: for every bootstrap replicate b,
+    ``num[b] = sum_t x_bt v[t]`` and ``den[b] = sum_t x_bt d[t]`` with the trial weight
+    ``x_bt = prod_j wt[roles[t, j], b]`` over the roles >= 0 (all-roles identity
+    bootstrap). ``wt`` is (I, B): a trial's weights over a block of 32 replicates are
+    contiguous, so the inner loops are SIMD; blocks run on every core. The (B, T) weight
+    matrix is never materialised."""
+
+    def ratio_sums(wt: Any, roles: Any, v: Any, d: Any, num: Any, den: Any) -> None:
+        n_b = wt.shape[1]
+        n_t = roles.shape[0]
+        k = roles.shape[1]
+        step = 32
+        for c in prange((n_b + step - 1) // step):  # pragma: no cover - compiled
+            b0 = c * step
+            m = min(n_b, b0 + step) - b0
+            x = np.empty(m)
+            sn = np.zeros(m)
+            sd = np.zeros(m)
+            for t in range(n_t):
+                r = roles[t, 0]
+                for i in range(m):
+                    x[i] = wt[r, b0 + i]
+                for j in range(1, k):
+                    r = roles[t, j]
+                    if r >= 0:
+                        for i in range(m):
+                            x[i] *= wt[r, b0 + i]
+                vt = v[t]
+                dt = d[t]
+                for i in range(m):
+                    sn[i] += x[i] * vt
+                    sd[i] += x[i] * dt
+            for i in range(m):
+                num[b0 + i] = sn[i]
+                den[b0 + i] = sd[i]
+
+    return ratio_sums
+
+
 def _count_distinct_py(idx: Any, n: int) -> int:  # pragma: no cover - compiled
     seen = np.zeros(n, np.bool_)
     c = 0
@@ -140,6 +200,10 @@ def _compile(name: str) -> Callable[..., Any] | None:
                 if name == "pair_dots":
                     fn = jit(_make_pair_dots(numba.prange))
                     fn(z, z, i, i, one, one, 10, 4, 1, np.zeros(1, np.float32))  # compile now
+                elif name == "ratio_sums":
+                    fn = jit(_make_ratio_sums(numba.prange))
+                    one64 = np.ones(1)
+                    fn(np.ones((1, 1)), np.zeros((1, 1), np.int32), one64, one64, one64, one64)
                 elif name == "inv_norms":
                     fn = jit(_make_inv_norms(numba.prange))
                     fn(z, np.zeros(1, np.float32))
@@ -156,6 +220,27 @@ def _compile(name: str) -> Callable[..., Any] | None:
 def pair_dots_kernel() -> Callable[..., Any] | None:
     """The compiled ``pair_dots`` kernel, or None without numba (or when disabled)."""
     return _compile("pair_dots")
+
+
+def ratio_sums(
+    w: np.ndarray, roles: np.ndarray, v: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Compiled all-roles bootstrap sums (see :func:`_make_ratio_sums`), or None without
+    the kernel. ``w`` (B, I) multiplicities, ``roles`` (T, k) codes (-1 = none)."""
+    fn = _compile("ratio_sums")
+    if fn is None:
+        return None
+    num = np.empty(w.shape[0])
+    den = np.empty(w.shape[0])
+    fn(
+        np.ascontiguousarray(np.asarray(w, dtype=np.float64).T),
+        np.ascontiguousarray(roles, dtype=np.int32),
+        np.ascontiguousarray(v, dtype=np.float64),
+        np.ascontiguousarray(d, dtype=np.float64),
+        num,
+        den,
+    )
+    return num, den
 
 
 def count_distinct(idx: np.ndarray, n: int) -> int | None:
@@ -222,4 +307,5 @@ def pair_dots(
         )
     finally:
         numba.set_num_threads(old)
+    _CALLS[0] += 1
     return out

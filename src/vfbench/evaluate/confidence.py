@@ -1,14 +1,34 @@
-"""Test confidence: intervals for accuracy-like figures and paired tests between systems.
+"""Test confidence: every interval and every paired test of vfbench, in one place.
 
 Paper, Sec. 3.2 ("Test confidence"): a trial is a Bernoulli draw, so the accuracy over n
 trials has the normal-approximation interval p +- z * sqrt(p (1 - p) / n)
 (:func:`binomial_normal`). Trials that share identities are *not* independent, so that
-interval is too narrow; :func:`cluster_bootstrap` resamples whole identities instead.
-The paper's second analysis (Fig. 4b) repeats the test on R random test sets and uses a
-t-interval over the R figures (:func:`t_interval`).
+interval is too narrow. The paper's second analysis (Fig. 4b) repeats the test on R random
+test sets and uses a t-interval over the R figures (:func:`t_interval`).
 
-Paired comparison of two systems scored on the same trials: :func:`mcnemar_exact` and
-:func:`paired_bootstrap` (difference of means, identity-level resampling).
+**One resampling primitive** (:class:`Resampler`): a replicate draws the test identities
+with replacement (multiplicities ``w_i``, one multinomial draw of I out of I) and weights
+every trial by the product of the multiplicities of the *distinct* identities it involves:
+in 1:n matching the query (= true candidate) identity and the n - 1 distractor identities;
+in verification the anchor and, for a negative pair, the other identity. This is the
+identity ("vertex") bootstrap for crossed designs: trials share identities in every role,
+so resampling only the query identity (``roles="query"``, the older
+``bootstrap-identity`` interval) misses the variance that distractor identities bring (a
+strong or weak distractor shows up in many trials). Product weights make a replicate the
+figure one would get on a test set whose identities were the resampled ones (a duplicated
+identity duplicates every trial it takes part in), which is the pigeonhole bootstrap of
+Owen (2007) for crossed random effects with the two factors being one identity set; Owen
+& Eckles (2012) show such product-weight bootstraps are mildly conservative, never
+anti-conservative, for every variance component. The coverage simulation
+(``benchmarks/bench_coverage.py``, table in docs/evaluation.md) checks it.
+
+Every bootstrap interval is a percentile interval of the replicates that are defined
+(:func:`percentile_interval`; a replicate with, e.g., no positive pair is NaN and is
+dropped, and the count is kept). **One p-value rule** (:func:`bootstrap_p_value`).
+
+Paired comparison of two systems scored on the same trials: :func:`paired_bootstrap`
+(identity-level, the same resampling) and a trial-level test (:func:`trial_test`: McNemar's
+exact test when every outcome is 0 or 1, a sign-flip permutation test otherwise).
 
 All functions take outcomes in [0, 1] (fractional under the half-credit tie rule) and
 return :class:`~vfbench.evaluate.results.Estimate` objects or plain numbers. Everything is
@@ -17,6 +37,7 @@ vectorised: a bootstrap replicate is one row of a (B, n_identities) weight matri
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +45,7 @@ import numpy as np
 from scipy import stats
 
 from vfbench.errors import EvaluationError
+from vfbench.evaluate import _kernels
 from vfbench.evaluate.results import Estimate
 
 
@@ -83,9 +105,9 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> Estimate:
     return Estimate(m, m - h, m + h, r, "t", level)
 
 
-def _cluster_codes(clusters: np.ndarray) -> tuple[np.ndarray, int]:
-    _, codes = np.unique(np.asarray(clusters), return_inverse=True)
-    return codes.reshape(-1), int(codes.max()) + 1 if codes.size else 0
+ALL = "bootstrap-all"  # identities resampled in every role of a trial (the default)
+QUERY = "bootstrap-identity"  # only the query identity resampled
+PAIRED = "paired-bootstrap"
 
 
 def bootstrap_weights(n_clusters: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,6 +128,248 @@ def bootstrap_weights(n_clusters: int, n_boot: int, rng: np.random.Generator) ->
     return out
 
 
+def dense_codes(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Labels -> codes 0..K-1 (in sorted label order) and K. Non-negative integer labels
+    of moderate range (identity codes) are mapped in O(T) through a presence table, not a
+    sort (np.unique of 2M labels costs ~0.5 s); anything else goes through np.unique."""
+    x = np.asarray(labels).reshape(-1)
+    if x.size and np.issubdtype(x.dtype, np.integer):
+        lo, hi = int(x.min()), int(x.max())
+        if lo >= 0 and hi < 4 * x.size + (1 << 20):
+            present = np.zeros(hi + 1, dtype=bool)
+            present[x] = True
+            remap = np.cumsum(present) - 1
+            return remap[x], int(remap[-1]) + 1
+    _, inv = np.unique(x, return_inverse=True)
+    inv = inv.reshape(-1)
+    return inv, int(inv.max()) + 1 if inv.size else 0
+
+
+def distinct_roles(roles: np.ndarray) -> np.ndarray:
+    """(T, k) identity codes of each trial's roles -> the same with repeats replaced by -1.
+
+    A trial's weight is the product over its *distinct* identities (a positive verification
+    pair involves one identity, not two)."""
+    r = np.asarray(roles, dtype=np.int64)
+    if r.ndim == 1:
+        return r[:, None]
+    out = r.copy()
+    for j in range(1, r.shape[1]):
+        dup = (r[:, :j] == r[:, j : j + 1]).any(axis=1)
+        out[dup, j] = -1
+    return out
+
+
+class Resampler:
+    """Replicate weights of T trials for an identity bootstrap.
+
+    ``roles`` (T,) or (T, k): identity labels of each trial's roles, column 0 the query
+    (anchor) identity; -1 = no identity in that role. ``all_roles``: weight a trial by the
+    product of the multiplicities of all its distinct identities (default), else by its
+    query identity's multiplicity only. Iterate :meth:`weights` for (b, T) blocks.
+    """
+
+    def __init__(self, roles: np.ndarray, all_roles: bool = True) -> None:
+        r = np.asarray(roles)
+        if r.ndim == 1:
+            r = r[:, None]
+        if r.ndim != 2:
+            raise EvaluationError(f"roles must be (T,) or (T, k), got shape {r.shape}")
+        if not all_roles:
+            r = r[:, :1]
+        flat = r.reshape(-1)
+        valid = flat >= 0 if np.issubdtype(flat.dtype, np.integer) else np.ones(flat.size, bool)
+        if valid.all():
+            codes, n_ids = dense_codes(flat)
+        else:
+            codes = np.full(flat.size, -1, dtype=np.int64)
+            codes[valid], n_ids = dense_codes(flat[valid])
+        self.codes = distinct_roles(codes.reshape(r.shape))
+        self.n_identities = n_ids
+        self.n_trials = int(r.shape[0])
+        self.all_roles = bool(all_roles) and self.codes.shape[1] > 1
+        self.method = ALL if all_roles else QUERY
+
+    def weights(
+        self, n_boot: int, rng: np.random.Generator, max_elems: int = 1 << 23
+    ) -> Iterator[np.ndarray]:
+        """Blocks of (b, T) float32 trial weights, ``n_boot`` rows in all."""
+        t = max(self.n_trials, 1)
+        step = max(1, max_elems // t)
+        cols = [self.codes[:, j] for j in range(self.codes.shape[1])]
+        for a in range(0, n_boot, step):
+            b = min(step, n_boot - a)
+            w = bootstrap_weights(self.n_identities, b, rng).astype(np.float32).T.copy()  # (I, b)
+            out = w[cols[0]]  # (T, b): contiguous row gathers
+            for c in cols[1:]:
+                has = c >= 0
+                if has.all():
+                    out *= w[c]
+                elif has.any():
+                    out[has] *= w[c[has]]
+            yield out.T
+
+
+def percentile_interval(
+    point: float, reps: np.ndarray, level: float, n: int, method: str
+) -> Estimate:
+    """Percentile interval of the defined (finite) replicates; NaN when none is."""
+    r = np.asarray(reps, dtype=np.float64).reshape(-1)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return Estimate(point, float("nan"), float("nan"), n, method, level)
+    lo, hi = np.quantile(r, [0.5 - level / 2, 0.5 + level / 2])
+    return Estimate(point, float(lo), float(hi), n, method, level)
+
+
+def bootstrap_p_value(reps: np.ndarray, null: bool = False) -> float:
+    """Two-sided bootstrap p-value of "the difference is 0": 2 x the smaller tail mass of
+    the defined replicates at or beyond 0, at least 1/B, at most 1; ``null`` (the two
+    systems' outcomes are identical) gives 1."""
+    r = np.asarray(reps, dtype=np.float64).reshape(-1)
+    r = r[np.isfinite(r)]
+    if null or r.size == 0:
+        return 1.0
+    tail = min(float(np.mean(r <= 0)), float(np.mean(r >= 0)))
+    return min(1.0, max(2 * tail, 1.0 / r.size))
+
+
+def bootstrap_replicates(
+    stat: Callable[[np.ndarray], np.ndarray],
+    roles: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    all_roles: bool = True,
+    max_elems: int = 1 << 23,
+) -> np.ndarray:
+    """(n_boot,) replicates of ``stat(weights (b, T)) -> (b,)`` under identity resampling."""
+    rs = Resampler(roles, all_roles)
+    return np.concatenate([np.asarray(stat(w)) for w in rs.weights(n_boot, rng, max_elems)])
+
+
+def _all_roles_ratio(
+    v: np.ndarray, d: np.ndarray, roles: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Replicates of sum(x v) / sum(x d) with all-roles product weights x: the compiled
+    kernel when there is one (no (B, T) weight matrix), else numpy blocks; the same
+    multinomial draws either way, so the same replicates up to rounding."""
+    rs = Resampler(roles, True)
+    out = np.empty(n_boot)
+    n_ids = rs.n_identities
+    step = max(1, (1 << 22) // max(n_ids, 1))
+    pairs = _pair_tables(rs.codes, v, d, n_ids) if rs.codes.shape[1] == 2 else None
+    for a in range(0, n_boot, step):
+        b = min(step, n_boot - a)
+        w = bootstrap_weights(n_ids, b, rng)
+        sums = None if pairs is not None else _kernels.ratio_sums(w, rs.codes, v, d)
+        if pairs is not None:
+            num, den = _pair_sums(w, *pairs)
+        elif sums is None:
+            num, den = _product_sums(w, rs.codes, v, d)
+        else:
+            num, den = sums
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[a : a + b] = num / den
+    return out
+
+
+#: pair tables (two roles) are used while I x I stays below this many cells and below the
+#: number of trials (then B x I^2 matrix products beat B x T x 2 per-trial products)
+_PAIR_CELLS = 1 << 23
+
+
+def _pair_tables(
+    codes: np.ndarray, v: np.ndarray, d: np.ndarray, n_ids: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Two-role trials summed into I x I tables (value and denominator sums per (query,
+    other) pair) plus per-identity sums of one-identity trials, when that is smaller than
+    the trial list (a 1M-trial 1:2 list over 1,251 identities: 1.6M cells)."""
+    cells = n_ids * n_ids
+    if cells > _PAIR_CELLS or cells > 2 * codes.shape[0]:
+        return None
+    one = codes[:, 1] < 0
+    two = ~one
+    flat = codes[two, 0] * n_ids + codes[two, 1]
+    sv = np.bincount(flat, weights=v[two], minlength=cells).reshape(n_ids, n_ids)
+    sd = np.bincount(flat, weights=d[two], minlength=cells).reshape(n_ids, n_ids)
+    v1 = np.bincount(codes[one, 0], weights=v[one], minlength=n_ids)
+    d1 = np.bincount(codes[one, 0], weights=d[one], minlength=n_ids)
+    return sv, sd, v1, d1
+
+
+def _pair_sums(
+    w: np.ndarray, sv: np.ndarray, sd: np.ndarray, v1: np.ndarray, d1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """sum over trials of w_q w_o v = rowwise (W S) . W, plus W v1 for one-identity trials."""
+    num = np.einsum("bi,bi->b", w @ sv, w) + w @ v1
+    den = np.einsum("bi,bi->b", w @ sd, w) + w @ d1
+    return num, den
+
+
+def _product_sums(
+    w: np.ndarray, codes: np.ndarray, v: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """numpy path of :func:`_all_roles_ratio`: (T, b) weight blocks by row gathers."""
+    wt = w.T.copy()  # (I, b): a trial's weights are contiguous rows
+    t = codes.shape[0]
+    rows = max(1, (1 << 22) // max(w.shape[0], 1))
+    num = np.zeros(w.shape[0])
+    den = np.zeros(w.shape[0])
+    for a in range(0, t, rows):
+        c = codes[a : a + rows]
+        x = wt[c[:, 0]]
+        for j in range(1, c.shape[1]):
+            has = c[:, j] >= 0
+            if has.all():
+                x *= wt[c[:, j]]
+            elif has.any():
+                x[has] *= wt[c[has, j]]
+        num += v[a : a + rows] @ x
+        den += d[a : a + rows] @ x
+    return num, den
+
+
+def ratio_replicates(
+    values: np.ndarray,
+    clusters: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    denominators: np.ndarray | None = None,
+    all_roles: bool = False,
+) -> tuple[float, np.ndarray]:
+    """Point value and (n_boot,) identity-bootstrap replicates of sum(w v) / sum(w d).
+
+    ``values`` (T,) per-unit outcomes (trial correctness, per-query AP ...), ``clusters``
+    (T,) the identity of each unit or (T, k) the identities of each of its roles (column 0
+    the query). ``denominators`` default to 1 per unit (the mean). Query identity only
+    (``all_roles=False``): per-identity sums, O(B x I). All roles: product weights
+    (:class:`Resampler`), O(B x T x k). Undefined replicates (0 / 0) are NaN.
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    d = np.ones_like(v) if denominators is None else np.asarray(denominators, np.float64)
+    cl = np.asarray(clusters)
+    if v.size == 0:
+        raise EvaluationError("bootstrap of an empty set of trials")
+    if d.shape != v.shape or cl.shape[0] != v.size:
+        raise EvaluationError(
+            f"values {v.shape}, denominators {d.shape} and clusters {cl.shape} disagree"
+        )
+    point = float(v.sum() / d.sum())
+    if all_roles and cl.ndim == 2 and cl.shape[1] > 1:
+        return point, _all_roles_ratio(v, d, cl, n_boot, rng)
+    q = cl if cl.ndim == 1 else cl[:, 0]
+    codes, k = dense_codes(q)
+    sums = np.bincount(codes, weights=v, minlength=k)
+    dens = np.bincount(codes, weights=d, minlength=k)
+    reps = np.empty(n_boot)
+    step = max(1, int(4_000_000 // max(k, 1)))
+    for a in range(0, n_boot, step):
+        w = bootstrap_weights(k, min(step, n_boot - a), rng)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps[a : a + w.shape[0]] = (w @ sums) / (w @ dens)
+    return point, reps
+
+
 def cluster_bootstrap(
     values: np.ndarray,
     clusters: np.ndarray,
@@ -113,39 +377,18 @@ def cluster_bootstrap(
     level: float = 0.95,
     seed: int | np.random.Generator = 0,
     denominators: np.ndarray | None = None,
+    all_roles: bool = False,
 ) -> Estimate:
-    """Identity-level (cluster) percentile bootstrap of a ratio of sums.
-
-    ``values`` (T,) per-unit outcomes (trial correctness, per-query AP ...), ``clusters``
-    (T,) the identity each unit belongs to (the query identity). A replicate draws
-    identities with replacement and recomputes sum(values) / sum(denominators)
-    (denominators default to 1 per unit, i.e. the mean) from per-identity sums - so it costs
-    O(B x n_identities), not O(B x T).
-    """
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    d = np.ones_like(v) if denominators is None else np.asarray(denominators, np.float64)
-    if v.size == 0:
-        return Estimate(float("nan"), float("nan"), float("nan"), 0, "bootstrap-identity", level)
-    if d.shape != v.shape or np.asarray(clusters).shape[0] != v.size:
-        raise EvaluationError(
-            f"values {v.shape}, denominators {d.shape} and clusters {np.shape(clusters)} disagree"
-        )
-    codes, k = _cluster_codes(clusters)
-    sums = np.bincount(codes, weights=v, minlength=k)
-    dens = np.bincount(codes, weights=d, minlength=k)
-    point = float(sums.sum() / dens.sum())
+    """Identity-level percentile bootstrap of a ratio of sums (:func:`ratio_replicates`);
+    method ``bootstrap-all`` with ``all_roles`` and (T, k) clusters, else
+    ``bootstrap-identity``. Empty input gives NaN."""
+    cl = np.asarray(clusters)
+    method = ALL if all_roles and cl.ndim == 2 and cl.shape[1] > 1 else QUERY
+    if np.asarray(values).size == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0, method, level)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    reps = np.empty(n_boot)
-    step = max(1, int(4_000_000 // max(k, 1)))
-    for a in range(0, n_boot, step):
-        w = bootstrap_weights(k, min(step, n_boot - a), rng)
-        num = w @ sums
-        den = w @ dens
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps[a : a + w.shape[0]] = num / den
-    reps = reps[np.isfinite(reps)]
-    lo, hi = np.quantile(reps, [0.5 - level / 2, 0.5 + level / 2]) if reps.size else (np.nan,) * 2
-    return Estimate(point, float(lo), float(hi), int(v.size), "bootstrap-identity", level)
+    point, reps = ratio_replicates(values, cl, n_boot, rng, denominators, all_roles)
+    return percentile_interval(point, reps, level, int(np.asarray(values).size), method)
 
 
 def accuracy_intervals(
@@ -154,62 +397,154 @@ def accuracy_intervals(
     level: float = 0.95,
     n_boot: int = 1000,
     seed: int | np.random.Generator = 0,
-    methods: tuple[str, ...] = ("binomial", "wilson", "bootstrap-identity"),
+    methods: tuple[str, ...] = ("binomial", "wilson", QUERY, ALL),
 ) -> dict[str, Estimate]:
-    """All intervals of an accuracy over trials with outcomes in [0, 1]."""
+    """All intervals of an accuracy over trials with outcomes in [0, 1].
+
+    ``clusters``: (T,) query identities or (T, k) the identities of every role (column 0
+    the query); the all-roles bootstrap needs the (T, k) form. Both bootstraps draw from
+    one generator (query-only first)."""
     o = np.asarray(outcomes, dtype=np.float64)
     s, n = float(o.sum()), int(o.size)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     out: dict[str, Estimate] = {}
     if "binomial" in methods:
         out["binomial"] = binomial_normal(s, n, level)
     if "wilson" in methods:
         out["wilson"] = wilson(s, n, level)
-    if "bootstrap-identity" in methods and clusters is not None and n > 0:
-        out["bootstrap-identity"] = cluster_bootstrap(o, clusters, n_boot, level, seed)
+    if clusters is not None and n > 0:
+        cl = np.asarray(clusters)
+        if QUERY in methods:
+            out[QUERY] = cluster_bootstrap(o, cl, n_boot, level, rng)
+        if ALL in methods and cl.ndim == 2 and cl.shape[1] > 1:
+            out[ALL] = cluster_bootstrap(o, cl, n_boot, level, rng, all_roles=True)
     return out
 
 
 # --------------------------------------------------------------------------- paired tests
 @dataclass(frozen=True)
 class PairedTest:
-    """Result of comparing system A with system B on the same trials."""
+    """Result of comparing system A with system B on the same trials.
 
-    diff: Estimate  # mean(A) - mean(B) with its paired identity-bootstrap interval
+    ``diff``: mean(A) - mean(B) with its paired identity-bootstrap interval and
+    ``p_bootstrap`` its p-value (:func:`bootstrap_p_value`); ``trial_test`` names the
+    trial-level test (``mcnemar-exact`` or ``sign-flip``, "" when not run) and
+    ``p_trial`` its p-value. Trial-level tests treat trials as independent; when trials
+    share identities the identity bootstrap is the one to believe (see :attr:`verdict`).
+    """
+
+    diff: Estimate
     p_bootstrap: float
-    p_mcnemar: float | None
+    p_trial: float | None
     n10: float  # trials (mass) A right, B wrong
     n01: float  # trials (mass) A wrong, B right
+    trial_test: str = ""
+
+    @property
+    def p_mcnemar(self) -> float | None:
+        """The trial-level p-value (McNemar when outcomes are 0/1; kept for old callers)."""
+        return self.p_trial
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.p_bootstrap, self.p_trial)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "diff": self.diff.to_dict(),
             "p_bootstrap": self.p_bootstrap,
-            "p_mcnemar": self.p_mcnemar,
+            "p_trial": self.p_trial,
+            "trial_test": self.trial_test,
+            "p_mcnemar": self.p_trial,
             "n10": self.n10,
             "n01": self.n01,
+            "verdict": self.verdict,
         }
 
 
-def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """McNemar's exact test of two systems' outcomes on the same trials.
+def verdict(p_bootstrap: float, p_trial: float | None, alpha: float = 0.05) -> str:
+    """Which test to believe, in words. The identity bootstrap accounts for trials sharing
+    identities; a trial-level test does not, so when they disagree the bootstrap wins."""
+    boot = p_bootstrap < alpha
+    if p_trial is None or (p_trial < alpha) == boot:
+        return "significant" if boot else "not significant"
+    if p_trial < alpha:
+        return (
+            "not significant: the trial-level test ignores that trials share identities; "
+            "believe the identity bootstrap"
+        )
+    return "significant by the identity bootstrap only"
 
-    Returns ``(p_value, n10, n01)``: n10 = mass of trials A gets right and B wrong, n01 the
-    reverse; the p-value is the two-sided exact binomial test of n10 out of n10 + n01 at 1/2
-    (``scipy.stats.binomtest``). With half-credit ties an outcome is fractional; a trial then
-    contributes its *partial* disagreement: n10 = sum(max(a - b, 0)), n01 = sum(max(b - a,
-    0)), and both masses are rounded to integers for the binomial test (with 0/1 outcomes
-    this is the classic test exactly).
-    """
+
+def _paired(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise EvaluationError(f"paired outcomes differ in shape: {a.shape} vs {b.shape}")
-    d = a - b
-    n10 = float(np.clip(d, 0, None).sum())
-    n01 = float(np.clip(-d, 0, None).sum())
-    k, m = int(round(n10)), int(round(n10)) + int(round(n01))
-    p = 1.0 if m == 0 else float(stats.binomtest(k, m, 0.5).pvalue)
+    if a.size == 0:
+        raise EvaluationError("paired comparison of empty outcome arrays (no trials)")
+    return a, b
+
+
+def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """McNemar's exact test of two systems' 0/1 outcomes on the same trials.
+
+    Returns ``(p_value, n10, n01)``: n10 = trials A gets right and B wrong, n01 the reverse;
+    the p-value is the two-sided exact binomial test of n10 out of n10 + n01 at 1/2
+    (``scipy.stats.binomtest``). Fractional (half-credit) outcomes are refused: rounding
+    partial discordances does not give a valid exact test; use :func:`trial_test`.
+    """
+    a, b = _paired(a, b)
+    if not (np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all()):
+        raise EvaluationError(
+            "McNemar's exact test needs 0/1 outcomes; half-credit ties give fractional ones "
+            "(use trial_test, which switches to a sign-flip permutation test)"
+        )
+    n10 = float(((a == 1) & (b == 0)).sum())
+    n01 = float(((a == 0) & (b == 1)).sum())
+    m = int(n10 + n01)
+    p = 1.0 if m == 0 else float(stats.binomtest(int(n10), m, 0.5).pvalue)
     return p, n10, n01
+
+
+def sign_flip_test(
+    a: np.ndarray, b: np.ndarray, n_perm: int = 10000, seed: int | np.random.Generator = 0
+) -> tuple[float, float, float]:
+    """Paired permutation test of sum(a - b) = 0 by random sign flips of the per-trial
+    differences (valid for fractional outcomes). Returns ``(p, n10, n01)`` with the
+    discordant masses sum(max(a - b, 0)) and sum(max(b - a, 0)); p = (1 + #{|S*| >= |S|}) /
+    (1 + n_perm). Above 2e8 flip x trial operations the exact-moment normal approximation
+    of the flip distribution (mean 0, variance sum(d^2)) is used."""
+    a, b = _paired(a, b)
+    d = a - b
+    d = d[d != 0]
+    n10, n01 = float(d[d > 0].sum()), float(-d[d < 0].sum())
+    if d.size == 0:
+        return 1.0, n10, n01
+    obs = abs(float(d.sum()))
+    if d.size * n_perm > 200_000_000:
+        z = obs / float(np.sqrt((d * d).sum()))
+        return float(2 * stats.norm.sf(z)), n10, n01
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    hits = 0
+    step = max(1, (1 << 22) // d.size)
+    d32 = d.astype(np.float64)
+    for s in range(0, n_perm, step):
+        m = min(step, n_perm - s)
+        signs = rng.integers(0, 2, size=(m, d.size), dtype=np.int8) * 2 - 1
+        hits += int((np.abs(signs @ d32) >= obs - 1e-9).sum())
+    return (1 + hits) / (1 + n_perm), n10, n01
+
+
+def trial_test(
+    a: np.ndarray, b: np.ndarray, seed: int | np.random.Generator = 0
+) -> tuple[str, float, float, float]:
+    """The trial-level paired test that is valid for these outcomes:
+    ``("mcnemar-exact", p, n10, n01)`` when all are 0/1, else ``("sign-flip", ...)``."""
+    a, b = _paired(a, b)
+    if np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all():
+        return ("mcnemar-exact", *mcnemar_exact(a, b))
+    return ("sign-flip", *sign_flip_test(a, b, seed=seed))
 
 
 def paired_bootstrap(
@@ -222,30 +557,19 @@ def paired_bootstrap(
 ) -> tuple[Estimate, float]:
     """Identity-level bootstrap of mean(a) - mean(b) over the same trials.
 
-    Returns the difference with its percentile interval and a two-sided bootstrap p-value
-    (2 x the smaller tail mass of the replicates beyond 0, at least 1/B).
+    ``clusters``: (T,) query identities or (T, k) identities of every role (all-roles
+    resampling, :class:`Resampler`). Returns the difference with its percentile interval
+    and the two-sided p-value of :func:`bootstrap_p_value`.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise EvaluationError(f"paired outcomes differ in shape: {a.shape} vs {b.shape}")
+    a, b = _paired(a, b)
     d = a - b
-    codes, k = _cluster_codes(clusters)
-    sums = np.bincount(codes, weights=d, minlength=k)
-    cnt = np.bincount(codes, minlength=k).astype(np.float64)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    w = bootstrap_weights(k, n_boot, rng)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        reps = (w @ sums) / (w @ cnt)
-    reps = reps[np.isfinite(reps)]
-    point = float(d.mean()) if d.size else float("nan")
-    lo, hi = np.quantile(reps, [0.5 - level / 2, 0.5 + level / 2])
-    if np.all(d == 0):
-        p = 1.0
-    else:
-        tail = min(float(np.mean(reps <= 0)), float(np.mean(reps >= 0)))
-        p = min(1.0, max(2 * tail, 1.0 / max(reps.size, 1)))
-    return Estimate(point, float(lo), float(hi), int(d.size), "paired-bootstrap", level), p
+    cl = np.asarray(clusters)
+    if cl.shape[0] != d.size:
+        raise EvaluationError(f"clusters {cl.shape} and outcomes {d.shape} disagree")
+    point, reps = ratio_replicates(d, cl, n_boot, rng, all_roles=cl.ndim == 2)
+    est = percentile_interval(point, reps, level, int(d.size), PAIRED)
+    return est, bootstrap_p_value(reps, bool(np.all(d == 0)))
 
 
 def paired_test(
@@ -254,10 +578,77 @@ def paired_test(
     clusters: np.ndarray,
     n_boot: int = 2000,
     level: float = 0.95,
-    seed: int = 0,
-    mcnemar: bool = True,
+    seed: int | np.random.Generator = 0,
+    trial_level: bool = True,
 ) -> PairedTest:
-    """McNemar (for trial outcomes) + paired identity bootstrap in one call."""
-    diff, p_boot = paired_bootstrap(a, b, clusters, n_boot, level, seed)
-    p_mc, n10, n01 = mcnemar_exact(a, b) if mcnemar else (None, 0.0, 0.0)
-    return PairedTest(diff, p_boot, p_mc, n10, n01)
+    """Paired identity bootstrap + (for trial outcomes) the valid trial-level test."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    diff, p_boot = paired_bootstrap(a, b, clusters, n_boot, level, rng)
+    if not trial_level:
+        return PairedTest(diff, p_boot, None, 0.0, 0.0, "")
+    name, p, n10, n01 = trial_test(a, b, rng)
+    return PairedTest(diff, p_boot, p, n10, n01, name)
+
+
+# ------------------------------------------------------------------- verification figures
+def verification_replicates(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    roles: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    fars: tuple[float, ...] = (),
+    all_roles: bool = True,
+) -> dict[str, np.ndarray]:
+    """Identity-bootstrap replicates of AUC, EER and TAR@FAR of one verification list.
+
+    ``roles`` (P, 2): anchor and other identity of each pair (a positive pair involves one
+    identity). A replicate without a positive or a negative pair is NaN for every figure."""
+    from vfbench.evaluate.metrics import auc_from_roc, eer_from_roc, roc, tar_at_far
+
+    out: dict[str, list[np.ndarray]] = {"auc": [], "eer": []}
+    for far in fars:
+        out[f"tar@far={far:g}"] = []
+    rs = Resampler(roles, all_roles)
+    for w in rs.weights(n_boot, rng, max_elems=1 << 21):
+        r = roc(scores, labels, w.astype(np.float64))
+        out["auc"].append(np.asarray(auc_from_roc(r)))
+        out["eer"].append(np.asarray(eer_from_roc(r)))
+        for far in fars:
+            out[f"tar@far={far:g}"].append(np.asarray(tar_at_far(r, far)))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def paired_auc_bootstrap(
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    labels: np.ndarray,
+    roles: np.ndarray,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> tuple[float, float, Estimate, float]:
+    """AUC of A and of B on the same pairs, and the identity bootstrap of AUC(A) - AUC(B)
+    (the same replicate weights for both systems). Returns ``(auc_a, auc_b, diff, p)``."""
+    from vfbench.evaluate.metrics import auc_from_roc, roc
+
+    lab = np.asarray(labels).astype(bool)
+    if np.asarray(score_a).shape != lab.shape or np.asarray(score_b).shape != lab.shape:
+        raise EvaluationError("paired verification scores and labels differ in shape")
+    if lab.size == 0:
+        raise EvaluationError("paired comparison of an empty verification list")
+    a = float(auc_from_roc(roc(score_a, lab)))
+    b = float(auc_from_roc(roc(score_b, lab)))
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    cl = np.asarray(roles)
+
+    def stat(w: np.ndarray) -> np.ndarray:
+        w64 = w.astype(np.float64)
+        return np.asarray(auc_from_roc(roc(score_a, lab, w64))) - np.asarray(
+            auc_from_roc(roc(score_b, lab, w64))
+        )
+
+    reps = bootstrap_replicates(stat, cl, n_boot, rng, cl.ndim == 2, max_elems=1 << 21)
+    est = percentile_interval(a - b, reps, level, int(lab.size), PAIRED)
+    null = bool(np.array_equal(np.asarray(score_a), np.asarray(score_b)))
+    return a, b, est, bootstrap_p_value(reps, null)

@@ -15,6 +15,7 @@ Identity attributes (gender, nationality, language) come from a manifest passed 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,16 @@ class Embeddings:
             raise EvaluationError(
                 f"ids {self.ids.shape}, identities {self.identities.shape} and vectors {self.vectors.shape} disagree"
             )
-        if len(np.unique(self.ids)) != n:
-            raise EvaluationError("item ids are not unique")
-        if not np.all(np.isfinite(self.vectors)):
-            bad = int(np.argmax(~np.isfinite(self.vectors).all(axis=1)))
-            raise EvaluationError(f"vector of item {self.ids[bad]!r} has NaN/inf values")
+        uniq, count = np.unique(self.ids, return_counts=True)
+        if uniq.size != n:
+            dup = uniq[count > 1]
+            raise EvaluationError(f"{dup.size} item id(s) are not unique, e.g. {dup[:3].tolist()}")
+        finite = np.isfinite(self.vectors).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise EvaluationError(
+                f"{bad.size} vector(s) have NaN/inf values, first item {self.ids[bad[0]]!r}"
+            )
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -104,3 +110,259 @@ class Embeddings:
             raise EvaluationError(f"{p}: {exc}") from None
         except (OSError, ValueError) as exc:
             raise EvaluationError(f"{p}: cannot read embeddings ({exc})") from None
+
+
+# ------------------------------------------------------------------ importing users' vectors
+VECTOR_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt", ".pt", ".pth")
+
+
+def _read_id_list(path: Path) -> tuple[list[str], list[str] | None]:
+    """One id per line, or ``id<sep>identity`` (comma/tab/space); a header ``id,...`` is skipped."""
+    if not path.is_file():
+        raise EvaluationError(f"{path}: {'is a directory' if path.is_dir() else 'not found'}")
+    try:
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines()]
+    except UnicodeDecodeError:
+        raise EvaluationError(f"{path}: not UTF-8 text") from None
+    rows = [ln for ln in lines if ln]
+    if rows and rows[0].lower().replace("\t", ",").split(",")[0] in ("id", "ids", "item"):
+        rows = rows[1:]
+    sep = "\t" if rows and "\t" in rows[0] else "," if rows and "," in rows[0] else None
+    split = [r.split(sep) if sep else r.split() for r in rows]
+    if split and all(len(x) == 1 for x in split):
+        return [x[0] for x in split], None
+    for i, x in enumerate(split):
+        if len(x) != 2:
+            raise EvaluationError(
+                f"{path}: row {i + 1} has {len(x)} fields; expected 'id' or 'id,identity'"
+            )
+    return [x[0].strip() for x in split], [x[1].strip() for x in split]
+
+
+def _vectors_from_csv(path: Path) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
+    """CSV/TSV: optional ``id``/``identity`` columns (by header), every other column numeric."""
+    import csv
+
+    text = path.read_text(encoding="utf-8-sig")
+    delim = "\t" if path.suffix in (".tsv", ".txt") and "\t" in text[:4096] else ","
+    rows = [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
+    if not rows:
+        raise EvaluationError(f"{path}: no rows")
+    head = [h.strip().lower() for h in rows[0]]
+    has_header = any(h in ("id", "identity") for h in head) or not _is_number(rows[0][-1])
+    ids = identities = None
+    body = rows[1:] if has_header else rows
+    cols = list(range(len(rows[0])))
+    if has_header:
+        if "id" in head:
+            j = head.index("id")
+            ids = [r[j].strip() for r in body]
+            cols.remove(j)
+        if "identity" in head:
+            j = head.index("identity")
+            identities = [r[j].strip() for r in body]
+            cols.remove(j)
+    try:
+        vec = np.array([[float(r[c]) for c in cols] for r in body], dtype=np.float64)
+    except (ValueError, IndexError):
+        for i, r in enumerate(body):
+            if len(r) != len(rows[0]):
+                raise EvaluationError(
+                    f"{path}:{i + 1 + has_header}: {len(r)} fields, header has {len(rows[0])}"
+                ) from None
+            for c in cols:
+                if not _is_number(r[c]):
+                    raise EvaluationError(
+                        f"{path}:{i + 1 + has_header}: column {c + 1} value {r[c]!r} is not a "
+                        "number (name id / identity columns in a header row)"
+                    ) from None
+        raise
+    return vec, ids, identities
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _strs(x: Any) -> list[str] | None:
+    return None if x is None else [str(v) for v in np.asarray(x).reshape(-1).tolist()]
+
+
+def read_vectors(path: str | Path) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
+    """(N, D) vectors and, where the file holds them, ids and identities.
+
+    ``.npy`` (an (N, D) array), ``.npz`` (``vectors``/``embeddings``/``features`` or its only
+    array, plus optional ``ids``/``identities``), ``.csv``/``.tsv`` (numeric columns, optional
+    ``id``/``identity`` columns named in a header), ``.pt``/``.pth`` (a tensor, or a dict
+    with those keys; read with ``weights_only=True``, never unpickling code).
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise EvaluationError(f"{p}: is a directory, expected a vectors file")
+    if not p.is_file():
+        raise EvaluationError(f"{p}: vectors file not found")
+    suf = p.suffix.lower()
+    ids = identities = None
+    try:
+        if suf == ".npy":
+            vec = np.load(p, allow_pickle=False)
+        elif suf == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                names = [k for k in ("vectors", "embeddings", "features", "x") if k in z.files]
+                arrays = [k for k in z.files if k not in ("ids", "identities")]
+                if not names and len(arrays) != 1:
+                    raise EvaluationError(
+                        f"{p}: no 'vectors' array (has {z.files}); name the array 'vectors'"
+                    )
+                vec = z[names[0] if names else arrays[0]]
+                ids = _strs(z["ids"]) if "ids" in z.files else None
+                identities = _strs(z["identities"]) if "identities" in z.files else None
+        elif suf in (".csv", ".tsv", ".txt"):
+            vec, ids, identities = _vectors_from_csv(p)
+        elif suf in (".pt", ".pth"):
+            import torch
+
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict):
+                key = next((k for k in ("vectors", "embeddings", "features") if k in obj), None)
+                if key is None:
+                    raise EvaluationError(f"{p}: dict without 'vectors' (keys {sorted(obj)})")
+                ids, identities = _strs(obj.get("ids")), _strs(obj.get("identities"))
+                obj = obj[key]
+            vec = obj.detach().float().numpy() if hasattr(obj, "detach") else np.asarray(obj)
+        else:
+            raise EvaluationError(
+                f"{p}: unknown vectors format {suf!r}; known: {list(VECTOR_SUFFIXES)}"
+            )
+    except EvaluationError:
+        raise
+    except Exception as exc:  # numpy / torch / csv raise many types for a bad file
+        raise EvaluationError(f"{p}: cannot read vectors ({type(exc).__name__}: {exc})") from None
+    vec = np.asarray(vec)
+    if vec.dtype.kind not in "fiu":
+        raise EvaluationError(f"{p}: vectors have dtype {vec.dtype}, expected numbers")
+    if vec.ndim != 2:
+        raise EvaluationError(f"{p}: vectors must be 2-D (N, D), got shape {vec.shape}")
+    return vec, ids, identities
+
+
+def import_vectors(
+    vectors: str | Path,
+    modality: str,
+    ids: str | Path | Sequence[str] | None = None,
+    identities: str | Path | Sequence[str] | Mapping[str, str] | None = None,
+    identity_from_path: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> Embeddings:
+    """A user's vectors (+ ids + identities) -> :class:`Embeddings`, every problem named.
+
+    ``ids``: a file (one id per line, or ``id,identity``) or a list, unless the vectors file
+    holds them. ``identities``: a file, a list (row order), a mapping id -> identity (e.g. a
+    manifest's items), or ``identity_from_path`` = the first path component of each id
+    (``id10001/1zcIwhmdeo4/00001`` -> ``id10001``). Errors: row-count mismatch, NaN/inf
+    rows, duplicate ids, items without an identity.
+    """
+    vp = Path(vectors)
+    vec, file_ids, file_idents = read_vectors(vp)
+    n = vec.shape[0]
+    id_src, id_list = str(vp), file_ids
+    if ids is not None:
+        if isinstance(ids, str | Path):
+            id_list, more = _read_id_list(Path(ids))
+            id_src = str(ids)
+            file_idents = more if more is not None else file_idents
+        else:
+            id_list, id_src = [str(x) for x in ids], "ids"
+    if id_list is None:
+        raise EvaluationError(f"{vp}: the file holds no ids; pass an ids file (one per line)")
+    if len(id_list) != n:
+        raise EvaluationError(
+            f"{id_src}: {len(id_list)} ids but {vp} holds {n} vectors (row counts must match)"
+        )
+    arr = np.asarray(id_list, dtype=str)
+    uniq, first, count = np.unique(arr, return_index=True, return_counts=True)
+    if uniq.size != n:
+        dup = uniq[count > 1]
+        raise EvaluationError(
+            f"{id_src}: {dup.size} id(s) occur more than once, e.g. {dup[:3].tolist()}"
+        )
+    ident: list[str] | None = file_idents
+    ident_src = str(vp) if file_idents is not None else ""
+    if isinstance(identities, Mapping):
+        ident = [str(identities.get(i, "")) for i in id_list]
+        ident_src = "identity map"
+    elif isinstance(identities, str | Path):
+        more_ids, more = _read_id_list(Path(identities))
+        ident_src = str(identities)
+        if more is not None:  # id,identity rows: join by id
+            table = dict(zip(more_ids, more, strict=True))
+            ident = [table.get(i, "") for i in id_list]
+        else:
+            ident = more_ids
+    elif identities is not None:
+        ident, ident_src = [str(x) for x in identities], "identities"
+    elif identity_from_path:
+        ident = [i.split("/", 1)[0] if "/" in i else "" for i in id_list]
+        ident_src = "first path component of the ids"
+    if ident is None:
+        raise EvaluationError(
+            f"{vp}: no identities given (pass an identities file, id,identity rows, "
+            "a manifest, or take them from the id paths)"
+        )
+    if len(ident) != n:
+        raise EvaluationError(
+            f"{ident_src}: {len(ident)} identities but {vp} holds {n} vectors "
+            "(row counts must match)"
+        )
+    missing = [i for i, x in zip(id_list, ident, strict=True) if not x.strip()]
+    if missing:
+        raise EvaluationError(
+            f"{ident_src}: {len(missing)} item(s) have no identity, e.g. {missing[:3]}"
+        )
+    vec = vec.astype(np.float32)
+    bad = ~np.isfinite(vec).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise EvaluationError(
+            f"{vp}: {rows.size} vector(s) have NaN/inf values, first row {rows[0] + 1} "
+            f"(id {id_list[rows[0]]!r})"
+        )
+    info = {"imported_from": str(vp), "ids_from": id_src, "identities_from": ident_src}
+    return Embeddings(arr, np.asarray(ident, dtype=str), vec, modality, {**info, **(meta or {})})
+
+
+def check_against_manifest(emb: Embeddings, manifest: Any, where: str = "") -> None:
+    """Every item is in the manifest with the same identity; every identity is known.
+
+    Items or identities outside the manifest would be scored without (or with the wrong)
+    attributes: the gender-only baseline and the G/N constraints silently change.
+    """
+    what = emb.modality
+    items = manifest.voices if what == "voice" else manifest.faces
+    by_id = {it.id: it.identity for it in items}
+    known = {i.id for i in manifest.identities}
+    src = where or f"{what} embeddings"
+    not_in = [i for i in emb.ids.tolist() if i not in by_id]
+    if not_in:
+        raise EvaluationError(
+            f"{src}: {len(not_in)} {what} id(s) are not items of the manifest, e.g. {not_in[:3]}"
+        )
+    theirs = np.array([by_id[i] for i in emb.ids.tolist()], dtype=str)
+    diff = np.flatnonzero(theirs != emb.identities)
+    if diff.size:
+        ex = ", ".join(
+            f"{emb.ids[i]!r} ({emb.identities[i]!r} vs manifest {theirs[i]!r})" for i in diff[:3]
+        )
+        raise EvaluationError(
+            f"{src}: {diff.size} {what} item(s) have another identity than in the manifest, "
+            f"e.g. {ex}"
+        )
+    unknown = sorted(set(emb.identities.tolist()) - known)
+    if unknown:
+        raise EvaluationError(
+            f"{src}: {len(unknown)} identit(ies) are not in the manifest, e.g. {unknown[:3]}"
+        )

@@ -93,7 +93,8 @@ def roc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = Non
 
 
 def auc_from_roc(r: Roc) -> np.ndarray | float:
-    """Trapezoid area under the ROC (ties = half credit)."""
+    """Trapezoid area under the ROC (ties = half credit); NaN for a replicate without
+    positive or without negative pairs."""
     fpr, tpr = np.atleast_2d(r.fpr), np.atleast_2d(r.tpr)
     a = (np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]) / 2).sum(axis=1)
     return float(a[0]) if np.ndim(r.fpr) == 1 else a
@@ -109,6 +110,8 @@ def eer_from_roc(r: Roc) -> np.ndarray | float:
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(d0 - d1 > 0, d0 / (d0 - d1), 0.0)
     e = fpr[rows, i - 1] + t * (fpr[rows, i] - fpr[rows, i - 1])
+    # a (bootstrap) replicate without positive or without negative pairs has no ROC: NaN
+    e = np.where(np.isfinite(d).all(axis=1), e, np.nan)
     return float(e[0]) if np.ndim(r.fpr) == 1 else e
 
 
@@ -116,6 +119,7 @@ def tar_at_far(r: Roc, far: float) -> np.ndarray | float:
     """Highest TPR among ROC points whose FPR <= ``far`` (an attainable threshold)."""
     fpr, tpr = np.atleast_2d(r.fpr), np.atleast_2d(r.tpr)
     t = np.where(fpr <= far + 1e-12, tpr, 0.0).max(axis=1)
+    t = np.where(np.isfinite(fpr).all(axis=1) & np.isfinite(tpr).all(axis=1), t, np.nan)
     return float(t[0]) if np.ndim(r.fpr) == 1 else t
 
 
@@ -207,18 +211,39 @@ def _ties_before(
 
 
 def _ssnet_block(
-    s: np.ndarray, rel_idx: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]
+    s: np.ndarray,
+    rel_idx: np.ndarray,
+    rel_mask: np.ndarray,
+    ks: tuple[int, ...],
+    col_pos: np.ndarray | None = None,
 ) -> QueryStats:
     """SSNet-style AP (ranking by a stable descending sort: ties in gallery order) without
     sorting indices: a relevant item's rank is 1 + the number of gallery items scoring
-    higher (binary search on the sorted row) + the equal ones before it in gallery order."""
+    higher (binary search on the sorted row) + the equal ones before it in gallery order.
+    ``col_pos`` (G,): each column's position in the caller's gallery (default: the column
+    order itself), which decides the order of tied items."""
     q, g = s.shape
+    pos = np.arange(g) if col_pos is None else np.asarray(col_pos, dtype=np.int64)
     rows = np.arange(q)[:, None]
     ssort = np.sort(s, axis=1)
     rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
     n_ge, n_gt = _row_counts(ssort, rs)
     own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
-    before = _ties_before(s, rs, rel_mask, np.arange(g), rel_idx, n_ge - n_gt, own)
+    before = np.zeros(rs.shape, dtype=np.int64)
+    tie_rows = np.flatnonzero((rel_mask & (n_ge - n_gt - own > 0)).any(axis=1))
+    if tie_rows.size:
+        # rows where a relevant item shares its score (float32 cosines collide often on
+        # large galleries): one stable argsort of those rows with the columns in gallery
+        # order puts equal scores in gallery order, so an item's place inside its block
+        # of equal scores is the count of equal ones before it - vectorised, no row loop
+        at_pos = np.argsort(pos)  # column at each gallery position
+        o = np.argsort(s[tie_rows][:, at_pos], axis=1, kind="stable")
+        place = np.empty_like(o)
+        np.put_along_axis(place, o, np.broadcast_to(np.arange(g), o.shape), axis=1)
+        rp = np.where(rel_mask[tie_rows], pos[np.maximum(rel_idx[tie_rows], 0)], 0)
+        n_lt = g - n_ge[tie_rows]
+        inside = np.take_along_axis(place, rp, axis=1) - n_lt
+        before[tie_rows] = np.where(rel_mask[tie_rows], inside, 0)
     return _ssnet_stats(n_gt + before + 1, rel_mask, ks)
 
 
@@ -228,19 +253,21 @@ def retrieval_block(
     rel_mask: np.ndarray,
     ks: tuple[int, ...] = (1, 5, 10),
     ap: str = "sklearn",
+    col_pos: np.ndarray | None = None,
 ) -> QueryStats:
     """Ranking statistics of a block of queries.
 
     ``s`` (Q, G) scores of each query against the whole gallery; ``rel_idx`` (Q, R) the
     gallery columns relevant to each query, padded, with ``rel_mask`` (Q, R) marking real
     entries. Cost: one bulk row sort of ``s`` plus two binary searches per query (sklearn),
-    or a stable argsort (ssnet).
+    or a stable argsort (ssnet). ``col_pos``: each column's gallery position, the tie order
+    of the SSNet AP (default: column order).
     """
     s = np.asarray(s, dtype=np.float32)
     q, g = s.shape
     rows = np.arange(q)[:, None]
     if ap == "ssnet":
-        return _ssnet_block(s, rel_idx, rel_mask, ks)
+        return _ssnet_block(s, rel_idx, rel_mask, ks, col_pos)
     if ap != "sklearn":
         raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
     ssort = np.sort(s, axis=1)
@@ -304,8 +331,9 @@ def rank_retrieval(
     rows for cosine), ``qc`` (Q,) / ``gc`` (G,) integer identity codes (relevant = same
     code). ``direction`` says which side is the voice (the scorer takes voices first).
     ``attrs``: instead of the embeddings, score by equality of a known attribute
-    (``(q_attr, g_attr)``, "" = unknown) with a seeded random order inside each block -
-    the gender-only baseline ("rank same-gender items first, otherwise at random").
+    (``(q_attr, g_attr)``, "" = unknown): 1 or 0, the ties left as ties - the gender-only
+    baseline ("same-gender items first, otherwise at random"); with ``ap="sklearn"`` its
+    p@k / recall@k / R-precision are the exact expectations under a random tie order.
     Returns per-query arrays ``ap``, ``rprec``, ``n_rel`` and ``hits@k``. Peak extra
     memory is about 40 bytes x ``block_elems`` (default 4M scores -> ~160 MB).
 
@@ -337,15 +365,11 @@ def rank_retrieval(
     for k in ks:
         out[f"hits@{k}"] = []
     ga = np.asarray(attrs[1])[order] if attrs is not None else np.empty(0)
-    tie_rng = np.random.default_rng(0)
     for a in range(0, qv.shape[0], rows):
         qcb = qc[a : a + rows]
         if attrs is not None:
             qa = np.asarray(attrs[0])[a : a + rows]
             s = ((qa[:, None] == ga[None, :]) & (qa != "")[:, None]).astype(np.float32)
-            # random tie-break inside the same/other-gender blocks, so the baseline is a
-            # "random ranking within gender" and comparable to the random-ranking chance AP
-            s += 0.5 * tie_rng.random(s.shape, dtype=np.float32)
         elif direction == "v2f":
             s = score_matrix(qv[a : a + rows], gv_s, scorer, prepared=True)
         else:
@@ -355,7 +379,7 @@ def rank_retrieval(
         ar = np.arange(rmax)
         mask = ar[None, :] < r[:, None]
         idx = np.where(mask, start[qcb][:, None] + ar[None, :], 0)
-        st = retrieval_block(s, idx, mask, ks, ap)
+        st = retrieval_block(s, idx, mask, ks, ap, order)  # ties: original gallery order
         out["ap"].append(st.ap)
         out["rprec"].append(st.r_prec)
         out["n_rel"].append(st.n_rel)
@@ -383,8 +407,7 @@ def _stream_retrieval(
     stable order), so they are summed over gallery blocks. Two passes per query block:
     the relevant items' scores are taken from the very block matrices the counts compare
     against (recomputing them another way could differ in the last bit and miscount
-    ties). The stable order for ties is the one of the in-memory path (gallery sorted by
-    identity), so both paths give the same figures.
+    ties). Tied items are in gallery order in both paths, so both give the same figures.
     """
     from vfbench.evaluate.scoring import score_matrix
 
@@ -394,8 +417,7 @@ def _stream_retrieval(
     gc = np.asarray(gc, dtype=np.int64)
     g = gv.shape[0]
     order = np.argsort(gc, kind="stable")
-    pos = np.empty(g, dtype=np.int64)
-    pos[order] = np.arange(g)  # an item's place in the identity-sorted gallery
+    pos = np.arange(g)  # an item's place in the gallery: the SSNet tie order
     n_codes = int(max(qc.max(initial=0), gc.max(initial=0))) + 1
     cnt = np.bincount(gc, minlength=n_codes)
     start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
@@ -436,7 +458,7 @@ def _stream_retrieval(
             n_gt += gt
             if ap == "ssnet":  # equal scores other than the item itself: stable order
                 own = (mask & (rel >= b0) & (rel < b1)).astype(np.int64)
-                before += _ties_before(s, rs, mask, pos[b0:b1], rel_pos, ge - gt, own)
+                before += _ties_before(s, rs, mask, pos[b0:b1], rel, ge - gt, own)
         if ap == "ssnet":
             st = _ssnet_stats(n_gt + before + 1, mask, ks)
         else:

@@ -47,7 +47,7 @@ class Estimate:
 
     ``value`` is the point estimate, ``[low, high]`` the interval at confidence ``level``,
     ``n`` the number of units it rests on (trials, pairs, queries, or test sets) and
-    ``method`` how the interval was computed (``"binomial"``, ``"wilson"``,
+    ``method`` how the interval was computed (``"binomial"``, ``"wilson"``, ``"bootstrap-all"``,
     ``"bootstrap-identity"``, ``"t"``, ``"normal"`` ...).
     """
 
@@ -123,7 +123,7 @@ class Metric:
         """The interval of ``method``, or the preferred one (bootstrap > t > wilson > ...)."""
         if method is not None:
             return self.intervals.get(method)
-        for m in ("bootstrap-identity", "t", "wilson", "binomial", "normal"):
+        for m in ("bootstrap-all", "bootstrap-identity", "t", "wilson", "binomial", "normal"):
             if m in self.intervals:
                 return self.intervals[m]
         return next(iter(self.intervals.values()), None)
@@ -280,7 +280,9 @@ def save_outcomes(path: str | Path, outcomes: dict[str, dict[str, np.ndarray]]) 
             raise EvaluationError(f"outcome key {key!r} may not contain '::'")
         for name, arr in arrays.items():
             flat[f"{key}::{name}"] = np.asarray(arr)
-    atomic_save_npz(path, compressed=True, **flat)
+    # deflating 1M outcomes costs ~0.5 s for a few MB saved: compress small files only
+    small = sum(a.nbytes for a in flat.values()) < (4 << 20)
+    atomic_save_npz(path, compressed=small, **flat)
 
 
 def load_outcomes(path: str | Path) -> dict[str, dict[str, np.ndarray]]:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,7 @@ class Universe:
     gender: np.ndarray  # (I,) str "m" / "f" / ""
     nationality: np.ndarray  # (I,) str, "" unknown
     language: np.ndarray | None = None  # (I,) str, "" unknown
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # every attribute column
 
     @classmethod
     def build(
@@ -141,6 +142,13 @@ class Universe:
         gender = np.array([str(attrs.get(x, {}).get("gender", "")) for x in names], dtype=object)
         nat = np.array([str(attrs.get(x, {}).get("nationality", "")) for x in names], dtype=object)
         lang = np.array([str(attrs.get(x, {}).get("language", "")) for x in names], dtype=object)
+        cols: dict[str, np.ndarray] = {}
+        for row in attrs.values():
+            for c in row:
+                if c not in cols and c not in ("gender", "nationality", "language"):
+                    cols[c] = np.array(
+                        [str(attrs.get(x, {}).get(c, "") or "") for x in names], dtype=object
+                    ).astype(str)
         return cls(
             names=names,
             voice=Groups(inv[: vi.size], n),
@@ -148,6 +156,7 @@ class Universe:
             gender=gender.astype(str),
             nationality=nat.astype(str),
             language=lang.astype(str),
+            columns=cols,
         )
 
     @property
@@ -161,8 +170,24 @@ class Universe:
     def has_gender(self) -> bool:
         return bool(np.isin(self.gender, ["m", "f"]).any())
 
-    def pool_keys(self, constraint: str, mask: np.ndarray | None = None) -> np.ndarray:
-        """(I,) int pool of each identity for a distractor constraint; -1 = not eligible."""
+    def attribute(self, name: str) -> np.ndarray | None:
+        """(I,) str values of an identity column ("" unknown), or None if no identity has it."""
+        if name in ("gender", "nationality", "language"):
+            col = getattr(self, name)
+        else:
+            col = self.columns.get(name)
+        if col is None or not (np.asarray(col) != "").any():
+            return None
+        return np.asarray(col)
+
+    def pool_keys(
+        self, constraint: str, mask: np.ndarray | None = None, same: str = ""
+    ) -> np.ndarray:
+        """(I,) int pool of each identity for a distractor constraint; -1 = not eligible.
+
+        ``same``: an extra identity column distractors must share with the query (e.g.
+        ``source``: distractors from the same video collection); identities without a value
+        are not eligible."""
         if constraint not in CONSTRAINTS:
             raise EvaluationError(f"unknown constraint {constraint!r}; known: {list(CONSTRAINTS)}")
         ok = np.ones(self.n, bool) if mask is None else np.asarray(mask, bool).copy()
@@ -173,10 +198,16 @@ class Universe:
         if "N" in constraint:
             ok &= self.nationality != ""
             parts.append(self.nationality)
+        if same:
+            col = self.attribute(same)
+            if col is None:
+                raise EvaluationError(f"no identity has a value for column {same!r}")
+            ok &= col != ""
+            parts.append(col)
         if parts:
-            joined = (
-                parts[0] if len(parts) == 1 else np.char.add(np.char.add(parts[0], "|"), parts[1])
-            )
+            joined = parts[0]
+            for extra in parts[1:]:
+                joined = np.char.add(np.char.add(joined.astype(str), "\x1f"), extra.astype(str))
             _, key = np.unique(joined, return_inverse=True)
         else:
             key = np.zeros(self.n, dtype=np.int64)
@@ -245,8 +276,12 @@ def match_trials(
     gender_balanced: bool = True,
     m_query: int = 1,
     m_cand: int = 1,
+    same: str = "",
 ) -> dict[str, np.ndarray]:
     """1:n matching trials (paper Sec. 3.1); joint when ``m_query``/``m_cand`` > 1.
+
+    ``same``: distractors share this identity column with the query (see
+    :meth:`Universe.pool_keys`).
 
     Returns ``query`` (T,) [or (T, m_q)] and ``cands`` (T, n) [or (T, n, m_c)] item indices,
     true candidate in column 0, plus ``query_identity`` (T,) and ``cand_identity`` (T, n)
@@ -256,7 +291,7 @@ def match_trials(
         raise EvaluationError(f"1:n matching needs n >= 2, got {n}")
     qg, cg = _groups(u, direction)
     ok = (qg.count >= m_query) & (cg.count >= m_cand)
-    pool = u.pool_keys(constraint, ok)
+    pool = u.pool_keys(constraint, ok, same)
     _, _, size, _ = _pool_tables(pool)
     eligible = pool >= 0
     eligible[eligible] &= size[pool[eligible]] - 1 >= n - 1
@@ -279,6 +314,7 @@ def verify_pairs(
     rng: np.random.Generator,
     constraint: str = "U",
     gender_balanced: bool = True,
+    same: str = "",
 ) -> dict[str, np.ndarray]:
     """Verification pairs: an anchor of the query modality, half positive, half negative.
 
@@ -287,7 +323,7 @@ def verify_pairs(
     """
     qg, cg = _groups(u, direction)
     ok = (qg.count >= 1) & (cg.count >= 1)
-    pool = u.pool_keys(constraint, ok)
+    pool = u.pool_keys(constraint, ok, same)
     _, _, size, _ = _pool_tables(pool)
     eligible = pool >= 0
     eligible[eligible] &= size[pool[eligible]] >= 2
@@ -382,6 +418,82 @@ class TrialSet:
             raise EvaluationError(f"trial key {key!r} may not contain '::'")
         self.groups[key] = {k: np.asarray(v) for k, v in arrays.items()}
         self.config["keys"][key] = dict(meta)
+        self.check_indices(keys=[key])
+
+    def _index_target(self, key: str, name: str) -> str | None:
+        """Which id list (``voice``/``face``) array ``name`` of group ``key`` indexes."""
+        d = str(self.meta(key).get("direction", "v2f"))
+        q, c = ("voice", "face") if d == "v2f" else ("face", "voice")
+        return {
+            "query": q,
+            "cands": c,
+            "queries": q,
+            "gallery": c,
+            "voice": "voice",
+            "face": "face",
+        }.get(name)
+
+    def check_indices(self, where: str = "", keys: Sequence[str] | None = None) -> None:
+        """Every item index lies inside its id list (-1 only pads joint sets after column 0)."""
+        size = {"voice": self.voice_ids.size, "face": self.face_ids.size}
+        for key in self.keys() if keys is None else keys:
+            task = str(self.meta(key).get("task", ""))
+            for name, a in self.groups[key].items():
+                target = self._index_target(key, name)
+                if target is None or a.size == 0:
+                    continue
+                if not np.issubdtype(a.dtype, np.integer):
+                    raise EvaluationError(
+                        f"{where or 'trials'}: group {key!r} array {name!r} is {a.dtype}, "
+                        "not integer item indices"
+                    )
+                joint_pad = task.startswith("joint") and a.ndim >= (3 if name == "cands" else 2)
+                lo = -1 if joint_pad else 0
+                bad = (a < lo) | (a >= size[target])
+                if joint_pad:
+                    bad[..., 0] |= a[..., 0] < 0
+                if bad.any():
+                    vals = np.unique(a[bad])[:3].tolist()
+                    raise EvaluationError(
+                        f"{where or 'trials'}: group {key!r} array {name!r} has {int(bad.sum())} "
+                        f"{target} index(es) outside 0..{size[target] - 1} (e.g. {vals}); the "
+                        f"file is damaged or was edited"
+                    )
+
+    def subset(self, keys: Sequence[str]) -> TrialSet:
+        """The same item lists with only the trial groups ``keys`` (in that order)."""
+        unknown = [k for k in keys if k not in self.groups]
+        if unknown:
+            raise EvaluationError(f"trial set has no group(s) {unknown}; it has {self.keys()}")
+        cfg = {k: v for k, v in self.config.items() if k != "keys"}
+        cfg = json.loads(json.dumps(cfg))
+        cfg["keys"] = {k: dict(self.config["keys"][k]) for k in keys}
+        ts = TrialSet(self.voice_ids, self.face_ids, self.voice_identities, self.face_identities)
+        ts.config.update(cfg)
+        ts.groups = {k: self.groups[k] for k in keys}
+        return ts
+
+    def check_identities(self, voices: Any, faces: Any, where: str = "") -> None:
+        """Each trial item's identity equals its identity in the embeddings (else an error
+        naming the count and the first items): trials scored with the wrong labels would
+        silently change every figure (a gender baseline moved from 75.0 to 62.3)."""
+        for what, ids, idents, emb in (
+            ("voice", self.voice_ids, self.voice_identities, voices),
+            ("face", self.face_ids, self.face_identities, faces),
+        ):
+            row = index_map(ids, emb.ids, what)
+            theirs = np.asarray(emb.identities)[row]
+            bad = np.flatnonzero(theirs != idents)
+            if bad.size:
+                ex = ", ".join(
+                    f"{ids[i]!r} (trials: {idents[i]!r}, embeddings: {theirs[i]!r})"
+                    for i in bad[:3]
+                )
+                raise EvaluationError(
+                    f"{where or 'trials'}: {bad.size} {what} item(s) have another identity in "
+                    f"the trial file than in the embeddings, e.g. {ex}; the trials were made "
+                    "for other labels - regenerate or re-import them"
+                )
 
     def meta(self, key: str) -> dict[str, Any]:
         return dict(self.config["keys"].get(key, {}))
@@ -403,8 +515,12 @@ class TrialSet:
                 h.update(a.tobytes())
         return h.hexdigest()
 
-    def save(self, path: str | Path) -> str:
-        """Write the trial file atomically; returns its content hash."""
+    def save(self, path: str | Path, compressed: bool | None = None) -> str:
+        """Write the trial file atomically; returns its content hash.
+
+        ``compressed=None`` compresses small files only: deflating a 1M-trial list costs
+        seconds for a few tens of MB saved.
+        """
         digest = self.sha256
         arrays: dict[str, np.ndarray] = {
             "schema_version": np.array(TRIALS_SCHEMA_VERSION),
@@ -418,7 +534,9 @@ class TrialSet:
         for key, grp in self.groups.items():
             for name, a in grp.items():
                 arrays[f"{key}::{name}"] = a
-        atomic_save_npz(path, compressed=True, **arrays)
+        if compressed is None:
+            compressed = sum(a.nbytes for a in arrays.values()) < (8 << 20)
+        atomic_save_npz(path, compressed=compressed, **arrays)
         return digest
 
     @classmethod
@@ -457,6 +575,7 @@ class TrialSet:
             raise EvaluationError(f"{p}: cannot read trial file ({exc})") from None
         if ts.sha256 != stored:
             raise EvaluationError(f"{p}: content hash mismatch (file corrupt or edited)")
+        ts.check_indices(str(p))
         return ts
 
 

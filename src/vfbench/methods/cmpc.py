@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from vfbench.methods.base import ZooMethod
+from vfbench.methods.registry import METHODS
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
 from vfbench.train.losses import create_loss
-from vfbench.train.method_zoo._base import ZooMethod
-from vfbench.train.methods import METHODS
 
 
 @dataclass

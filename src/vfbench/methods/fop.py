@@ -23,12 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vfbench.methods.base import ZooMethod
+from vfbench.methods.registry import METHODS
 from vfbench.models.encoders import out_dim
 from vfbench.models.voiceface import VoiceFaceModel
 from vfbench.train.config import TrainConfig
 from vfbench.train.losses import create_loss
-from vfbench.train.method_zoo._base import ZooMethod
-from vfbench.train.methods import METHODS, Batch, Gather
+from vfbench.train.protocol import Batch, Gather
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``VoiceFaceModel``: a voice backbone + head and a face backbone + head.
 
 The model only maps inputs to embeddings; how it is trained (loss, sampling, which parts
-are frozen) is the business of a :class:`vfbench.train.methods.Method`.
+are frozen) is the business of a :class:`vfbench.methods.Method`.
 """
 
 from __future__ import annotations

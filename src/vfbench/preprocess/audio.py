@@ -16,7 +16,7 @@ is dropped there (``AAC_ADTS_PRIMING``). Trailing encoder padding is cut to the 
 duration when the container states it exactly.
 
 Every rejection raises :class:`ItemRejected` with a short ``code`` (``zero_bytes``,
-``undecodable``, ``no_audio_stream``, ``too_short``, ``silent``, ``clipped``) and a
+``undecodable``, ``no_audio_stream``, ``too_long``, ``non_finite``, ``too_short``, ``silent``, ``clipped``) and a
 message naming the file; the runner records it in the QC report instead of crashing.
 """
 
@@ -29,11 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+from vfbench.data.media import MAX_MEDIA_BYTES
 from vfbench.errors import DataError
 from vfbench.preprocess.config import AudioConfig
+from vfbench.utils.io import input_file_problem
 
 SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"}
 AAC_ADTS_PRIMING = 1024  # samples of encoder delay at the start of a raw AAC-LC stream
+#: Longer clips are refused ("too_long") before decoding them whole: bounded memory (30 min
+#: of 48 kHz stereo is 0.7 GB as float32); cut long recordings into utterances first.
+MAX_CLIP_SECONDS = 1800.0
 
 
 class ItemRejected(DataError):
@@ -59,11 +64,11 @@ class DecodedAudio:
 def decode_audio(path: str | Path) -> DecodedAudio:
     """Decode ``path`` at its native rate/channels; raises :class:`ItemRejected`."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError:
-        raise ItemRejected("missing_file", f"{p}: file not found") from None
-    if size == 0:
+    why = input_file_problem(p, MAX_MEDIA_BYTES)
+    if why:
+        code = "missing_file" if why.startswith("file not found") else "unreadable"
+        raise ItemRejected(code, f"{p}: {why}")
+    if p.stat().st_size == 0:
         raise ItemRejected("zero_bytes", f"{p}: file is empty (0 bytes)")
     if p.suffix.lower() in SOUNDFILE_EXTS:
         try:
@@ -83,6 +88,12 @@ def decode_audio(path: str | Path) -> DecodedAudio:
 def _decode_soundfile(p: Path) -> DecodedAudio:
     import soundfile as sf
 
+    info = sf.info(str(p))
+    if info.samplerate and info.frames / info.samplerate > MAX_CLIP_SECONDS:
+        raise ItemRejected(
+            "too_long",
+            f"{p}: {info.frames / info.samplerate:.0f} s is longer than {MAX_CLIP_SECONDS:.0f} s",
+        )
     data, sr = sf.read(str(p), dtype="float32", always_2d=True)  # (N, C)
     return DecodedAudio(np.ascontiguousarray(data.T), int(sr), "soundfile")
 
@@ -119,15 +130,25 @@ def _decode_av(p: Path) -> DecodedAudio:
         st = container.streams.audio[0]
         sr = int(st.rate or st.codec_context.sample_rate or 0)
         chunks: list[np.ndarray] = []
+        limit = int(MAX_CLIP_SECONDS * (sr or 48000))
+        n_dec = 0
         try:
             for frame in container.decode(st):
                 x = _frame_to_float(frame)
+                n_dec += x.shape[1]
+                if n_dec > limit:
+                    raise ItemRejected(
+                        "too_long",
+                        f"{p}: longer than {MAX_CLIP_SECONDS:.0f} s; not decoded further",
+                    )
                 if frame.pts is not None and frame.time_base is not None:
                     t0 = frame.pts * frame.time_base
                     if t0 < 0:  # priming samples still carrying negative timestamps
                         drop = round(-t0 * frame.sample_rate)
                         x = x[:, drop:]
                 chunks.append(x)
+        except ItemRejected:
+            raise
         except Exception as exc:
             if not chunks:
                 raise ItemRejected("undecodable", f"{p}: {exc}") from None
@@ -214,6 +235,16 @@ def load_audio(path: str | Path, cfg: AudioConfig) -> AudioResult:
     s = dec.samples
     if s.size == 0 or dec.sample_rate <= 0:
         raise ItemRejected("too_short", f"{p}: no samples decoded")
+    finite = np.isfinite(s)
+    if not finite.all():
+        # one inf or NaN turns the whole normalised spectrogram into NaN: never cache it
+        bad = int(s.size - np.count_nonzero(finite))
+        first = int(np.flatnonzero(~finite.all(axis=0))[0])
+        raise ItemRejected(
+            "non_finite",
+            f"{p}: non-finite samples ({bad} NaN/inf of {s.size}, first at "
+            f"{first / dec.sample_rate:.3f} s)",
+        )
     stats: dict[str, float | int | str] = {
         "orig_sample_rate": dec.sample_rate,
         "channels": int(s.shape[0]),

@@ -26,10 +26,9 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -37,7 +36,7 @@ from typing import IO, Any
 import numpy as np
 
 from vfbench.errors import DataError
-from vfbench.utils.io import atomic_write_json, stable_hash
+from vfbench.utils.io import atomic_write, atomic_write_json, stable_hash
 
 CACHE_FORMAT = "vfbench-feature-cache"
 CACHE_VERSION = 1
@@ -120,21 +119,9 @@ def write_shard(
     return index_path
 
 
-@contextlib.contextmanager
-def _atomic_binary(path: Path, fsync: bool) -> Iterator[IO[bytes]]:
+def _atomic_binary(path: Path, fsync: bool) -> contextlib.AbstractContextManager[IO[bytes]]:
     """Temp file beside ``path`` renamed over it on success (fsync optional)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    return atomic_write(path, "wb", fsync=fsync)
 
 
 def _json_default(obj: Any) -> Any:

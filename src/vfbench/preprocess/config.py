@@ -19,7 +19,7 @@ from vfbench.config import to_dict
 from vfbench.utils.io import stable_hash
 
 #: Bumped whenever the code that produces the arrays changes in a way that alters them.
-FEATURE_VERSION = {"voice": 1, "face": 1}
+FEATURE_VERSION = {"voice": 1, "face": 2}  # face 2: bounded decode + two-pass detection
 
 
 @dataclass
@@ -87,7 +87,10 @@ class FaceConfig:
     size: int = 112  # output side in pixels (ArcFace template is defined at 112)
     select: Literal["largest", "central"] = "largest"  # which face when several
     min_face: int = 0  # detections with a smaller box side (px) are ignored
-    max_side: int = 0  # > 0: images larger than this are downscaled before detection
+    fast_side: int = 640  # > 0: first try detecting without upsampling on a copy this big
+    max_side: int = 1920  # full detection pass on a copy at most this big (0 = no limit)
+    decode_pixels: int = 4_194_304  # larger images are decoded reduced (JPEG draft, reduce)
+    max_pixels: int = 64_000_000  # larger images are refused ("too_large") before decoding
 
     def validate(self) -> None:
         if self.size <= 0:
@@ -96,6 +99,10 @@ class FaceConfig:
             raise ValueError(f"face.box_scale must be > 0, got {self.box_scale}")
         if self.upsample < 0:
             raise ValueError("face.upsample must be >= 0")
+        if self.fast_side < 0 or self.max_side < 0:
+            raise ValueError("face.fast_side and face.max_side must be >= 0 (0 = off / no limit)")
+        if self.decode_pixels < 1 or self.max_pixels < 1:
+            raise ValueError("face.decode_pixels and face.max_pixels must be >= 1")
 
 
 @dataclass

@@ -170,11 +170,15 @@ def contact_sheet(cache: FeatureCache, n: int = 48, cols: int = 8, marks: bool =
 
 
 def write_report(
-    cache_dir: str | Path, provenance: Provenance | None = None, n_faces: int = 48
+    cache_dir: str | Path,
+    provenance: Provenance | None = None,
+    n_faces: int = 48,
+    out: str | Path | None = None,
 ) -> dict[str, Path]:
-    """Write ``qc.json``, ``qc.md`` and (with faces) ``contact_sheet.png`` into the cache."""
-    d = Path(cache_dir)
-    cache = FeatureCache.open(d)
+    """Write ``qc.json``, ``qc.md`` and (with faces) ``contact_sheet.png`` into the cache
+    (or into the folder ``out``)."""
+    cache = FeatureCache.open(Path(cache_dir))
+    d = Path(cache_dir) if out is None else Path(out)
     report = build_qc(cache)
     report["provenance"] = (provenance or Provenance(command="qc")).to_dict()
     paths = {"json": d / "qc.json", "md": d / "qc.md"}

@@ -14,6 +14,7 @@ in the shard index and shows up in ``FeatureCache.failed`` and the QC report.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from vfbench.data.manifest import FaceItem, Manifest, VoiceItem, load_manifest
-from vfbench.errors import ConfigError, ManifestError, PathEscapeError, VfbenchError
+from vfbench.errors import ConfigError, DataError, ManifestError, PathEscapeError, VfbenchError
 from vfbench.preprocess.audio import ItemRejected
 from vfbench.preprocess.cache import (
     modality_dir_name,
@@ -36,7 +37,14 @@ from vfbench.preprocess.cache import (
     write_shard,
 )
 from vfbench.preprocess.config import AudioConfig, FaceConfig, PreprocessConfig
+from vfbench.utils.io import LockHeld, exclusive_lock
+from vfbench.utils.progress import progress_bar
 from vfbench.utils.provenance import Provenance
+
+log = logging.getLogger("vfbench.preprocess")
+
+#: The advisory lock file inside a cache folder (held for the whole of a run).
+LOCK_FILE = ".lock"
 
 #: Test hook: seconds to sleep per item in the workers (lets a test kill a run mid-way).
 DELAY_ENV = "VFBENCH_PREPROCESS_ITEM_DELAY"
@@ -171,6 +179,11 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
             failed[item_id] = f"error: {path}: {type(exc).__name__}: {exc}"
             qc[item_id] = {"code": "error"}
             continue
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            # last line of defence (e.g. a finite input whose features overflow float16)
+            failed[item_id] = f"non_finite: {path}: non-finite values in the computed features"
+            qc[item_id] = {"code": "non_finite"}
+            continue
         arrays[item_id] = arr
         qc[item_id] = stats
     write_shard(
@@ -201,24 +214,57 @@ def preprocess(
     progress: bool = True,
     command: str = "",
     write_qc: bool = True,
+    wait: bool = False,
 ) -> RunSummary:
     """Build (or finish) the feature cache ``out`` for ``manifest``; see the module doc.
 
     ``modality`` is "voice", "face" or "both"; ``workers`` processes (1 = in-process);
     ``shard=(i, N)`` does only this machine's share. Returns counts per modality.
-    """
-    from tqdm import tqdm
 
+    The cache folder is locked for the whole run (an advisory ``fcntl`` lock on
+    ``OUT/.lock``): a second run into the same folder stops at once with a
+    :class:`~vfbench.errors.DataError` naming the folder, or with ``wait=True`` waits
+    (with a message) until the first one ends and then resumes from its shards.
+    """
     cfg = config or PreprocessConfig()
     man = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     if modality not in ("voice", "face", "both"):
         raise ConfigError(f"modality must be voice, face or both, got {modality!r}")
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    i_shard, n_shard = shard
     mods = ["voice", "face"] if modality == "both" else [modality]
     cache_dir = Path(out)
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise DataError(f"{cache_dir}: is not a folder (the cache must be a folder)")
     cache_dir.mkdir(parents=True, exist_ok=True)
+    lock = cache_dir / LOCK_FILE
+    try:
+        with exclusive_lock(lock, what=f"cache {cache_dir}"):
+            return _preprocess_locked(
+                man, cache_dir, cfg, mods, workers, shard, progress, command, write_qc
+            )
+    except LockHeld:
+        if not wait:
+            raise
+    log.warning("%s: another run is writing this cache; waiting for it to finish", cache_dir)
+    with exclusive_lock(lock, wait=True, what=f"cache {cache_dir}"):
+        return _preprocess_locked(
+            man, cache_dir, cfg, mods, workers, shard, progress, command, write_qc
+        )
+
+
+def _preprocess_locked(
+    man: Manifest,
+    cache_dir: Path,
+    cfg: PreprocessConfig,
+    mods: list[str],
+    workers: int,
+    shard: tuple[int, int],
+    progress: bool,
+    command: str,
+    write_qc: bool,
+) -> RunSummary:
+    i_shard, n_shard = shard
     prov = Provenance(command=command, config={"preprocess": _cfg_dict(cfg)})
     t_start = time.perf_counter()
     summaries: dict[str, ModalitySummary] = {}
@@ -237,8 +283,8 @@ def preprocess(
             cfg.section(mod),
             extra={"manifest": man.name, "provenance": prov.to_dict()},
         )
-        if n_shard == 1:
-            remove_stale_temps(cache_dir / modality_dir_name(mod, h))
+        # safe: the cache lock guarantees no other run is writing temp files here
+        remove_stale_temps(cache_dir / modality_dir_name(mod, h))
         mine = [t for k, t in enumerate(tasks) if k % n_shard == i_shard]
         todo = [t for t in mine if not shard_complete(t.directory, t.name)]
         s = ModalitySummary(
@@ -251,12 +297,12 @@ def preprocess(
             _preload(cfg, mod)  # one-time, not counted in the rate
         t0 = time.perf_counter()
         codes: Counter[str] = Counter()
-        bar = tqdm(
-            total=sum(len(t.items) for t in todo),
-            desc=f"{mod} ({len(mine) - len(todo)}/{len(mine)} shards done)",
+        done = len(mine) - len(todo)
+        bar = progress_bar(
+            sum(len(t.items) for t in todo),
+            _bar_label(mod, done, len(mine), 0),
             unit="item",
-            disable=not progress,
-            dynamic_ncols=True,
+            enabled=progress,
         )
         with bar:
             for res, n in _execute(todo, workers):
@@ -264,6 +310,7 @@ def preprocess(
                 s.processed += res["processed"]
                 s.failed += res["failed"]
                 codes.update(res["codes"])
+                bar.set_description(_bar_label(mod, done + s.shards_written, len(mine), s.failed))
                 bar.update(n)
         s.failed_by_code = dict(codes)
         s.seconds = time.perf_counter() - t0
@@ -272,6 +319,12 @@ def preprocess(
 
         write_report(cache_dir, provenance=prov, n_faces=cfg.contact_sheet)
     return RunSummary(cache_dir, summaries, time.perf_counter() - t_start)
+
+
+def _bar_label(modality: str, shards_done: int, shards: int, failed: int) -> str:
+    """``voice: shards 3/25, 2 failed``: live counts, right at 100 % too."""
+    label = f"{modality}: shards {shards_done}/{shards}"
+    return label + (f", {failed} failed" if failed else "")
 
 
 def _preload(cfg: PreprocessConfig, modality: str) -> None:

@@ -1,13 +1,19 @@
 """Paired comparison of two runs scored on the same trials (``vfbench compare RUN_A RUN_B``).
 
-Uses the per-trial outcomes each run saved (``outcomes.npz``):
+Uses the per-trial outcomes each run saved (``outcomes.npz``); every statistic comes from
+:mod:`vfbench.evaluate.confidence` (one resampling primitive, one p-value rule), this
+module only assembles and renders rows:
 
-* matching (``outcome`` in [0, 1] per trial): McNemar's exact test + paired identity
-  bootstrap of the accuracy difference;
+* matching (``outcome`` in [0, 1] per trial): paired identity bootstrap of the accuracy
+  difference (identities resampled in every role when the runs saved ``roles``) and a
+  trial-level test: McNemar's exact test when every outcome is 0/1, a sign-flip
+  permutation test when half-credit ties make some fractional (the row says which);
 * retrieval (per-query AP): paired identity bootstrap of the mAP difference;
 * verification (per-pair ``score`` + ``label``): paired identity bootstrap of the AUC
-  difference (the same identity weights applied to both systems' ROC).
+  difference (the same replicate weights applied to both systems' ROC).
 
+Trial-level tests treat trials as independent; trials share identities, so when the two
+disagree the identity bootstrap is the one to believe - each row says so (``verdict``).
 Both runs must have the same trial hash; otherwise the comparison is refused.
 """
 
@@ -19,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from vfbench.errors import EvaluationError
-from vfbench.evaluate.confidence import bootstrap_weights, paired_test
-from vfbench.evaluate.metrics import auc_from_roc, roc
+from vfbench.evaluate.confidence import paired_auc_bootstrap, paired_test, verdict
 from vfbench.evaluate.results import Estimate, EvaluationResult
+from vfbench.evaluate.seeding import task_rng
 
 
 @dataclass
@@ -32,8 +38,14 @@ class ComparisonRow:
     b: float
     diff: Estimate
     p_bootstrap: float
-    p_mcnemar: float | None
+    p_mcnemar: float | None  # the trial-level test's p-value (see ``trial_test``)
     n: int
+    trial_test: str = ""  # "mcnemar-exact" | "sign-flip" | "" (none)
+    resampling: str = ""  # "all roles" | "query identity"
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.p_bootstrap, self.p_mcnemar)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,34 +56,20 @@ class ComparisonRow:
             "diff": self.diff.to_dict(),
             "p_bootstrap": self.p_bootstrap,
             "p_mcnemar": self.p_mcnemar,
+            "trial_test": self.trial_test,
+            "resampling": self.resampling,
+            "verdict": self.verdict,
             "n": self.n,
         }
 
 
-def _auc_diff(
-    oa: dict[str, np.ndarray], ob: dict[str, np.ndarray], n_boot: int, level: float, seed: int
-) -> tuple[float, float, Estimate, float]:
-    la, lb = oa["label"].astype(bool), ob["label"].astype(bool)
-    if not np.array_equal(la, lb):
-        raise EvaluationError("verification labels differ between the runs")
-    a = float(auc_from_roc(roc(oa["score"], la)))
-    b = float(auc_from_roc(roc(ob["score"], lb)))
-    _, codes = np.unique(oa["cluster"], return_inverse=True)
-    k = int(codes.max()) + 1
-    rng = np.random.default_rng(seed)
-    reps = []
-    for s in range(0, n_boot, 100):
-        w = bootstrap_weights(k, min(100, n_boot - s), rng)[:, codes]
-        reps.append(
-            np.asarray(auc_from_roc(roc(oa["score"], la, w)))
-            - np.asarray(auc_from_roc(roc(ob["score"], lb, w)))
-        )
-    r = np.concatenate(reps)
-    r = r[np.isfinite(r)]
-    lo, hi = np.quantile(r, [0.5 - level / 2, 0.5 + level / 2])
-    tail = min(float(np.mean(r <= 0)), float(np.mean(r >= 0)))
-    p = 1.0 if a == b else min(1.0, max(2 * tail, 1.0 / r.size))
-    return a, b, Estimate(a - b, float(lo), float(hi), int(la.size), "paired-bootstrap", level), p
+def _roles(oa: dict[str, np.ndarray], ob: dict[str, np.ndarray], key: str) -> np.ndarray:
+    """The identities of every role when both runs saved them, else the query identity."""
+    if "roles" in oa and "roles" in ob:
+        if not np.array_equal(oa["roles"], ob["roles"]):
+            raise EvaluationError(f"{key}: the runs' trial identities differ")
+        return np.asarray(oa["roles"])
+    return np.asarray(oa["cluster"])
 
 
 def compare_results(
@@ -88,11 +86,18 @@ def compare_results(
             "per-trial outcomes are missing; load the runs with with_outcomes=True"
         )
     rows: list[ComparisonRow] = []
-    for i, key in enumerate(k for k in a.outcomes if k in b.outcomes):
+    for key in (k for k in a.outcomes if k in b.outcomes):
         oa, ob = a.outcomes[key], b.outcomes[key]
+        roles = _roles(oa, ob, key)
+        how = "all roles" if roles.ndim == 2 else "query identity"
+        rng = task_rng(seed, "compare", key)
         if "score" in oa:
-            va, vb, diff, p = _auc_diff(oa, ob, n_boot, level, seed + i)
-            rows.append(ComparisonRow(key, "auc", va, vb, diff, p, None, diff.n))
+            if not np.array_equal(oa["label"].astype(bool), ob["label"].astype(bool)):
+                raise EvaluationError(f"{key}: verification labels differ between the runs")
+            va, vb, diff, p = paired_auc_bootstrap(
+                oa["score"], ob["score"], oa["label"], roles, n_boot, level, rng
+            )
+            rows.append(ComparisonRow(key, "auc", va, vb, diff, p, None, diff.n, "", how))
             continue
         xa, xb = oa["outcome"].astype(np.float64), ob["outcome"].astype(np.float64)
         if xa.shape != xb.shape:
@@ -100,7 +105,7 @@ def compare_results(
                 f"{key}: outcome arrays differ in length ({xa.size} vs {xb.size})"
             )
         is_match = key.startswith(("match", "joint_match"))
-        t = paired_test(xa, xb, oa["cluster"], n_boot, level, seed + i, mcnemar=is_match)
+        t = paired_test(xa, xb, roles, n_boot, level, rng, trial_level=is_match)
         rows.append(
             ComparisonRow(
                 key,
@@ -109,8 +114,10 @@ def compare_results(
                 float(xb.mean()),
                 t.diff,
                 t.p_bootstrap,
-                t.p_mcnemar,
+                t.p_trial,
                 int(xa.size),
+                t.trial_test,
+                how,
             )
         )
     if not rows:
@@ -118,18 +125,28 @@ def compare_results(
     return rows
 
 
+NOTE = (
+    "p (bootstrap): identities resampled (in every role where the runs saved them); "
+    "p (trials): McNemar's exact test on 0/1 outcomes, or a sign-flip permutation test "
+    "when half-credit ties make outcomes fractional. Trial-level tests assume independent "
+    "trials, but trials share identities: where the two disagree, believe the bootstrap."
+)
+
+
 def comparison_markdown(rows: list[ComparisonRow], name_a: str = "A", name_b: str = "B") -> str:
     out = [
-        f"| trials | metric | {name_a} (%) | {name_b} (%) | diff (%) | 95% CI of diff (%) | p (bootstrap) | p (McNemar) | n |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| trials | metric | {name_a} (%) | {name_b} (%) | diff (%) | 95% CI of diff (%) "
+        "| p (bootstrap) | p (trials) | trial test | verdict | n |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mc = "-" if r.p_mcnemar is None else f"{r.p_mcnemar:.3g}"
         out.append(
             f"| {r.key} | {r.metric} | {100 * r.a:.2f} | {100 * r.b:.2f} | {100 * r.diff.value:+.2f} | "
-            f"[{100 * r.diff.low:+.2f}, {100 * r.diff.high:+.2f}] | {r.p_bootstrap:.3g} | {mc} | {r.n} |"
+            f"[{100 * r.diff.low:+.2f}, {100 * r.diff.high:+.2f}] | {r.p_bootstrap:.3g} | {mc} "
+            f"| {r.trial_test or '-'} | {r.verdict} | {r.n} |"
         )
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n\n" + NOTE + "\n"
 
 
 def print_comparison(
@@ -148,7 +165,9 @@ def print_comparison(
         "diff %",
         "95% CI %",
         "p boot",
-        "p McNemar",
+        "p trials",
+        "test",
+        "verdict",
         "n",
     ):
         t.add_column(h)
@@ -162,6 +181,9 @@ def print_comparison(
             f"[{100 * r.diff.low:+.2f}, {100 * r.diff.high:+.2f}]",
             f"{r.p_bootstrap:.3g}",
             "-" if r.p_mcnemar is None else f"{r.p_mcnemar:.3g}",
+            r.trial_test or "-",
+            r.verdict,
             str(r.n),
         )
     con.print(t)
+    con.print(NOTE)

@@ -260,34 +260,27 @@ def to_latex(res: EvaluationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_table(res: EvaluationResult, console: Any = None, all_metrics: bool = False) -> None:
-    """The terminal summary table (rich)."""
+def print_table(
+    res: EvaluationResult, console: Any = None, all_metrics: bool = False, groups: bool = False
+) -> None:
+    """The terminal summary table (rich); ``groups``: also the ``--by`` breakdown rows."""
     from rich.console import Console
     from rich.table import Table
 
     con = console or Console()
     t = Table(title="vfbench evaluation", show_lines=False)
-    for h in (
-        "task",
-        "dir",
-        "setting",
-        "metric",
-        "value %",
-        "95% CI %",
-        "method",
-        "chance %",
-        "gender-only %",
-        "n",
-    ):
+    heads = ["task", "dir", "setting", *(["group"] if groups else []), "metric", "value %"]
+    heads += ["95% CI %", "method", "chance %", "gender-only %", "n"]
+    for h in heads:
         t.add_column(
             h, justify="right" if h in ("value %", "chance %", "gender-only %", "n") else "left"
         )
-    for m in sorted_rows(res, names=None if all_metrics else TERMINAL_METRICS):
+    for m in sorted_rows(res, groups, None if all_metrics else TERMINAL_METRICS):
         iv = m.interval()
         t.add_row(
             m.task,
             m.direction,
-            m.setting,
+            *([m.setting, m.group] if groups else [m.setting]),
             m.name,
             pct(m.value),
             interval_str(m),

@@ -87,6 +87,9 @@ class SamplerConfig:
     P: int = 56
     K: int = 1
     gender_balance: bool = False
+    # small corpora: when fewer training identities than P have both voices and faces,
+    # use all of them (P lowered, logged and recorded) instead of stopping
+    shrink_P: bool = False
 
     def validate(self) -> None:
         if self.P < 2 or self.K < 1:
@@ -227,8 +230,9 @@ def load_train_config(
     path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
 ) -> TrainConfig:
     """Load and validate a training config (YAML with optional ``base:`` + overrides)."""
-    from vfbench.config import apply_overrides, from_dict
+    from vfbench.config import apply_overrides, check_override_keys, from_dict
 
+    check_override_keys(TrainConfig, overrides)
     data = read_config_tree(path) if path is not None else {}
     data = apply_overrides(data, overrides)
     return from_dict(TrainConfig, data, str(path) if path is not None else "config")

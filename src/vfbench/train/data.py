@@ -190,15 +190,19 @@ def load_split(
     """Identities of ``split`` in the manifest whose items are in the cache.
 
     ``max_identities`` > 0 keeps a seeded random subset (Table 4's "train on 1,000").
-    Items that failed preprocessing (absent from the cache) are skipped.
+    Items that failed preprocessing (absent from the cache) are skipped. ``cache_dir`` may
+    also be an imported feature store (:mod:`vfbench.data.features`): the sources then
+    serve the stored vectors.
     """
+    from vfbench.data.features import FeatureStore, is_feature_store
     from vfbench.data.manifest import load_manifest
     from vfbench.preprocess.cache import FeatureCache
 
     if not manifest_dir or not cache_dir:
         raise DataError("data.manifest and data.cache must be set (or pass data explicitly)")
     manifest = load_manifest(manifest_dir)
-    cache = FeatureCache.open(cache_dir)
+    store = FeatureStore.open(cache_dir) if is_feature_store(cache_dir) else None
+    cache = store if store is not None else FeatureCache.open(cache_dir)
     idents = sorted((i for i in manifest.identities if i.split == split), key=lambda i: i.id)
     if not idents:
         raise DataError(
@@ -219,13 +223,21 @@ def load_split(
         )
     vt = ItemTable([v.id for v in voices], np.array([index[v.identity] for v in voices]))
     ft = ItemTable([f.id for f in faces], np.array([index[f.identity] for f in faces]))
+    vsrc: Source
+    fsrc: Source
+    if store is not None:  # imported features (vfbench data import-features): no media
+        vsrc = TensorSource(torch.from_numpy(store.vectors("voice", vt.ids)))
+        fsrc = TensorSource(torch.from_numpy(store.vectors("face", ft.ids)))
+    else:
+        vsrc = CacheSource(cache, "voice", vt.ids, crop_seconds, seed)
+        fsrc = CacheSource(cache, "face", ft.ids, crop_seconds, seed, augment=augment)
     return SplitData(
         identities=[i.id for i in idents],
         genders=[i.gender for i in idents],
         voices=vt,
         faces=ft,
-        voice_source=CacheSource(cache, "voice", vt.ids, crop_seconds, seed),
-        face_source=CacheSource(cache, "face", ft.ids, crop_seconds, seed, augment=augment),
+        voice_source=vsrc,
+        face_source=fsrc,
         cache=cache,
         manifest=manifest,
         meta={"manifest": str(manifest_dir), "cache": str(cache_dir), "split": split},

@@ -1,5 +1,6 @@
-"""Multi-process data-parallel training: ``torchrun --nproc_per_node=N -m vfbench.train.ddp
-CONFIG [--out DIR] [--set k=v ...] [--resume]`` (or ``vfbench train --ddp N``).
+"""Multi-process data-parallel training: ``torchrun --nproc_per_node=N -m vfbench.cli.ddp
+CONFIG [--out DIR] [--set k=v ...] [--resume]`` (or ``vfbench train --ddp N``); the entry
+point resolves the method by name and calls :func:`main` here.
 
 Every rank runs the same seeded sampler, so the global batch equals single-process
 training's; each rank embeds its slice, the embeddings are all-gathered (keeping the
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from vfbench.train.loop import DistInfo
+from vfbench.train.config import load_train_config
+from vfbench.train.embed import MethodResolver
+from vfbench.train.loop import DistInfo, train
 
 
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
@@ -51,17 +53,16 @@ def init_from_env(device: str = "cpu") -> DistInfo:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vfbench.train.ddp")
+def main(argv: list[str] | None, methods: MethodResolver) -> int:
+    """One rank of a torchrun job; ``methods`` resolves the config's method name."""
+    ap = argparse.ArgumentParser(prog="python -m vfbench.cli.ddp")
     ap.add_argument("config")
     ap.add_argument("--out", required=True)
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--force", action="store_true")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
-    from vfbench.train.config import load_train_config
-    from vfbench.train.loop import train
-
     overrides = list(a.overrides)
     if a.device:
         overrides.append(f"device={a.device}")
@@ -72,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.cuda.set_device(local)
         cfg.device = f"cuda:{local}"
     try:
-        train(cfg, a.out, resume=a.resume, dist=info)
+        train(cfg, a.out, methods(cfg.method), resume=a.resume, dist=info, force=a.force)
     finally:
         dist.destroy_process_group()
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

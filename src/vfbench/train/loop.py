@@ -2,15 +2,23 @@
 parameter groups and the paper's step schedule, validation with 1:2 accuracy, atomic
 checkpoints with exact resume, CSV/JSONL(/TensorBoard) logs and a progress bar.
 
-``train(cfg, out_dir)`` writes into ``out_dir``::
+``train(cfg, out_dir, method)`` writes into ``out_dir`` (``method``: an object with the hooks
+of :class:`vfbench.train.protocol.Method`, e.g. ``vfbench.methods.get_method(cfg.method)``)::
 
     config.yaml           resolved config
-    pretrain/{voice,face}.pt   backbone weights from the pretraining stage (if enabled)
+    pretrain/{voice,face}_<key>.pt   backbone weights from the pretraining stage (if
+                          enabled); <key> hashes what produced them (pretrain section,
+                          encoder, seed, training items), reused only on a match
     features/             cached backbone features (feature mode)
     metrics.csv, metrics.jsonl   one row per logged step (step, loss, lr, steps/s)
     val.jsonl             one row per validation (1:2 accuracy + 95% interval)
     last.pt, best.pt      checkpoints (best = highest validation 1:2 accuracy)
     summary.json          final figures + provenance
+
+A folder that already holds a run (``last.pt``/``best.pt``/``summary.json``) is continued
+with ``resume=True`` or replaced with ``force=True``; otherwise training refuses to start.
+Nothing non-finite is saved: a NaN/inf input, feature, loss or weight stops training with
+the real cause (which step and items), never a checkpoint full of NaN.
 """
 
 from __future__ import annotations
@@ -20,8 +28,6 @@ import io
 import json
 import logging
 import math
-import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,23 +39,33 @@ import torch
 from torch import nn
 
 from vfbench.config import dump_yaml, to_dict
-from vfbench.errors import CheckpointError, ConfigError
-from vfbench.models.encoders import create_encoder, input_kind, out_dim
+from vfbench.errors import CheckpointError, ConfigError, DataError
+from vfbench.models.encoders import (
+    check_encoder_options,
+    create_encoder,
+    input_kind,
+    out_dim,
+    packaged_info,
+)
 from vfbench.models.heads import ClassifierHead
 from vfbench.models.voiceface import VoiceFaceModel
-from vfbench.train.checkpoint import load_checkpoint, save_checkpoint
+from vfbench.train.checkpoint import (
+    config_changes,
+    load_checkpoint,
+    load_module_state,
+    nonfinite_tensors,
+    packaged_prefixes,
+    save_checkpoint,
+)
 from vfbench.train.config import EncoderConfig, TrainConfig
 from vfbench.train.data import SplitData, TensorSource, load_split
-from vfbench.train.methods import Batch, Method, get_method
+from vfbench.train.protocol import Batch, Method
 from vfbench.train.sampler import triplet_arithmetic
 from vfbench.utils.io import atomic_write_json, atomic_write_text
+from vfbench.utils.progress import progress_bar
 from vfbench.utils.provenance import Provenance
 
 log = logging.getLogger("vfbench.train")
-
-
-class SimulatedCrash(RuntimeError):
-    """Raised by ``train(..., crash_after=N)`` after step N (tests of exact resume)."""
 
 
 @dataclass
@@ -136,6 +152,45 @@ def _nationality_labels(data: SplitData) -> torch.Tensor | None:
 
 
 # ---------------------------------------------------------------------------------------
+def pretrain_key(cfg: TrainConfig, modality: str, data: SplitData) -> str:
+    """Hash of everything that produces a pretrained backbone: the pretrain section, the
+    encoder (name, kwargs, initial weights), the seed and the training items (ids with
+    their identities, plus the manifest/cache the split came from)."""
+    import hashlib
+
+    enc = cfg.voice if modality == "voice" else cfg.face
+    table = data.table(modality)
+    h = hashlib.sha256()
+    spec = {
+        "pretrain": to_dict(cfg.pretrain),
+        "encoder": {"name": enc.name, "kwargs": enc.kwargs, "weights": enc.weights},
+        "seed": cfg.seed,
+        "modality": modality,
+        "identities": list(data.identities),
+        "genders": list(data.genders),
+        "source": {k: str(v) for k, v in sorted(data.meta.items())},
+    }
+    h.update(json.dumps(spec, sort_keys=True, default=str).encode())
+    if enc.weights:
+        from vfbench.utils.io import sha256_file
+
+        if Path(enc.weights).is_file():
+            h.update(sha256_file(enc.weights).encode())
+    for item, ident in zip(table.ids, table.identity, strict=True):
+        h.update(f"{item}\t{int(ident)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _nonfinite_items(x: torch.Tensor, ids: list[str]) -> list[str]:
+    """Ids of the rows of ``x`` that hold NaN or inf."""
+    bad = ~torch.isfinite(x.reshape(len(x), -1)).all(dim=1)
+    return [ids[int(i)] for i in torch.nonzero(bad).flatten()]
+
+
+def _first(names: list[str], n: int = 5) -> str:
+    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
 def pretrain_backbone(
     cfg: TrainConfig,
     modality: str,
@@ -175,6 +230,12 @@ def pretrain_backbone(
     for step in range(pc.steps):
         idx = rng.choice(len(table), size=min(pc.batch_size, len(table)), replace=False)
         x = source.batch(idx, step).to(device)
+        bad = _nonfinite_items(x, [table.ids[int(i)] for i in idx])
+        if bad:
+            raise DataError(
+                f"pretrain {modality}: step {step + 1}: {len(bad)} input item(s) hold NaN/inf: "
+                f"{_first(bad)}; fix or remove their media and re-run preprocessing"
+            )
         y = labels_all[idx].to(device)
         feats = backbone(x)
         logits = clf(feats)
@@ -185,20 +246,30 @@ def pretrain_backbone(
         if use_nation:
             n = nation.to(device)[y]  # type: ignore[union-attr]
             loss = loss + pc.nationality_weight * nn.functional.cross_entropy(nhead(feats), n)
+        loss_v = float(loss.detach())
+        if not math.isfinite(loss_v):
+            bar.close()
+            raise ConfigError(
+                f"pretrain {modality}: loss became {loss_v} at step {step + 1} with finite "
+                f"inputs: the optimisation diverged; lower pretrain.lr (now {pc.lr:g})"
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        loss_v = float(loss.detach())
         acc_ema = 0.9 * acc_ema + 0.1 * float((logits.argmax(1) == y).float().mean())
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_v:.3f}", acc=f"{acc_ema:.2f}")
-    if bar is not None:
-        bar.close()
+        _bar_step(bar, loss=f"{loss_v:.3f}", acc=f"{acc_ema:.2f}")
+    bar.close()
     log.info("pretrain %s: final loss %.3f, train acc (ema) %.2f", modality, loss_v, acc_ema)
+    state = backbone.cpu().state_dict()
+    bad_t = nonfinite_tensors(state)
+    if bad_t:  # never save poisoned weights (they would be reused by the next run)
+        raise ConfigError(
+            f"pretrain {modality}: {len(bad_t)} weight tensor(s) became NaN/inf "
+            f"({_first(bad_t, 3)}); not saved; lower pretrain.lr (now {pc.lr:g})"
+        )
     buf = io.BytesIO()
-    torch.save(backbone.cpu().state_dict(), buf)
+    torch.save(state, buf)
     from vfbench.utils.io import atomic_write_bytes
 
     atomic_write_bytes(out_path, buf.getvalue())
@@ -206,11 +277,14 @@ def pretrain_backbone(
 
 
 def _bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
+    """Training-step progress (tqdm on a terminal, plain lines every ~10 s off one)."""
+    return progress_bar(total, desc, unit="step", enabled=enabled, initial=initial)
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
+
+def _bar_step(bar: Any, **postfix: str) -> None:
+    bar.update(1)
+    if postfix and hasattr(bar, "set_postfix"):
+        bar.set_postfix(**postfix)
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,6 +297,7 @@ def embed_split(
     features: bool,
     device: str = "cpu",
     batch_size: int = 128,
+    progress: bool = False,
 ) -> np.ndarray:
     """(N, D) embeddings of every ``modality`` item of ``data`` (table order)."""
     table = data.table(modality)
@@ -230,11 +305,13 @@ def embed_split(
     out: np.ndarray | None = None
     was = model.training
     model.eval()
-    for part, x in data.source(modality).eval_batches(idx, batch_size):
-        y = method.embed(model, modality, x.to(device), features).float().cpu().numpy()
-        if out is None:
-            out = np.zeros((len(idx), y.shape[1]), np.float32)
-        out[part] = y
+    with progress_bar(len(idx), f"embed {modality}s", unit="item", enabled=progress) as bar:
+        for part, x in data.source(modality).eval_batches(idx, batch_size):
+            y = method.embed(model, modality, x.to(device), features).float().cpu().numpy()
+            if out is None:
+                out = np.zeros((len(idx), y.shape[1]), np.float32)
+            out[part] = y
+            bar.update(len(part))
     model.train(was)
     assert out is not None
     return out
@@ -356,6 +433,7 @@ def _to_features(
     directory: Path,
     device: str,
     modalities: tuple[str, ...],
+    progress: bool = True,
 ) -> list[SplitData]:
     from vfbench.train.features import cached_features
 
@@ -368,35 +446,123 @@ def _to_features(
                 continue
             bb = model.backbone(mod)
             srcs[mod] = TensorSource(
-                cached_features(bb, enc.name, enc.kwargs, data, mod, directory, device)
+                cached_features(bb, enc.name, enc.kwargs, data, mod, directory, device, progress)
             )
         out.append(data.with_sources(srcs["voice"], srcs["face"]))
     log.info("feature mode (%s): features ready in %.1f s", "+".join(modalities), time.time() - t0)
     return out
 
 
+RUN_FILES = ("last.pt", "best.pt", "summary.json", "metrics.csv", "metrics.jsonl", "val.jsonl")
+
+
+def _check_out_dir(out: Path, resume: bool, force: bool) -> None:
+    """Up-front checks of the output folder, before any data is read or step is run."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: output folder is a file")
+    for name in ("last.pt", "best.pt"):
+        p = out / name
+        if p.exists() and not p.is_file():
+            raise CheckpointError(f"{p}: is a directory (or not a regular file), not a checkpoint")
+    if resume or force:
+        return
+    found = [n for n in ("last.pt", "best.pt", "summary.json") if (out / n).is_file()]
+    if found:
+        raise ConfigError(
+            f"{out}: holds a previous run ({', '.join(found)}); pass --resume to continue it, "
+            "--force to replace it, or choose another --out"
+        )
+
+
+def _shrink_sampler(cfg: TrainConfig, data: SplitData) -> TrainConfig:
+    """``sampler.shrink_P``: P lowered to the usable training identities (those with both
+    voices and faces; an even number with gender balance) when there are fewer than P."""
+    sc = cfg.sampler
+    if not sc.shrink_P:
+        return cfg
+    both = set(np.unique(data.voices.identity).tolist()) & set(
+        np.unique(data.faces.identity).tolist()
+    )
+    if sc.gender_balance:
+        per = min(sum(data.genders[i] == g for i in both) for g in ("m", "f"))
+        n = 2 * min(per, sc.P // 2)
+    else:
+        n = min(len(both), sc.P)
+    if n >= sc.P or n < 2:
+        return cfg
+    import copy
+
+    log.info("sampler: %d usable training identities < P=%d: P lowered to %d", len(both), sc.P, n)
+    out = copy.deepcopy(cfg)
+    out.sampler.P = n
+    return out
+
+
+def _nonfinite_loss(
+    value: float,
+    step: int,
+    batch: Batch,
+    data: SplitData,
+    local: Any,
+    cfg: TrainConfig,
+    model: nn.Module,
+) -> Exception:
+    """The real cause of a NaN/inf loss: non-finite inputs/features (named items),
+    non-finite weights, or a diverging optimisation."""
+    for mod, x, items in (
+        ("voice", batch.voice, local.voice_items),
+        ("face", batch.face, local.face_items),
+    ):
+        ids = [data.table(mod).ids[int(i)] for i in items]
+        bad = _nonfinite_items(x.detach().cpu(), ids)
+        if bad:
+            what = "features" if getattr(batch, f"{mod}_features") else "inputs"
+            return DataError(
+                f"loss became {value} at step {step + 1}: {len(bad)} {mod} {what} hold NaN/inf: "
+                f"{_first(bad)}; fix or remove their media and re-run preprocessing"
+            )
+    bad_w = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad_w:
+        return CheckpointError(
+            f"loss became {value} at step {step + 1}: model weights hold NaN/inf "
+            f"({_first(bad_w, 3)}); their source (backbone weights / resumed checkpoint) is bad"
+        )
+    return ConfigError(
+        f"loss became {value} at step {step + 1} with finite inputs and weights: the "
+        f"optimisation diverged; lower optim.head_lr (now {cfg.optim.head_lr:g})"
+    )
+
+
 def train(
     cfg: TrainConfig,
     out_dir: str | Path,
+    method: Method,
+    *,
     resume: bool = False,
     data: SplitData | None = None,
     val_data: SplitData | None = None,
-    crash_after: int | None = None,
     dist: DistInfo | None = None,
     progress: bool | None = None,
+    force: bool = False,
 ) -> TrainResult:
-    """Run (or resume) training as configured; returns the checkpoints and figures.
+    """Run (or resume) training of ``method`` as configured; returns the checkpoints and
+    figures. ``method.name`` must be ``cfg.method`` (the caller resolves the name, e.g.
+    ``vfbench.methods.get_method(cfg.method)``).
 
-    ``data``/``val_data`` override ``cfg.data`` (in-memory splits, tests). ``crash_after``
-    raises :class:`SimulatedCrash` after that step (resume tests). Environment variable
-    ``VFBENCH_KILL_AT_STEP=N`` SIGKILLs the process after step N (kill tests).
+    A folder holding a previous run is continued with ``resume`` or replaced with
+    ``force`` (its checkpoints and logs are removed first); otherwise ConfigError.
+    ``data``/``val_data`` override ``cfg.data`` (in-memory splits, tests).
     """
+    if method.name != cfg.method:
+        raise ConfigError(
+            f"the config trains method {cfg.method!r} but a {method.name!r} method was given"
+        )
     threads = cfg.threads or (1 if len(cfg.feature_modalities()) == 2 else 0)
     old = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _train(cfg, out_dir, resume, data, val_data, crash_after, dist, progress)
+        return _train(cfg, out_dir, method, resume, data, val_data, dist, progress, force)
     finally:
         torch.set_num_threads(old)
 
@@ -404,26 +570,33 @@ def train(
 def _train(
     cfg: TrainConfig,
     out_dir: str | Path,
-    resume: bool = False,
-    data: SplitData | None = None,
-    val_data: SplitData | None = None,
-    crash_after: int | None = None,
-    dist: DistInfo | None = None,
-    progress: bool | None = None,
+    method: Method,
+    resume: bool,
+    data: SplitData | None,
+    val_data: SplitData | None,
+    dist: DistInfo | None,
+    progress: bool | None,
+    force: bool,
 ) -> TrainResult:
     dist = dist or DistInfo()
     out = Path(out_dir)
+    _check_out_dir(out, resume, force)
+    check_encoder_options(cfg.voice.name, cfg.voice.kwargs, "voice.kwargs")
+    check_encoder_options(cfg.face.name, cfg.face.kwargs, "face.kwargs")
     out.mkdir(parents=True, exist_ok=True)
+    if force and not resume and dist.main:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
     device = cfg.device
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but no CUDA GPU is available")
     show = (cfg.log.progress if progress is None else progress) and dist.main
-    method = get_method(cfg.method)
     seed_everything(cfg.seed)
 
     if data is None:
         data, val_data = _load_data(cfg)
     assert data is not None
+    cfg = _shrink_sampler(cfg, data)
     last_path = out / "last.pt"
     ckpt: dict[str, Any] | None = None
     if resume and last_path.is_file():
@@ -432,13 +605,17 @@ def _train(
             raise CheckpointError(f"{last_path}: was trained with method {ckpt['method']!r}")
     elif resume:
         log.info("no %s yet: starting from scratch", last_path)
+    changes = config_changes(ckpt["config"], to_dict(cfg)) if ckpt is not None else []
 
     # -- stage 1: pretraining (skipped when its outputs exist) ----------------------------
     weights = {"voice": cfg.voice.weights, "face": cfg.face.weights}
     if cfg.pretrain.enabled:
         for mod in cfg.pretrain.modalities:
-            p = out / "pretrain" / f"{mod}.pt"
-            if not p.is_file():
+            key = pretrain_key(cfg, mod, data)
+            p = out / "pretrain" / f"{mod}_{key}.pt"
+            if p.is_file():
+                log.info("pretrain %s: reusing %s (same config and inputs)", mod, p)
+            else:
                 if dist.main:
                     pretrain_backbone(cfg, mod, data, p, device, show)
                 dist.barrier()
@@ -460,7 +637,7 @@ def _train(
             )
     if features:
         datas = _to_features(cfg, model, [d for d in (data, val_data) if d is not None],
-                             out / "features", device, features)  # fmt: skip
+                             out / "features", device, features, show)  # fmt: skip
         data = datas[0]
         val_data = datas[1] if len(datas) > 1 else None
     groups = method.param_groups(cfg, model, objective)
@@ -485,11 +662,19 @@ def _train(
 
     start, best, validations = 0, None, []
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        objective.load_state_dict(ckpt["objective"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        sampler.load_state_dict(ckpt["sampler"])
+        load_module_state(model, ckpt["model"], last_path, "model", packaged_prefixes(model),
+                          changes)  # fmt: skip
+        load_module_state(objective, ckpt["objective"], last_path, "objective", (), changes)
+        try:
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            sampler.load_state_dict(ckpt["sampler"])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            why = f"the config changed since the checkpoint ({'; '.join(changes[:4])})" \
+                if changes else "it does not fit this run"  # fmt: skip
+            raise CheckpointError(
+                f"{last_path}: cannot resume the optimiser/sampler state: {why}: {exc}"
+            ) from None
         torch.set_rng_state(ckpt["rng"]["torch"])
         start, best = int(ckpt["step"]), ckpt.get("best")
         validations = list(ckpt.get("validations", []))
@@ -524,9 +709,13 @@ def _train(
             "validations": validations,
             "feature_mode": list(features),
             "identities": len(data.identities),
+            "encoders": encoders,
         }
 
-    kill_at = int(os.environ.get("VFBENCH_KILL_AT_STEP", "0") or 0)
+    # packaged frozen encoders: recorded (package, version, weights hash), never stored
+    encoders = {
+        mod: info for mod in ("voice", "face") if (info := packaged_info(model.backbone(mod)))
+    }
     model.train()
     _set_frozen_eval(model, cfg)
     bar = _bar(cfg.steps, start, cfg.name, show)
@@ -547,6 +736,8 @@ def _train(
             step=step,
         )
         loss = runner(batch)
+        if not bool(torch.isfinite(loss.detach()).all()):
+            raise _nonfinite_loss(float(loss.detach()), step, batch, data, local, cfg, model)
         opt.zero_grad(set_to_none=True)
         # DDP averages gradients over ranks; each rank back-propagates the global loss
         # through its own slice only, so scale by world to recover the full gradient.
@@ -557,13 +748,19 @@ def _train(
         opt.step()
         sched.step()
         lv = float(loss.detach())
-        if not math.isfinite(lv):
-            raise ConfigError(f"loss became {lv} at step {step + 1}; lower optim.head_lr")
+        bad_w = [
+            n for n, p in model.named_parameters()
+            if p.requires_grad and not bool(torch.isfinite(p).all())
+        ]  # fmt: skip
+        if bad_w:
+            raise ConfigError(
+                f"step {step + 1}: the update made {len(bad_w)} weight tensor(s) NaN/inf "
+                f"({_first(bad_w, 3)}) with finite inputs and loss {lv:.4g}: the optimisation "
+                f"diverged; lower optim.head_lr (now {oc.head_lr:g}) or set optim.grad_clip"
+            )
         done = step + 1
         losses.append((done, lv))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{lv:.4g}")
+        _bar_step(bar, loss=f"{lv:.4g}")
         if done % max(1, cfg.log.every) == 0 or done == cfg.steps:
             el = time.time() - t0
             logger.step(
@@ -585,23 +782,20 @@ def _train(
             _set_frozen_eval(model, cfg)
             validations.append(row)
             logger.validation(row)
-            if bar is not None:
-                bar.write(
-                    f"step {done}: val 1:2 acc {row['acc']:.4f} "
-                    f"[{row['low']:.4f}, {row['high']:.4f}] (n={row['n']})"
-                )
+            msg = (
+                f"step {done}: val 1:2 acc {row['acc']:.4f} "
+                f"[{row['low']:.4f}, {row['high']:.4f}] (n={row['n']})"
+            )
+            if hasattr(bar, "write"):
+                bar.write(msg)
+            elif show:
+                log.info(msg)
             if best is None or row["acc"] > best:
                 best = row["acc"]
                 save_checkpoint(out / "best.pt", state(done))
         if dist.main and (done % max(1, cfg.checkpoint_every) == 0 or done == cfg.steps):
             save_checkpoint(last_path, state(done))
-        if kill_at and done == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        if crash_after is not None and done == crash_after:
-            logger.close()
-            raise SimulatedCrash(f"simulated crash after step {done}")
-    if bar is not None:
-        bar.close()
+    bar.close()
     logger.close()
     dist.barrier()
     summary = {

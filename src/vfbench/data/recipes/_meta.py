@@ -19,11 +19,13 @@ Every reader takes an optional path; the default is the packaged copy in
 from __future__ import annotations
 
 import csv
+import io
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from vfbench.errors import ManifestError
+from vfbench.utils.io import read_text_file
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DIMNET_SPLITS = ("train", "val", "test")
@@ -50,34 +52,28 @@ def _read_table(
     ``columns`` maps our key -> header name (compared after BOM/space/underscore/case
     normalisation). BOM, CRLF, a missing final newline and padded fields are tolerated.
     """
+    text = read_text_file(path, "metadata file")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise ManifestError("metadata file not found", path) from None
-    with fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        try:
-            header = [_norm_col(h) for h in next(reader)]
-        except StopIteration:
-            raise ManifestError("empty file (no header)", path, 1) from None
-        idx: dict[str, int] = {}
-        for key, col in columns.items():
-            want = _norm_col(col)
-            if want not in header:
-                sep = "TAB" if delimiter == "\t" else repr(delimiter)
-                raise ManifestError(
-                    f"no column {col!r} in header {header} (fields separated by {sep})", path, 1
-                )
-            idx[key] = header.index(want)
-        out = []
-        for lineno, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) < len(header):
-                raise ManifestError(
-                    f"expected {len(header)} fields, found {len(row)}", path, lineno
-                )
-            out.append((lineno, {k: row[i].strip() for k, i in idx.items()}))
+        header = [_norm_col(h) for h in next(reader)]
+    except StopIteration:
+        raise ManifestError("empty file (no header)", path, 1) from None
+    idx: dict[str, int] = {}
+    for key, col in columns.items():
+        want = _norm_col(col)
+        if want not in header:
+            sep = "TAB" if delimiter == "\t" else repr(delimiter)
+            raise ManifestError(
+                f"no column {col!r} in header {header} (fields separated by {sep})", path, 1
+            )
+        idx[key] = header.index(want)
+    out = []
+    for lineno, row in enumerate(reader, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < len(header):
+            raise ManifestError(f"expected {len(header)} fields, found {len(row)}", path, lineno)
+        out.append((lineno, {k: row[i].strip() for k, i in idx.items()}))
     return out
 
 
@@ -190,10 +186,7 @@ def read_pins_split(path: str | Path | None = None) -> dict[str, str]:
     """PINs ``identity_splits.txt``: VGGFace1 name -> train/val/test (901/100/250)."""
     p = Path(path) if path is not None else RESOURCES / "splits" / "pins" / "identity_splits.txt"
     out: dict[str, str] = {}
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ManifestError("split file not found", p) from None
+    text = read_text_file(p, "split file")
     for ln, line in enumerate(text.splitlines(), start=1):
         parts = line.split()  # lines end with a space: split() not split(" ")
         if not parts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,19 +90,121 @@ def list_loose_files(folder: Path) -> list[str]:
         return sorted(e.name for e in it if _visible(e.name) and e.is_file())
 
 
-def walk_files(folder: Path) -> Iterator[str]:
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def walk_files(
+    folder: Path, on_skip: Callable[[str, str, str], None] | None = None
+) -> Iterator[str]:
     """Visible files under ``folder`` (recursive, sorted), as POSIX paths relative to it.
 
-    Plain strings, not ``pathlib`` objects: on 100k+ files pathlib's parsing dominates.
+    Directory symlinks are followed only when their target lies inside ``folder`` (after
+    resolving) and has not been walked already; a link out of ``folder`` (``-> /etc``, or
+    into another identity's folder) or back into a folder already walked (a loop) is not
+    followed and reported as ``on_skip(rel, reason, message)`` with reason
+    ``symlink_outside`` or ``symlink_loop``. Plain strings, not ``pathlib`` objects: on
+    100k+ files pathlib's parsing dominates.
     """
     base = os.fspath(folder)
-    n = len(base.rstrip(os.sep)) + 1
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if _visible(d))
-        rel_dir = dirpath[n:].replace(os.sep, "/") if len(dirpath) >= n else ""
-        for f in sorted(filenames):
-            if _visible(f):
-                yield f"{rel_dir}/{f}" if rel_dir else f
+    real_base = os.path.realpath(base)
+    seen: set[tuple[int, int]] = set()
+
+    def visit(path: str, rel_dir: str) -> Iterator[str]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(path) as it:
+                entries = sorted((e for e in it if _visible(e.name)), key=lambda e: e.name)
+        except OSError:
+            return
+        dirs = []
+        for e in entries:
+            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                yield rel
+                continue
+            if e.is_symlink():
+                target = os.path.realpath(e.path)
+                try:
+                    tst = os.stat(target)
+                except OSError:
+                    continue
+                if not _inside(target, real_base):
+                    if on_skip:
+                        on_skip(
+                            rel,
+                            "symlink_outside",
+                            f"{e.path}: directory link to {target}, outside {real_base}; "
+                            "not followed",
+                        )
+                    continue
+                if (tst.st_dev, tst.st_ino) in seen or _inside(os.path.realpath(path), target):
+                    if on_skip:
+                        on_skip(
+                            rel,
+                            "symlink_loop",
+                            f"{e.path}: directory link to {target}, a folder already walked "
+                            "(a loop); not followed",
+                        )
+                    continue
+            dirs.append((e.path, rel))
+        for sub, rel in dirs:
+            try:
+                st_sub = os.stat(sub)
+            except OSError:
+                continue
+            if (st_sub.st_dev, st_sub.st_ino) in seen:
+                continue
+            yield from visit(sub, rel)
+
+    yield from visit(base, "")
+
+
+def confine_identity_dirs(
+    root: Path, names: list[str], modality: str, report: RecipeReport
+) -> list[str]:
+    """The identity folders of ``root`` that are safe to scan.
+
+    An identity folder may be a symlink (to storage elsewhere), but not one that resolves
+    to ``root`` itself or a folder above it (a loop), nor to the same or a nested folder
+    as another identity (both would claim the same media, leaking test into train);
+    those are reported (``symlink_loop`` / ``shared_folder``) and left out.
+    """
+    real_root = os.path.realpath(root)
+    real = {n: os.path.realpath(root / n) for n in names}
+    out = []
+    for n in names:
+        r = real[n]
+        if _inside(real_root, r):
+            report.skip(
+                "symlink_loop",
+                modality,
+                n,
+                f"{root / n}: links to {r}, which contains the corpus folder; not scanned",
+            )
+            continue
+        other = next(
+            (m for m in names if m != n and (_inside(r, real[m]) or _inside(real[m], r))), None
+        )
+        if other is not None:
+            report.skip(
+                "shared_folder",
+                modality,
+                n,
+                f"{root / n}: resolves to {r}, which overlaps identity {other!r} "
+                f"({real[other]}); neither is scanned",
+            )
+            continue
+        out.append(n)
+    return out
 
 
 @dataclass(frozen=True)
@@ -132,7 +234,11 @@ def scan_identity_folder(
     exts = AUDIO_EXTS if modality == "voice" else IMAGE_EXTS
     base = root / prefix
     out: list[Found] = []
-    for rel in walk_files(base):
+
+    def on_skip(rel: str, reason: str, message: str) -> None:
+        report.skip(reason, modality, f"{prefix}/{rel}" if prefix else rel, message)
+
+    for rel in walk_files(base, on_skip):
         full_rel = f"{prefix}/{rel}" if prefix else rel
         parts = rel.split("/")
         ext = os.path.splitext(parts[-1])[1]

@@ -5,35 +5,51 @@ Layout::
     root/
       voices/<identity>/[<session>/...]<n>.wav|flac|ogg|m4a|aac|mp3|mp4|webm
       faces/<identity>/[<source video>/...]<n>.jpg|jpeg|png|bmp|webp
-      meta.csv        optional: identity[,gender][,nationality][,language][,split]
+      meta.csv        optional: identity[,gender][,nationality][,language][,split][,any other]
 
 The first sub-folder below the identity folder (if any) is the voice ``session`` /
 face ``source_video``. ``meta.csv`` is a comma CSV with a header naming any of the
 columns above (``identity`` is required); gender accepts m/f/male/female in any case.
-If the meta gives a split for an identity it is used, otherwise identities get a
-seeded random split (gender-stratified, :func:`split_identities`).
+Any other column (``source``, ``corpus``, ``channel``, ``recording`` ...) is kept in the
+manifest as ``Identity.extra``. If the meta gives a split for an identity it is used
+(train/val/test or an alias; other names only with ``custom_splits``), otherwise
+identities get a seeded random split (gender-stratified, :func:`split_identities`).
+
+Directory symlinks inside the corpus are followed only when they point to a folder inside
+the same modality root and not back into a folder being walked (a loop): a link out of the
+corpus (``-> /etc``) or into another identity's folder is reported and skipped, so one
+identity can never absorb another's media (see :func:`~._scan.walk_files`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from vfbench.data.manifest import Identity, Manifest
+from vfbench.data.manifest import (
+    KNOWN_SPLITS,
+    SPLIT_ALIASES,
+    Identity,
+    Manifest,
+    check_extra_column,
+    normalise_split,
+)
 from vfbench.data.media import default_workers
 from vfbench.data.recipes._scan import (
     Found,
     RecipeReport,
     build_items,
+    confine_identity_dirs,
     list_subdirs,
     report_loose_files,
     scan_identity_folder,
 )
 from vfbench.data.recipes.splits import split_identities
 from vfbench.errors import DataError, ManifestError
-from vfbench.utils.io import sha256_file
+from vfbench.utils.io import read_text_file, sha256_file
 from vfbench.utils.provenance import Provenance
 
 META_COLUMNS = ("identity", "gender", "nationality", "language", "split")
@@ -47,75 +63,94 @@ def normalise_gender(raw: str) -> str | None:
 
 @dataclass(frozen=True)
 class FolderMeta:
-    """One row of a folder corpus' ``meta.csv``."""
+    """One row of a folder corpus' ``meta.csv``; ``extra``: its other columns (name -> value)."""
 
     identity: str
     gender: str = ""
     nationality: str = ""
     language: str = ""
     split: str = ""
+    extra: dict[str, str] = field(default_factory=dict, hash=False)
 
 
-def read_folder_meta(path: str | Path) -> dict[str, FolderMeta]:
-    """Read ``meta.csv`` (comma CSV; BOM, CRLF and padded fields tolerated).
+def read_folder_meta(path: str | Path, *, custom_splits: bool = False) -> dict[str, FolderMeta]:
+    """Read ``meta.csv`` (comma CSV; BOM, CRLF and padded fields tolerated; UTF-8, or
+    UTF-16/32 with a byte-order mark).
 
     Raises :class:`ManifestError` naming file and line for: no ``identity`` column, an
-    empty identity, an identity listed twice, or an unknown gender. Unknown columns are
-    ignored.
+    empty identity, an identity listed twice, an unknown gender, or an unknown split name
+    (``tset``; the aliases of :data:`SPLIT_ALIASES` are accepted, and any name with
+    ``custom_splits=True``). Columns other than the known ones (``source``, ``corpus``,
+    ``channel`` ...) are kept in :attr:`FolderMeta.extra` (column names lower-cased).
     """
     path = Path(path)
     out: dict[str, FolderMeta] = {}
     first_line: dict[str, int] = {}
+    reader = csv.reader(io.StringIO(read_text_file(path, "meta file"), newline=""))
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise ManifestError("meta file not found", path) from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise ManifestError("empty file (no header)", path, 1) from None
-        if "identity" not in header:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise ManifestError("empty file (no header)", path, 1) from None
+    if "identity" not in header:
+        raise ManifestError(
+            f"no 'identity' column in header {header}; expected some of {list(META_COLUMNS)}",
+            path,
+            1,
+        )
+    for k, h in enumerate(header):
+        if h in header[:k]:
+            raise ManifestError(f"column {h!r} appears twice in the header", path, 1)
+        if h not in META_COLUMNS:
+            why = check_extra_column(h)
+            if why:
+                raise ManifestError(f"column {k + 1}: {why}", path, 1)
+    col = {c: header.index(c) for c in META_COLUMNS if c in header}
+    extra_col = {h: k for k, h in enumerate(header) if h not in META_COLUMNS}
+    for lineno, row in enumerate(reader, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < len(header):
+            raise ManifestError(f"expected {len(header)} fields, found {len(row)}", path, lineno)
+        vals = {c: row[i].strip() for c, i in col.items()}
+        ident = vals["identity"]
+        if not ident:
+            raise ManifestError("empty identity", path, lineno)
+        if ident in out:
             raise ManifestError(
-                f"no 'identity' column in header {header}; expected some of {list(META_COLUMNS)}",
+                f"identity {ident!r} listed twice (first on line {first_line[ident]})",
                 path,
-                1,
+                lineno,
             )
-        col = {c: header.index(c) for c in META_COLUMNS if c in header}
-        for lineno, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) < len(header):
+        g = normalise_gender(vals.get("gender", ""))
+        if g is None:
+            raise ManifestError(
+                f"identity {ident!r}: gender {vals['gender']!r} is not one of "
+                "m/f/male/female (or empty)",
+                path,
+                lineno,
+            )
+        raw_split = vals.get("split", "")
+        split = normalise_split(raw_split)
+        if split is None:
+            if not custom_splits:
                 raise ManifestError(
-                    f"expected {len(header)} fields, found {len(row)}", path, lineno
-                )
-            vals = {c: row[i].strip() for c, i in col.items()}
-            ident = vals["identity"]
-            if not ident:
-                raise ManifestError("empty identity", path, lineno)
-            if ident in out:
-                raise ManifestError(
-                    f"identity {ident!r} listed twice (first on line {first_line[ident]})",
+                    f"identity {ident!r}: split {raw_split!r} is not one of "
+                    f"{'/'.join(KNOWN_SPLITS)} (aliases: "
+                    f"{', '.join(sorted(k for k in SPLIT_ALIASES if k not in KNOWN_SPLITS))}); "
+                    "a custom split name needs --custom-splits",
                     path,
                     lineno,
                 )
-            g = normalise_gender(vals.get("gender", ""))
-            if g is None:
-                raise ManifestError(
-                    f"identity {ident!r}: gender {vals['gender']!r} is not one of "
-                    "m/f/male/female (or empty)",
-                    path,
-                    lineno,
-                )
-            out[ident] = FolderMeta(
-                identity=ident,
-                gender=g,
-                nationality=vals.get("nationality", ""),
-                language=vals.get("language", ""),
-                split=vals.get("split", "").lower(),
-            )
-            first_line[ident] = lineno
+            split = raw_split.lower()
+        out[ident] = FolderMeta(
+            identity=ident,
+            gender=g,
+            nationality=vals.get("nationality", ""),
+            language=vals.get("language", ""),
+            split=split,
+            extra={h: row[i].strip() for h, i in extra_col.items()},
+        )
+        first_line[ident] = lineno
     return out
 
 
@@ -131,6 +166,7 @@ def prepare_folder(
     keep_unpaired: bool = False,
     name: str = "",
     use_meta_split: bool = True,
+    custom_splits: bool = False,
 ) -> Manifest:
     """Build a manifest from ``root/voices`` + ``root/faces`` (+ optional ``root/meta.csv``).
 
@@ -145,6 +181,7 @@ def prepare_folder(
             them in ``meta["unjoined"]`` and leave them out).
         use_meta_split: take the split from the meta where given (``False``: a random
             split for every identity, ignoring the meta's split column).
+        custom_splits: accept split names other than train/val/test and their aliases.
 
     Returns the manifest; ``voice_root``/``face_root`` are ``root/voices`` and ``root/faces``.
     """
@@ -158,7 +195,11 @@ def prepare_folder(
                 f"{sub}: missing; a folder corpus needs voices/<identity>/... and faces/<identity>/..."
             )
     meta_path = Path(meta) if meta is not None else root / "meta.csv"
-    table = read_folder_meta(meta_path) if (meta is not None or meta_path.is_file()) else {}
+    table = (
+        read_folder_meta(meta_path, custom_splits=custom_splits)
+        if (meta is not None or meta_path.exists())
+        else {}
+    )
     report = RecipeReport()
     workers = default_workers() if workers is None else workers
 
@@ -166,8 +207,8 @@ def prepare_folder(
     found_f: list[Found] = []
     report_loose_files(vroot, "voice", report)
     report_loose_files(froot, "face", report)
-    v_ids = list_subdirs(vroot)
-    f_ids = list_subdirs(froot)
+    v_ids = confine_identity_dirs(vroot, list_subdirs(vroot), "voice", report)
+    f_ids = confine_identity_dirs(froot, list_subdirs(froot), "face", report)
     for ident in v_ids:
         found_v += scan_identity_folder(vroot, ident, ident, "voice", report)
     for ident in f_ids:
@@ -223,6 +264,7 @@ def prepare_folder(
             split=given.get(i) or random_split[i],
             voice_source_id=i if i in has_v else "",
             face_source_id=i if i in has_f else "",
+            extra=dict(rows[i].extra),
         )
         for i in sorted(keep)
     ]

@@ -8,7 +8,8 @@ Layout of ``OUT`` (what :func:`vfbench.data.recipes.folder.prepare_folder` reads
     traits.csv                             every hidden trait (see traits.TraitTable)
     SHA256SUMS                             `sha256sum -c` list of every file above
     synth.json                             config, seed, versions, counts, corpus hash, provenance
-    oracle.json                            ceiling + gender baseline (oracle.oracle_report)
+    oracle.json                            ceiling + gender baseline (written by `vfbench synth`
+                                           through evaluate: experiments.oracle)
     manifest/                              the prepared manifest (Manifest.save)
 
 All media bytes depend only on the config (never on worker count or scheduling):
@@ -38,7 +39,6 @@ from vfbench import __version__
 from vfbench.data.manifest import Manifest
 from vfbench.data.synthetic.config import GENERATOR_VERSION, SynthConfig
 from vfbench.data.synthetic.faces import encode_jpeg, face_look, jpeg_quality, render_face
-from vfbench.data.synthetic.oracle import OracleReport, oracle_report
 from vfbench.data.synthetic.traits import (
     STREAM_FACE,
     STREAM_SESSION,
@@ -51,6 +51,7 @@ from vfbench.data.synthetic.voices import render_voice, session_channel, to_pcm1
 from vfbench.errors import DataError
 from vfbench.utils.io import atomic_write_json, atomic_write_text, stable_hash
 from vfbench.utils.parallel import limit_worker_threads, single_threaded
+from vfbench.utils.progress import Bar, progress_bar
 from vfbench.utils.provenance import Provenance
 
 #: What ``overwrite`` may delete inside OUT (never anything else).
@@ -91,7 +92,6 @@ class SynthResult:
     written: int  # files rendered now (the rest existed: resumed)
     corpus_sha256: str  # sha256 of SHA256SUMS
     manifest_dir: Path | None
-    oracle: OracleReport | None
 
     def summary(self) -> str:
         rate = (self.voices + self.faces) / max(self.seconds, 1e-9)
@@ -104,13 +104,6 @@ class SynthResult:
         ]
         if self.manifest_dir is not None:
             lines.append(f"manifest: {self.manifest_dir}")
-        if self.oracle is not None:
-            r = self.oracle.results
-            lines.append(
-                f"ceiling (1:2 v->f, {self.oracle.split}): oracle U {100 * r['U']['oracle'].acc:.1f}% / "
-                f"G {100 * r['G']['oracle'].acc:.1f}%; gender-only U {100 * r['U']['gender'].acc:.1f}% / "
-                f"G {100 * r['G']['gender'].acc:.1f}%"
-            )
         return "\n".join(lines)
 
 
@@ -271,7 +264,6 @@ def generate_corpus(
     overwrite: bool = False,
     prepare: bool = True,
     probe: bool = False,
-    oracle: bool = True,
     command: str = "",
 ) -> SynthResult:
     """Generate the synthetic corpus into ``out`` (see the module docstring for the layout).
@@ -281,11 +273,10 @@ def generate_corpus(
             corpus, which is resumed, or ``overwrite`` must be set).
         config: :class:`SynthConfig` (default: the defaults: 400 identities x 8 + 8).
         workers: processes (1 = in this process); does not change any output byte.
-        progress: tqdm progress bar over identities.
+        progress: a progress bar over identities (tqdm on a terminal, plain lines in a log).
         prepare: run the folder recipe and save the manifest to ``out/manifest``.
         probe: let the recipe read durations and image sizes from the files (by default
             they are filled in from what was written, which is exact and much faster).
-        oracle: write ``oracle.json`` (ceiling and gender baseline on the test split).
     """
     config = config or SynthConfig()
     config.validate()
@@ -347,18 +338,6 @@ def generate_corpus(
             m = _fill_media_info(m, voices, config)
         m.meta["synthetic"] = {"config_hash": config_hash, "corpus_sha256": corpus_sha}
         manifest_dir = m.save(out / "manifest")
-    n_test = sum(1 for x in traits.split if x == "test")
-    rep = oracle_report(traits, split="test", seed=config.seed) if oracle and n_test >= 2 else None
-    if rep is not None:
-        atomic_write_json(
-            out / "oracle.json",
-            {
-                "report": rep.to_dict(),
-                "provenance": Provenance(
-                    command=command, seed=config.seed, config=cfg, inputs={"corpus": corpus_sha}
-                ).to_dict(),
-            },
-        )
     written = _count_media(out) - before
     atomic_write_json(
         out / "synth.json",
@@ -389,7 +368,6 @@ def generate_corpus(
         written=max(0, written),
         corpus_sha256=corpus_sha,
         manifest_dir=manifest_dir,
-        oracle=rep,
     )
 
 
@@ -437,20 +415,8 @@ def _library_versions() -> dict[str, str]:
     }
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="id", desc="synth", smoothing=0.1)
+def _progress(total: int, enabled: bool) -> Bar:
+    return progress_bar(total, "synth identities", unit="id", enabled=enabled)
 
 
 def iter_media(out: str | Path) -> Iterable[Path]:

@@ -9,6 +9,7 @@ Every encoder is an ``nn.Module`` with three attributes:
     STFT magnitudes, 100 frames/s; ``"image"`` (B, 3, 112, 112) in [-1, 1];
     ``"waveform"`` raw 16 kHz audio read from the manifest (pretrained speaker encoders);
     ``"chip150"`` (150, 150, 3) uint8 face chips read from the manifest (dlib);
+    ``"vector"`` (B, D) imported feature vectors (``precomputed``: a feature store, no media);
 ``modality``
     ``"voice"`` or ``"face"``.
 
@@ -16,13 +17,21 @@ Encoders whose ``input_kind`` is ``waveform``/``chip150`` are frozen off-the-she
 with an ``embed_items(list_of_arrays) -> (N, out_dim)`` method; they are used only in
 feature mode (:mod:`vfbench.train.features`), which reads the manifest media directly.
 
+Packaged frozen encoders (resemblyzer, dlib) are never stored in a checkpoint: their network
+is not a registered submodule (no parameters, empty ``state_dict``), and
+:func:`packaged_info` records what rebuilds them instead (encoder, package, version, weight
+file and its SHA-256). A checkpoint keeps that record; loading rebuilds the network from
+the installed package.
+
 The architecture modules are imported explicitly by :func:`load_all` (not by side effect of
 ``import vfbench``), so importing this package stays cheap.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +47,7 @@ INPUT_KINDS = {
     "image": "(B, 3, 112, 112) float32 in [-1, 1]",
     "waveform": "list of 1-D float32 16 kHz waveforms (read from the manifest)",
     "chip150": "list of (150, 150, 3) uint8 RGB face chips (read from the manifest)",
+    "vector": "(B, D) float32 imported feature vectors (a feature store; no media)",
 }
 
 # One module per architecture; add a line here when adding a file.
@@ -51,6 +61,7 @@ MODULES = (
     "dimnet",
     "resemblyzer_enc",
     "dlib_face",
+    "precomputed",
 )
 
 _loaded = False
@@ -74,6 +85,31 @@ def check_modality(name: str, modality: str, allowed: tuple[str, ...]) -> None:
         )
 
 
+def encoder_options(name: str) -> list[str]:
+    """The keyword options encoder ``name`` accepts (besides ``modality``)."""
+    load_all()
+    sig = inspect.signature(ENCODERS.get(name))
+    return [
+        p.name
+        for p in sig.parameters.values()
+        if p.name != "modality" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def check_encoder_options(name: str, kwargs: dict[str, Any], where: str = "") -> None:
+    """Raise ConfigError naming the first option of ``kwargs`` that encoder ``name`` does
+    not take, and the options it does take (``where``: e.g. ``"voice.kwargs"``)."""
+    allowed = encoder_options(name)
+    bad = [k for k in kwargs if k not in allowed]
+    if bad:
+        at = f"{where}: " if where else ""
+        raise ConfigError(
+            f"{at}encoder {name!r} has no option {bad[0]!r}; its options: "
+            f"{', '.join(allowed) or '(none)'} (the options of another encoder stay in "
+            f"kwargs when only the name is changed)"
+        )
+
+
 def create_encoder(
     name: str, modality: str, weights: str | Path | None = None, **kwargs: Any
 ) -> nn.Module:
@@ -85,6 +121,7 @@ def create_encoder(
     if modality not in ("voice", "face"):
         raise ConfigError(f"modality must be 'voice' or 'face', got {modality!r}")
     load_all()
+    check_encoder_options(name, kwargs)
     enc: nn.Module = ENCODERS.build(name, modality=modality, **kwargs)
     if weights is not None and str(weights) != "":
         if getattr(enc, "input_kind", "") in ("waveform", "chip150"):
@@ -114,3 +151,47 @@ def out_dim(encoder: nn.Module) -> int:
 def input_kind(encoder: nn.Module) -> str:
     """The encoder's input kind (see :data:`INPUT_KINDS`)."""
     return str(vars(encoder).get("input_kind", "spectrogram"))
+
+
+def packaged_info(encoder: nn.Module) -> dict[str, Any] | None:
+    """What rebuilds a packaged frozen encoder (None for a trainable one): encoder name,
+    package, version, weight file and its SHA-256. Recorded in checkpoints and in the
+    feature-cache key instead of the weights."""
+    fn = getattr(encoder, "packaged_info", None)
+    return dict(fn()) if callable(fn) else None
+
+
+def package_version(*candidates: str) -> str:
+    """Installed version of the first distribution/module of ``candidates`` that has one."""
+    from importlib import metadata
+
+    for c in candidates:
+        try:
+            return metadata.version(c)
+        except metadata.PackageNotFoundError:
+            pass
+    for c in candidates:
+        try:
+            v = getattr(importlib.import_module(c), "__version__", None)
+        except ImportError:
+            continue
+        if v:
+            return str(v)
+    return "unknown"
+
+
+_SHA_CACHE: dict[tuple[str, float, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a weight file (memoised by path, mtime and size)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_mtime, st.st_size)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]

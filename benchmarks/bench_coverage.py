@@ -1,0 +1,48 @@
+"""Coverage of every interval method on a crossed design (issue #20 section 1).
+
+    .venv/bin/python benchmarks/bench_coverage.py [--quick] [--replicates R] [--boot B]
+
+Simulated 1:2 matching with heterogeneity on both sides (hard / easy queries, strong /
+weak distractors; voice->face and face->voice configured differently; model in
+:mod:`vfbench.evaluate.coverage`) at 80, 189 and 500 test identities, 10,000 trials per
+test set. Prints the empirical coverage at nominal 95% of the binomial (the paper's),
+Wilson, query-only identity bootstrap and all-roles identity bootstrap (the default)
+intervals, with the Monte-Carlo standard error. Target: the default covers 93-97% in
+every configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from vfbench.evaluate.coverage import METHODS, coverage, designs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="40 replicates, 300 bootstrap draws")
+    ap.add_argument("--replicates", type=int, default=400)
+    ap.add_argument("--boot", type=int, default=1000)
+    a = ap.parse_args()
+    reps, boot = (40, 300) if a.quick else (a.replicates, a.boot)
+    print(f"load average {os.getloadavg()[0]:.2f}; {reps} replicates x {boot} bootstrap draws")
+    head = "| direction | identities | target | " + " | ".join(METHODS) + " |"
+    print(head)
+    print("|" + "---|" * (3 + len(METHODS)))
+    for d in designs():
+        t = time.perf_counter()
+        c = coverage(d, reps, n_boot=boot)
+        cells = " | ".join(f"{100 * c[m]:.1f}" for m in METHODS)
+        print(
+            f"| {d.name} | {d.n_identities} | {100 * d.target:.1f} | {cells} |"
+            f"  ({time.perf_counter() - t:.0f} s)",
+            flush=True,
+        )
+    se = 100 * (0.95 * 0.05 / reps) ** 0.5
+    print(f"Monte-Carlo standard error of a coverage near 95%: {se:.1f} points")
+
+
+if __name__ == "__main__":
+    main()

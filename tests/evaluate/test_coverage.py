@@ -1,0 +1,71 @@
+"""All-roles identity bootstrap: against a plain loop, and its coverage on a crossed design."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vfbench.evaluate import _kernels, confidence
+from vfbench.evaluate.confidence import Resampler, bootstrap_weights, distinct_roles
+from vfbench.evaluate.coverage import Design, coverage
+
+
+def test_distinct_roles_drop_repeats():
+    r = distinct_roles(np.array([[3, 3], [3, 4], [5, 5]]))
+    assert r.tolist() == [[3, -1], [3, 4], [5, -1]]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_all_roles_replicates_equal_a_plain_loop(compiled, monkeypatch):
+    rng = np.random.default_rng(0)
+    roles = np.stack([rng.integers(0, 7, 50), rng.integers(0, 7, 50), rng.integers(0, 7, 50)], 1)
+    v = rng.random(50)
+    if not compiled:
+        monkeypatch.setattr(_kernels, "ratio_sums", lambda *a: None)
+    reps = confidence._all_roles_ratio(v, np.ones(50), roles, 20, np.random.default_rng(1))
+    # the same multinomial draws by hand: identity codes are the sorted distinct labels
+    names = np.unique(roles)
+    w = bootstrap_weights(names.size, 20, np.random.default_rng(1))
+    for b in range(20):
+        num = den = 0.0
+        for t in range(50):
+            x = 1.0
+            for ident in set(roles[t].tolist()):  # each distinct identity once
+                x *= w[b, np.searchsorted(names, ident)]
+            num += x * v[t]
+            den += x
+        assert reps[b] == pytest.approx(num / den, rel=1e-9)
+
+
+def test_resampler_weights_query_only_and_all_roles():
+    roles = np.array([[0, 1], [1, 1], [2, 0]])
+    w_all = next(Resampler(roles, True).weights(3, np.random.default_rng(2)))
+    w_q = next(Resampler(roles, False).weights(3, np.random.default_rng(2)))
+    m = bootstrap_weights(3, 3, np.random.default_rng(2))
+    assert np.allclose(w_q, m[:, [0, 1, 2]])
+    assert np.allclose(w_all, np.stack([m[:, 0] * m[:, 1], m[:, 1], m[:, 2] * m[:, 0]], 1))
+
+
+def test_coverage_on_a_crossed_design_all_roles_holds_where_the_others_fail():
+    # reduced version of benchmarks/bench_coverage.py: strong/weak distractors (face->voice
+    # configuration), 80 identities. The query-only bootstrap cannot see the distractor
+    # variance and the binomial interval sees no identity variance at all.
+    d = Design("f2v", 80, mu=1.0, sd_query=0.5, sd_distractor=1.2, n_trials=3000)
+    c = coverage(d, replicates=40, seed=3, n_boot=250)
+    assert c["bootstrap-all"] >= 0.875, c
+    assert c["bootstrap-identity"] <= c["bootstrap-all"] - 0.15, c
+    assert c["binomial"] <= 0.6 and c["wilson"] <= 0.6, c
+
+
+def test_pair_tables_give_the_per_trial_replicates(monkeypatch):
+    # two roles (1:2 matching, verification): the I x I table path equals the per-trial one
+    rng = np.random.default_rng(5)
+    q = rng.integers(0, 6, 400)
+    o = rng.integers(0, 6, 400)
+    o[:50] = q[:50]  # one-identity trials (a positive verification pair)
+    v = rng.random(400)
+    roles = np.stack([q, o], 1)
+    fast = confidence._all_roles_ratio(v, np.ones(400), roles, 30, np.random.default_rng(1))
+    monkeypatch.setattr(confidence, "_PAIR_CELLS", 0)
+    slow = confidence._all_roles_ratio(v, np.ones(400), roles, 30, np.random.default_rng(1))
+    assert np.allclose(fast, slow, rtol=1e-12)
