@@ -174,7 +174,7 @@ def test_wrong_loss_for_new_method_names_the_config(
         train(cfg, tmp_path / "x", get_method(cfg.method), data=tr, progress=False)
 
 
-@pytest.mark.parametrize("scale", ["cpu", "paper"])
+@pytest.mark.parametrize("scale", ["cpu", "paper", "pretrained"])
 def test_every_new_config_loads_and_validates(scale: str) -> None:
     """Each method's shipped config resolves, names its method, and its options validate;
     both benchmark grids list all 14 rows with existing configs."""
@@ -186,6 +186,11 @@ def test_every_new_config_loads_and_validates(scale: str) -> None:
         cfg = load_train_config(root / f"{method}_{scale}.yaml")
         assert cfg.method == method and cfg.name == f"{method}_{scale}"
         get_method(method).options(cfg)  # type: ignore[attr-defined]
+        if scale == "pretrained":  # the CPU config's objective on the packaged encoders
+            cpu = load_train_config(root / f"{method}_cpu.yaml")
+            assert cfg.loss == cpu.loss and cfg.head.dim == cpu.head.dim
+            assert method == "fop" or cfg.head.l2 == cpu.head.l2  # FOP: its own head
+            assert (cfg.voice.name, cfg.face.name) == ("resemblyzer", "dlib_face")
     grid = load_grid(root / f"benchmark_{scale}.yaml")
     assert len(grid.rows) == 14 and grid.baseline == "TriNet"
     for r in grid.rows:
