@@ -209,7 +209,13 @@ def test_cross_modal_ae_equals_loop() -> None:
     with torch.no_grad():
         rf, rv = loss.voice_to_face(v), loss.face_to_voice(f)  # voice emb -> face features
     assert rf.shape == xf.shape and rv.shape == xv.shape
-    want = 0.5 * mse(v, f) + 2.0 * (mse(rf, xf) + mse(rv, xv))
+
+    def mean_var(x: torch.Tensor) -> float:  # mean over dims of the population variance
+        cols = [[float(x[i, k]) for i in range(x.shape[0])] for k in range(x.shape[1])]
+        return sum(sum((a - sum(c) / len(c)) ** 2 for a in c) / len(c) for c in cols) / len(cols)
+
+    rel = mse(rf, xf) / mean_var(xf) + mse(rv, xv) / mean_var(xv)
+    want = 0.5 * mse(v, f) + 2.0 * rel
     assert float(got) == pytest.approx(want, rel=1e-10)
 
 

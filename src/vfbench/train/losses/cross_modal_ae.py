@@ -5,6 +5,8 @@ pair (``MSE(v, f)``) and (ii) reconstruct the OTHER modality's input features th
 decoder (voice embedding -> face features, face embedding -> voice features; MLP
 ``emb -> hidden -> hidden -> feature`` with ReLU, dropout on its input). Reconstruction keeps
 the alignment term from collapsing the embeddings to a constant. No labels: only the pairing.
+The reconstruction error is relative (MSE over the targets' batch variance), so the balance
+of the two terms does not depend on the scale of the backbone's features.
 
 ``forward(v, lv, f, lf, voice_input=..., face_input=...)``: ``*_input`` are the backbone
 features the heads read (the reconstruction targets; detached).
@@ -26,6 +28,14 @@ def decoder(dim: int, hidden: int, out: int, dropout: float) -> nn.Sequential:
         nn.Dropout(dropout), nn.Linear(dim, hidden), nn.ReLU(),
         nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out),
     )  # fmt: skip
+
+
+def relative_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE of ``pred`` to the (detached) ``target`` over the target's mean per-dimension
+    variance in the batch: 1 for predicting the batch mean, whatever the feature scale."""
+    t = target.detach()
+    var = t.var(0, unbiased=False).mean() if t.shape[0] > 1 else t.new_tensor(1.0)
+    return F.mse_loss(pred, t) / var.clamp_min(1e-12)
 
 
 class CrossModalAELoss(nn.Module):
@@ -60,8 +70,8 @@ class CrossModalAELoss(nn.Module):
     ) -> torch.Tensor:
         require_pairs(lv, lf, "cae")
         align = F.mse_loss(v, f)
-        recon = F.mse_loss(self.voice_to_face(v), face_input.detach()) + F.mse_loss(
-            self.face_to_voice(f), voice_input.detach()
+        recon = relative_mse(self.voice_to_face(v), face_input) + relative_mse(
+            self.face_to_voice(f), voice_input
         )
         return self.align_weight * align + self.recon_weight * recon
 
