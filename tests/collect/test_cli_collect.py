@@ -62,3 +62,38 @@ def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["collect", "--help"]) == 0
     out = capsys.readouterr().out
     assert all(c in out for c in ("run", "review", "export"))
+
+
+def test_run_spells_parallelism_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--workers/-j`` (the vfbench-wide name); ``--jobs`` still works but is hidden."""
+    from vfbench.collect import pipeline as P
+
+    seen: list[int] = []
+
+    def fake(
+        sources: object, out: object, cfg: object, *, workers: int = 1, **kw: object
+    ) -> object:
+        seen.append(workers)
+        return P.RunResult(
+            out=Path(str(out)),
+            summary={
+                "overall": {
+                    "videos_failed": 0,
+                    "faces_kept": 0,
+                    "voices_kept": 0,
+                    "voice_seconds_kept": 0,
+                }
+            },
+        )
+
+    monkeypatch.setattr(P, "run_collection", fake)
+    src = tmp_path / "S.csv"
+    src.write_text("source,identity\n")
+    for flags, want in ((["--workers", "3"], 3), (["-j", "2"], 2), (["--jobs", "4"], 4), ([], 1)):
+        assert main(["collect", "run", str(src), "-o", str(tmp_path / "o"), *flags]) == 0
+        assert seen[-1] == want, flags
+    assert main(["collect", "run", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--workers" in out and "-j" in out and "--jobs" not in out and "--out" in out

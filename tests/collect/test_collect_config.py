@@ -24,6 +24,9 @@ def test_defaults_and_overrides() -> None:
         ("speech.vad=silero", r"speech.vad: 'silero' is not one of"),
         ("tracking.descriptors_per_track=0", r"descriptors_per_track must be >= 1"),
         ("export.split_ratios=[-1, 1, 1]", r"split_ratios must be >= 0"),
+        ("qc_face.dup_max_dist=2.5", r"dup_max_dist must be in \[0, 1\].*grey levels"),
+        ("qc_voice.max_av_lag_s=3", r"max_av_lag_s must be in \[0, 1\]"),
+        ("identity.min_voice_sim=1.5", r"min_voice_sim must be in \[0, 1\)"),
     ],
 )
 def test_bad_values_name_the_key(override: str, match: str) -> None:
@@ -38,3 +41,5 @@ def test_video_hash_changes_only_with_per_video_settings() -> None:
     # identity clustering and export run after the per-video stage: no redo needed
     assert load_config(CollectConfig, None, ["identity.cluster_max_dist=0.4"]).video_hash() == base
     assert load_config(CollectConfig, None, ["export.split_seed=7"]).video_hash() == base
+    # the voice-consistency threshold is applied per person at the end of the run
+    assert load_config(CollectConfig, None, ["identity.min_voice_sim=0.6"]).video_hash() == base

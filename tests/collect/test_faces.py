@@ -107,11 +107,6 @@ def test_tracker_descriptor_gate() -> None:
     assert len(tr.finish()) == 2
 
 
-def test_mouth_region_is_lower_middle() -> None:
-    y0, y1, x0, x1 = F.mouth_region((100, 100, 200, 200), 0.5, (300, 300))
-    assert (y0, x0, x1) == (81, 62, 87) and 98 <= y1 <= 103
-
-
 def test_unknown_detector_names_the_key() -> None:
     with pytest.raises(
         RegistryError, match=r"unknown face detector 'nope' \(sampling.detector\).*dlib_hog"

@@ -30,15 +30,26 @@ def test_detection_grid_and_downscale(shared_dir: Path) -> None:
     clip = shared_dir / "media" / "grid" / "bbaf2n.mpg"  # 360x288, 25 fps, 75 frames
     frames = list(iter_frames(clip, detect_fps=5.0, max_height=144))
     assert len(frames) == 75
-    sampled = [f for f in frames if f.rgb is not None]
+    sampled = [f for f in frames if f.sampled]
     assert len(sampled) == 15  # every 5th frame at 25 fps
     assert np.allclose(np.diff([f.t for f in sampled]), 0.2, atol=0.02)
     f = sampled[3]
     assert f.grey.shape == (144, 180) and f.scale == 0.5  # factor-2 stride of the luma
-    assert f.rgb is not None and f.rgb.shape == (288, 360, 3) and f.rgb.flags.c_contiguous
+    assert f.rgb is None and f.yuv is not None  # full resolution kept as YUV planes
+    rgb = f.crop(0, 0, f.width, f.height)
+    assert rgb.shape == (288, 360, 3) and rgb.flags.c_contiguous
+    # the crop equals PyAV's (swscale's) conversion of the same frame
+    import av
+
+    with av.open(str(clip)) as c:
+        ref = [fr for i, fr in enumerate(c.decode(video=0)) if i == f.index][0]
+        ref_rgb = ref.to_ndarray(format="rgb24").astype(int)
+    assert np.abs(rgb.astype(int) - ref_rgb).mean() < 1.5
+    part_rgb = f.crop(31, 17, 200, 150)  # odd offsets: chroma phase kept
+    assert np.abs(part_rgb.astype(int) - ref_rgb[17:150, 31:200]).mean() < 1.5
     assert f.small is not None and f.small.shape == (144, 180, 3) and f.small.flags.c_contiguous
     # the grey image is the luma of the RGB frame (BT.601, limited range), subsampled
-    luma = 16 + (65.481 * f.rgb[..., 0] + 128.553 * f.rgb[..., 1] + 24.966 * f.rgb[..., 2]) / 255
+    luma = 16 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255
     assert np.abs(luma[::2, ::2] - f.grey).mean() < 3.0
     part = list(iter_frames(clip, 5.0, 288, start=1.0, end=2.0))
     assert len(part) == 25 and 1.0 - 1e-6 <= part[0].t and part[-1].t < 2.0

@@ -350,10 +350,11 @@ def test_methods_benchmark_runs_on_imported_features(tmp_path: Path) -> None:
     ])  # fmt: skip
     table = run_benchmark(grid, tmp_path / "bench", grid_dir=imp, progress=False)
     assert (tmp_path / "bench" / "benchmark.md").is_file()
-    assert len(table["rows"]) == len(grid.rows)
-    for row in table["rows"]:  # every method: interval above chance, point above gender-only
-        c = row["cells"]["v2f 1:2 U"]
-        assert c["low"] > 0.5 and c["value"] > c["gender_baseline"], (row["name"], c)
+    assert len(table.rows) == len(grid.rows)
+    for row in table.rows:  # every method: interval above chance, point above gender-only
+        c = row.cells["v2f 1:2 U"]
+        assert c.low is not None and c.gender_baseline is not None
+        assert c.low > 0.5 and c.value > c.gender_baseline, (row.name, c)
 
 
 def test_imported_manifest_validates_clean(tmp_path: Path) -> None:

@@ -233,9 +233,9 @@ def test_resume_renders_only_missing_files_and_refuses_other_folders(tmp_path: P
 
 
 def test_loads_through_folder_recipe_and_validates(corpus: Path) -> None:
+    from vfbench.data import validate
     from vfbench.data.manifest import load_manifest
 
-    validate = pytest.importorskip("vfbench.data.validate")
     m = load_manifest(corpus / "manifest")
     assert len(m.identities) == 6 and len(m.voices) == 18 and len(m.faces) == 12
     meta = {

@@ -43,6 +43,8 @@ def test_evaluate_writes_run_and_reuses_trials(make_emb, tmp_path, capsys):
     assert "vfbench evaluation" in out and "1:2 U" in out
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["protocol"]["matching"]["n_trials"] == 300
+    assert res["summary"]["smoke"] is True  # --quick runs are marked as smoke runs
+    assert "Smoke run" in (tmp_path / "run" / "report.md").read_text()
     assert (tmp_path / "run" / "trials.npz").is_file() and (
         tmp_path / "run" / "report.md"
     ).is_file()

@@ -105,6 +105,12 @@ def test_results_record_config_seed_version_and_data_hashes(
     assert names == ["synth", "preprocess", "train", "embed", "evaluate"]
 
 
+def test_quick_demo_report_is_marked_as_a_smoke_run(run_a: Path, result: EvaluationResult) -> None:
+    assert result.summary["smoke"] is True
+    html = (run_a / "report.html").read_text(encoding="utf-8")
+    assert "class='smoke'" in html and html.index("class='smoke'") < html.index("id='headline'")
+
+
 def test_quick_demo_is_quick(run_a: Path) -> None:
     # budget < 60 s on 2 idle cores; generous here since CI machines are shared
     assert float((run_a / "wall_seconds.txt").read_text()) < 240

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as _cx  # type: ignore[no-redef,unused-ignore]
 
 from vfbench import __version__
+from vfbench.cli import _help
 from vfbench.errors import VfbenchError
 
 # Stage modules, in the order they appear in --help. A missing module is skipped so
@@ -75,6 +76,7 @@ def _register_stages() -> None:
         mod.register(app)
 
 
+_help.install()
 _register_stages()
 
 

@@ -28,7 +28,10 @@ def run(
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a config key, e.g. qc_face.min_size=80."
     ),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Videos processed in parallel."),
+    workers: int = typer.Option(
+        1, "--workers", "-j", min=1, help="Videos processed in parallel (worker processes)."
+    ),
+    jobs: int | None = typer.Option(None, "--jobs", hidden=True, help="Old name of --workers."),
 ) -> None:
     """Process every listed video (skipping finished ones) and write collection + summary."""
     from vfbench.collect.config import CollectConfig
@@ -40,7 +43,7 @@ def run(
         sources,
         out,
         cfg,
-        jobs=jobs,
+        workers=jobs if jobs is not None else workers,
         log=typer.echo,
         command="vfbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
@@ -75,7 +78,7 @@ def export(
     directory: Path = typer.Argument(..., help="Collection folder (with review.json if reviewed)."),
     out: Path = typer.Option(..., "--out", "-o", help="Corpus folder to write (folder layout)."),
     seed: int | None = typer.Option(
-        None, "--seed", help="Split seed (default: config export.split_seed)."
+        None, "--seed", help="Split seed.", show_default="config export.split_seed"
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing corpus folder."),
 ) -> None:

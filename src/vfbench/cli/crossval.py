@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         manifest: Path = typer.Argument(..., help="Manifest folder (all identities are used)."),
         cache: Path = typer.Option(..., "--cache", help="Preprocessing cache folder."),
         out: Path = typer.Option(
-            ..., "--out", help="Output folder (folds/, pooled/, crossval.json)."
+            ..., "--out", "-o", help="Output folder (folds/, pooled/, crossval.json)."
         ),
         folds: int = typer.Option(5, "--folds", help="Number of identity-disjoint folds K."),
         seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),

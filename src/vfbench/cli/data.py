@@ -63,7 +63,10 @@ def prepare(
         0.0, "--val-fraction", help="vox-vgg2: fraction of dev identities moved to val."
     ),
     meta: Path | None = typer.Option(
-        None, "--meta", help="Metadata file (default: packaged vox1/vox2 meta; folder: meta.csv)."
+        None,
+        "--meta",
+        help="Metadata file.",
+        show_default="packaged vox1/vox2 meta; folder: meta.csv",
     ),
     no_probe: bool = typer.Option(
         False, "--no-probe", help="Do not read media headers (durations/sizes = 0)."

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
             False, "--quick", help="Smoke-test size (demo_quick.yaml, < 1 min)."
         ),
         config: Path | None = typer.Option(
-            None, "--config", "-c", help="Demo config YAML (default: the packaged demo.yaml)."
+            None, "--config", "-c", help="Demo config YAML.", show_default="the packaged demo.yaml"
         ),
         set_: list[str] = typer.Option(
             [], "--set", help="Override a key: --set train.steps=500 (repeatable)."

@@ -13,9 +13,11 @@ def register(app: typer.Typer) -> None:
         checkpoint: Path = typer.Argument(..., help="Checkpoint (best.pt / last.pt)."),
         manifest: Path = typer.Argument(..., help="Manifest folder."),
         cache: Path = typer.Option(..., "--cache", help="Preprocessing cache folder."),
-        out: Path = typer.Option(..., "--out", help="Output folder for voices.npz, faces.npz."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output folder for voices.npz, faces.npz."
+        ),
         split: str = typer.Option("test", "--split", help="Split to embed."),
-        device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+        device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
     ) -> None:
         """Write DIR/voices.npz and DIR/faces.npz (vfbench Embeddings) for a split."""
         from vfbench.methods import get_method

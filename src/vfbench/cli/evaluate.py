@@ -32,7 +32,10 @@ def evaluate_cmd(
         "tasks they hold unless --set tasks=[...] says otherwise.",
     ),
     list_format: str | None = typer.Option(
-        None, "--list-format", help="Format of --trials lists (default: detected)."
+        None,
+        "--list-format",
+        help="Format of --trials lists.",
+        show_default="detected from the file",
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Do not read or write the parsed-list cache."
@@ -101,6 +104,8 @@ def evaluate_cmd(
         log=lambda msg: con.print(f"[dim]{msg}[/dim]"),
         command="vfbench " + " ".join(sys.argv[1:]),
     )
+    if quick:  # the report says so: a reduced protocol is not a measurement
+        res.summary["smoke"] = True
     if source is not None:  # referenced by path + hash, not copied into the run folder
         res.provenance["trials_source"] = source.to_dict()
     else:

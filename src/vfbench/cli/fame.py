@@ -83,7 +83,9 @@ def prepare_cmd(
         "", "--version", help="v1 (English/Urdu), v2 (Hindi), v3 (German)."
     ),
     languages: list[str] = typer.Option([], "--language", help="Keep only these (repeatable)."),
-    meta: Path | None = typer.Option(None, "--meta", help="meta.csv (default ROOT/meta.csv)."),
+    meta: Path | None = typer.Option(
+        None, "--meta", help="meta.csv.", show_default="ROOT/meta.csv"
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the identity split."),
     no_probe: bool = typer.Option(False, "--no-probe", help="Do not read media headers."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -145,7 +147,9 @@ def lists_cmd(
     manifest: Path = typer.Option(..., "--manifest", help="Manifest folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for lists/ and truth/."),
     split: str = typer.Option("test", "--split", help="Identities to draw trials from."),
-    languages: list[str] = typer.Option([], "--language", help="Languages (default: all)."),
+    languages: list[str] = typer.Option(
+        [], "--language", help="Languages (repeatable).", show_default="all"
+    ),
     n_trials: int = typer.Option(2000, "--trials", help="Trials per language (half positive)."),
     seed: int = typer.Option(0, "--seed", help="Seed (keyed by language)."),
 ) -> None:
@@ -210,7 +214,7 @@ def evaluate_cmd(
     ),
     version: str = typer.Option("v1", "--version", help="Version tag in submission names."),
     raw: bool = typer.Option(
-        False, "--raw", help="L2 on raw embeddings (default: unit-normalised)."
+        False, "--raw", help="L2 on raw embeddings instead of unit-normalised ones."
     ),
     n_boot: int = typer.Option(1000, "--boot", help="Identity-bootstrap replicates."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),

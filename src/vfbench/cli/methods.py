@@ -46,12 +46,17 @@ def list_cmd() -> None:
 def benchmark_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (resumable)."),
     grid: Path = typer.Option(
-        None, "--grid", help="Grid YAML (rows = method configs); default: all six CPU configs."
+        None,
+        "--grid",
+        help="Grid YAML (rows = method configs).",
+        show_default="every CPU method config",
     ),
     set_: list[str] = typer.Option(
         [], "--set", help="Override a grid key, e.g. --set steps=500 (repeatable)."
     ),
-    manifest: Path = typer.Option(None, "--manifest", help="Manifest folder (default: synthetic)."),
+    manifest: Path = typer.Option(
+        None, "--manifest", help="Manifest folder.", show_default="the synthetic corpus"
+    ),
     cache: Path = typer.Option(None, "--cache", help="Preprocessing cache of the manifest."),
     quick: bool = typer.Option(False, "--quick", help="Short training + small protocol."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -94,7 +99,7 @@ def evaluate_cmd(
     trials: Path | None = typer.Option(None, "--trials", help="Score on this trial file."),
     overrides: list[str] = typer.Option([], "--set", help="Protocol override key=value."),
     quick: bool = typer.Option(False, "--quick", help="Small protocol (smoke tests)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N]."),
 ) -> None:
     """Evaluate a checkpoint with its method's own scorer (needed for SVHF / Horiguchi)."""
     import sys

@@ -49,7 +49,7 @@ def run_cmd(
     wait: bool = typer.Option(
         False,
         "--wait",
-        help="If another run is writing OUT, wait for it to finish (default: stop with an error).",
+        help="If another run is writing OUT, wait for it to finish instead of stopping with an error.",
     ),
 ) -> None:
     """Preprocess MANIFEST into the cache OUT (default command; rerun to resume)."""
@@ -99,7 +99,7 @@ def merge_cmd(
 def qc_cmd(
     cache: Path = typer.Argument(..., help="Cache folder."),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder for the report files (default: the cache itself)."
+        None, "--out", "-o", help="Folder for the report files.", show_default="the cache itself"
     ),
 ) -> None:
     """Rewrite qc.json, qc.md and contact_sheet.png of a cache."""

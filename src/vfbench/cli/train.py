@@ -18,12 +18,16 @@ def register(app: typer.Typer) -> None:
             ..., help="Training config YAML (configs/trinet_cpu.yaml ...)."
         ),
         set_: list[str] = typer.Option([], "--set", help="Override a config key: --set steps=500."),
-        out: Path = typer.Option(None, "--out", help="Output folder (default runs/<name>)."),
+        out: Path = typer.Option(
+            None, "--out", "-o", help="Output folder.", show_default="runs/<config name>"
+        ),
         resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
         force: bool = typer.Option(
             False, "--force", help="Replace a previous run in OUT (its checkpoints and logs)."
         ),
-        device: str = typer.Option(None, "--device", help="cpu or cuda (default: config)."),
+        device: str = typer.Option(
+            None, "--device", help="cpu or cuda[:N].", show_default="the config's device, cpu"
+        ),
         quick: bool = typer.Option(False, "--quick", help="Tiny run (smoke test, < 20 s)."),
         ddp: int = typer.Option(0, "--ddp", help="Run N data-parallel processes (torchrun)."),
     ) -> None:

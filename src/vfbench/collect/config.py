@@ -90,8 +90,18 @@ class FaceQC:
     min_sharpness: float = 15.0  # variance of the Laplacian of the grey 112x112 chip
     min_pose: float = 0.5  # frontalness from the 5 landmarks, 0 (profile) .. 1 (frontal)
     min_det_score: float = 0.0  # detector confidence (dlib HOG margin)
-    dup_max_dist: float = 2.5  # mean abs grey difference (0..255) of 32x32 thumbnails
+    # mean abs difference of contrast-normalised 32x32 grey thumbnails (each scaled to zero
+    # mean, unit standard deviation), so dark, flat faces are judged like bright ones
+    dup_max_dist: float = 0.06  # ~ the old 2.5 grey levels at a typical face contrast (sd 40)
     max_per_track: int = 50  # kept faces per track, evenly spread over time
+
+    def validate(self) -> None:
+        if not 0 <= self.dup_max_dist <= 1:
+            raise ValueError(
+                f"dup_max_dist must be in [0, 1] standard deviations of the contrast-normalised "
+                f"thumbnails, got {self.dup_max_dist} (it was in grey levels before issue 17: "
+                "2.5 grey levels is about 0.06)"
+            )
 
 
 @dataclass
@@ -105,7 +115,18 @@ class VoiceQC:
     min_speech_ratio: float = 0.5  # VAD-positive fraction of the segment
     max_other_face_overlap: float = 0.0  # fraction of the segment with >1 face track visible
     min_face_coverage: float = 0.8  # fraction of the segment the speaker's track is visible
-    min_av_corr: float = 0.0  # mouth-motion vs audio-energy correlation; -1 = report only
+    # visible-speaker check (vfbench.collect.active): peak correlation of lip-opening and
+    # speech-envelope changes over lip-audio lags within +-max_av_lag_s; -1 = report only
+    min_av_corr: float = 0.0
+    max_av_lag_s: float = 0.2
+    # a mouth whose opening (in inter-ocular distances) varies less than this is still
+    min_lip_motion: float = 0.005
+
+    def validate(self) -> None:
+        if not 0 <= self.max_av_lag_s <= 1.0:
+            raise ValueError(f"max_av_lag_s must be in [0, 1], got {self.max_av_lag_s}")
+        if not -1 <= self.min_av_corr <= 1:
+            raise ValueError(f"min_av_corr must be in [-1, 1], got {self.min_av_corr}")
 
 
 @dataclass
@@ -113,6 +134,14 @@ class IdentityConfig:
     """Choosing the target person among the face tracks of an identity's videos."""
 
     cluster_max_dist: float = 0.5  # average-linkage distance threshold (128-d dlib space)
+    # voice consistency (vfbench.collect.voice): a kept segment whose speaker embedding has
+    # cosine similarity below this to the person's dominant voice is rejected
+    # ("voice_mismatch"); 0 turns the check off
+    min_voice_sim: float = 0.7
+
+    def validate(self) -> None:
+        if not 0 <= self.min_voice_sim < 1:
+            raise ValueError(f"min_voice_sim must be in [0, 1), got {self.min_voice_sim}")
 
 
 @dataclass

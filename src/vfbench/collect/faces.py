@@ -52,6 +52,8 @@ def _model(name: str) -> Any:
                 import face_recognition_models as frm
             if name == "sp5":
                 _cache[name] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+            elif name == "sp68":
+                _cache[name] = dlib.shape_predictor(frm.pose_predictor_model_location())
             elif name == "rec":
                 _cache[name] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
             else:  # pragma: no cover
@@ -272,8 +274,8 @@ class Track:
     id: int
     shot: int
     samples: list[FaceSample] = field(default_factory=list)
-    motion_t: list[float] = field(default_factory=list)  # frame times (s)
-    motion_v: list[float] = field(default_factory=list)  # mouth-region mean abs diff
+    lip_t: list[float] = field(default_factory=list)  # frame times (s), every decoded frame
+    lip_v: list[float] = field(default_factory=list)  # inner-lip opening (inter-ocular units)
     closed: bool = False
     flushed: bool = False  # QC done, images written and released
     chip_idx: list[int] = field(default_factory=list)  # samples still holding chip150
@@ -405,11 +407,21 @@ class Tracker:
         return self.tracks
 
 
-def mouth_region(box: Box, scale: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Rows/cols (y0, y1, x0, x1) of the mouth area (lower-middle of the box) at ``scale``."""
+def landmarks68(grey: np.ndarray, box: Box, scale: float) -> np.ndarray:
+    """(68, 2) float32 dlib landmarks of the face in ``box`` (full-resolution pixels) fitted
+    on the detection-scale grey image ``grey`` (coordinates at that scale).
+
+    The shape predictor costs ~1 ms per face, so it runs on every decoded frame (lip motion
+    for :func:`vfbench.collect.active.sync_score`) using the track's latest box.
+    """
+    dlib = _dlib()
+    h, w = grey.shape
     x0, y0, x1, y1 = (v * scale for v in box)
-    w, h = x1 - x0, y1 - y0
-    ya, yb = int(y0 + 0.62 * h), int(y1 + 0.05 * h)
-    xa, xb = int(x0 + 0.25 * w), int(x1 - 0.25 * w)
-    H, W = shape
-    return max(0, ya), min(H, max(ya + 2, yb)), max(0, xa), min(W, max(xa + 2, xb))
+    r = dlib.rectangle(
+        int(max(0, round(x0))),
+        int(max(0, round(y0))),
+        int(min(w - 1, round(x1))),
+        int(min(h - 1, round(y1))),
+    )
+    shape = _model("sp68")(grey, r)
+    return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,12 +32,19 @@ import numpy as np
 
 from vfbench.collect import faces as F
 from vfbench.collect import qc as Q
-from vfbench.collect.active import av_correlation
+from vfbench.collect.active import lip_opening, speech_envelope, sync_score
 from vfbench.collect.config import CollectConfig
 from vfbench.collect.identity import dominant_cluster
 from vfbench.collect.sources import IdentityInfo, VideoJob, read_sources
-from vfbench.collect.speech import frame_energy_db, noise_floor_db, segment_stats, speech_segments
-from vfbench.collect.video import iter_frames, prefetch, probe, read_audio
+from vfbench.collect.speech import (
+    frame_energy_db,
+    noise_floor_db,
+    segment_stats,
+    speech_segments,
+    split_at,
+)
+from vfbench.collect.video import Frame, iter_frames, prefetch, probe, read_audio
+from vfbench.collect.voice import dominant_voice, voice_embedding
 from vfbench.config import to_dict
 from vfbench.errors import DataError, VfbenchError
 from vfbench.utils.io import atomic_write_json, atomic_write_text, sha256_file
@@ -181,6 +189,40 @@ def _flush_track(
     return track_rec, face_recs
 
 
+def _face_sample(fr: Frame, d: F.Detection, cfg: CollectConfig) -> F.FaceSample:
+    """Landmarks, aligned chips and the original crop of one detection.
+
+    Only the face's neighbourhood (box + 60 % per side, enough for both alignments and the
+    25 % crop margin) is converted to full-resolution RGB; coordinates stay in frame pixels.
+    """
+    x0, y0, x1, y1 = d.box
+    mx, my = 0.6 * (x1 - x0), 0.6 * (y1 - y0)
+    a, b = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    c = min(fr.width or int(1e9), int(x1 + mx) + 1)
+    e = min(fr.height or int(1e9), int(y1 + my) + 1)
+    if fr.rgb is not None:
+        c, e = min(c, fr.rgb.shape[1]), min(e, fr.rgb.shape[0])
+    region = fr.crop(a, b, c, e)
+    local = (x0 - a, y0 - b, x1 - a, y1 - b)
+    shape = F.landmarks5(region, local)
+    chip150 = F.align_chip(region, shape)
+    pts_local = F.shape_points(shape)
+    chip = F.align_112(region, pts_local, cfg.export.face_size)
+    q = cfg.export.jpeg_quality
+    return F.FaceSample(
+        t=fr.t,
+        box=d.box,
+        score=d.score,
+        points=pts_local + np.array([a, b], np.float32),
+        chip150=chip150,
+        chip_jpg=F.encode_jpg(chip, q),
+        orig_jpg=F.encode_jpg(F.crop_with_margin(region, local), q),
+        thumb=Q.thumb(chip),
+        sharpness=F.sharpness(F.to_grey(chip)),
+        pose=F.pose_score(pts_local),
+    )
+
+
 def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> dict[str, Any]:
     """Process one video into ``vdir`` (media files) and return its ``video.json`` record.
 
@@ -196,6 +238,13 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
         return _failed(job, "no_video_stream", f"{job.path} has no video stream")
     sc, tc, spc = cfg.sampling, cfg.tracking, cfg.speech
     offset = job.start or 0.0
+    if job.start is not None and info.duration > 0 and job.start >= info.duration:
+        return _failed(
+            job,
+            "range_past_end",
+            f"{job.path}: start {job.start:g} s is past the end of the video "
+            f"(duration {info.duration:.2f} s)",
+        )
     detector = F.build_detector(sc.detector, sc.upsample)
     # a track must survive at least one missed sample, whatever the sampling rate
     tracker = F.Tracker(
@@ -236,15 +285,14 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
                     flush_closed()
                     cuts.append(round(fr.t, 3))
                 else:
+                    # lip opening of every open track on every frame (68 landmarks on the
+                    # detection-scale grey image, from the track's latest box)
                     for tr in tracker.active:
-                        y0, y1, x0, x1 = F.mouth_region(tr.last_box, fr.scale, fr.grey.shape)
-                        a = fr.grey[y0:y1, x0:x1].astype(np.int16)
-                        b = prev[y0:y1, x0:x1].astype(np.int16)
-                        if a.size:
-                            tr.motion_t.append(fr.t)
-                            tr.motion_v.append(float(np.abs(a - b).mean()))
+                        pts68 = F.landmarks68(fr.grey, tr.last_box, fr.scale)
+                        tr.lip_t.append(fr.t)
+                        tr.lip_v.append(lip_opening(pts68))
             prev, prev_hist = fr.grey, hist
-            if fr.rgb is None:
+            if not fr.sampled:
                 continue
             assert fr.small is not None
             # full-frame detection every `full_detect_every` samples, after a cut, or when no
@@ -262,27 +310,7 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
                     detector, fr.small, fr.scale, open_boxes, 0.6, sc.max_faces_per_frame
                 )
                 since_full += 1
-            samples = []
-            for d in dets:
-                shape = F.landmarks5(fr.rgb, d.box)
-                chip150 = F.align_chip(fr.rgb, shape)
-                pts = F.shape_points(shape)
-                chip = F.align_112(fr.rgb, pts, cfg.export.face_size)
-                q = cfg.export.jpeg_quality
-                samples.append(
-                    F.FaceSample(
-                        t=fr.t,
-                        box=d.box,
-                        score=d.score,
-                        points=pts,
-                        chip150=chip150,
-                        chip_jpg=F.encode_jpg(chip, q),
-                        orig_jpg=F.encode_jpg(F.crop_with_margin(fr.rgb, d.box), q),
-                        thumb=Q.thumb(chip),
-                        sharpness=F.sharpness(F.to_grey(chip)),
-                        pose=F.pose_score(pts),
-                    )
-                )
+            samples = [_face_sample(fr, d, cfg) for d in dets]
             trs = tracker.update(fr.t, samples)
             flush_closed()
             sampled_t.append(fr.t)
@@ -296,6 +324,13 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
             return _failed(job, "unreadable", f"{job.path}: {exc}")
         raise
     if n_frames == 0:
+        if job.start is not None:
+            return _failed(
+                job,
+                "range_past_end",
+                f"{job.path}: no video frame at or after start {job.start:g} s "
+                f"(duration {info.duration:.2f} s)",
+            )
         return _failed(job, "unreadable", f"{job.path}: no decodable video frame")
     tracks = tracker.finish()
     flush_closed()
@@ -319,9 +354,12 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
     if audio is not None:
         sr = spc.sample_rate
         segs, mask = speech_segments(audio, sr, spc)
+        # a segment crossing a shot cut is split there: each side is judged on its own
+        segs = split_at(segs, [c - offset for c in cuts], spc.min_segment_s)
         floor = noise_floor_db(frame_energy_db(audio, sr, spc.frame_ms))
         if not segs:
             video_reasons.append("no_speech: the voice activity detector found no speech")
+        env = speech_envelope(audio, sr) if segs else np.zeros(0)
         st = np.asarray(sampled_t)
         by_id = {tr.id: tr for tr in tracks}
         for n, seg in enumerate(segs):
@@ -331,19 +369,19 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
             present = [frame_tracks[i] for i in idx]
             ids = sorted({t for p in present for t in p})
             other = float(np.mean([len(p) > 1 for p in present])) if present else 0.0
-            speaker, coverage, corr = None, 0.0, None
+            speaker, coverage, sync = None, 0.0, None
             if ids:
                 counts = {i: sum(i in p for p in present) for i in ids}
                 speaker = max(ids, key=lambda i: (counts[i], -i))
                 coverage = counts[speaker] / len(present)
                 tr = by_id[speaker]
-                corr = av_correlation(
-                    np.asarray(tr.motion_t) - offset,
-                    np.asarray(tr.motion_v),
-                    audio,
-                    sr,
+                sync = sync_score(
+                    np.asarray(tr.lip_t) - offset,
+                    np.asarray(tr.lip_v),
+                    env,
                     seg.start,
                     seg.end,
+                    cfg.qc_voice.max_av_lag_s,
                 )
             rs = Q.voice_reasons(
                 seg.duration,
@@ -353,9 +391,17 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
                 len(ids),
                 other,
                 coverage,
-                corr,
+                sync,
                 cfg.qc_voice,
             )
+            emb = None
+            if len(ids) == 1 and not any(
+                Q.reason_code(r) in ("too_short", "low_speech_ratio") for r in rs
+            ):
+                # the voice print of every single-face segment, for the per-person voice
+                # consistency check at the end of the run (vfbench.collect.voice)
+                i0, i1 = int(seg.start * sr), int(seg.end * sr)
+                emb = voice_embedding(audio[i0:i1], sr)
             name = f"seg{n:03d}.wav"
             rec = {
                 "id": f"{job.key}/voice_{n:03d}",
@@ -370,7 +416,11 @@ def analyse_video(job: VideoJob, cfg: CollectConfig, vdir: Path, rel: str) -> di
                 "other_face_overlap": round(other, 3),
                 "face_coverage": round(coverage, 3),
                 "speaker_track": speaker,
-                "av_corr": None if corr is None else round(corr, 3),
+                "av_corr": None if sync is None else round(sync.corr, 3),
+                "av_lag": None if sync is None else round(sync.lag, 3),
+                "av_z": None if sync is None or sync.z is None else round(sync.z, 2),
+                "lip_motion": None if sync is None else round(sync.lip_std, 4),
+                "voice_embedding": None if emb is None else [round(float(x), 4) for x in emb],
                 "status": "rejected" if rs else "kept",
                 "reasons": rs,
                 "file": None,
@@ -453,6 +503,32 @@ def _process_star(args: tuple[VideoJob, CollectConfig, Path]) -> VideoOutcome:
     return process_video(*args)
 
 
+def _exit_with_parent(parent_pid: int, poll_s: float = 0.5) -> None:
+    """Worker side: end this process as soon as ``parent_pid`` is no longer its parent.
+
+    A killed parent (``kill -9``) cannot tell its pool to stop, and a worker would otherwise
+    go on through its queue for minutes holding a few hundred MB; the orphaned worker is
+    re-parented (to init or a subreaper), which this daemon thread notices within
+    ``poll_s``. The video in progress stays in its ``.partial`` folder and is redone by the
+    next run.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def _worker_init(parent_pid: int) -> None:
+    from vfbench.utils.parallel import limit_worker_threads
+
+    limit_worker_threads()
+    _exit_with_parent(parent_pid)
+
+
 # ---------------------------------------------------------------------------------------
 # whole run
 
@@ -462,14 +538,14 @@ def run_collection(
     out: str | Path,
     cfg: CollectConfig | None = None,
     *,
-    jobs: int = 1,
+    workers: int = 1,
     log: Callable[[str], None] | None = None,
     command: str = "",
 ) -> RunResult:
     """Process every video listed in ``sources`` into ``out`` and build the collection.
 
-    Finished videos (matching ``done.json``) are skipped; ``jobs`` > 1 processes videos in
-    parallel processes. Ends with :func:`finalize` (identity selection + summary).
+    Finished videos (matching ``done.json``) are skipped; ``workers`` > 1 processes videos in
+    parallel processes (which exit by themselves if this process is killed). Ends with :func:`finalize` (identity selection + summary).
     """
     cfg = cfg or CollectConfig()
     out = Path(out)
@@ -501,12 +577,16 @@ def run_collection(
             say(f"{'skipped':<10}{j.key} (done)")
         else:
             todo.append(j)
-    if jobs > 1 and len(todo) > 1:
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        from vfbench.utils.parallel import limit_worker_threads
-
-        with ProcessPoolExecutor(max_workers=jobs, initializer=limit_worker_threads) as ex:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=mp.get_context("spawn"),  # no forked copy of the decode threads
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        ) as ex:
             for o in ex.map(_process_star, [(j, cfg, out) for j in todo]):
                 result.outcomes.append(o)
                 say(f"{o.status:<10}{o.key} {o.seconds:.1f}s {o.detail}")
@@ -602,6 +682,7 @@ def finalize(
                     )
                     s["reasons"] = [*s["reasons"], f"speaker_not_target: {why}"]
                 voices.append(s)
+        _voice_consistency(voices, ident.id, cfg.identity.min_voice_sim)
         identities.append({**asdict(ident), "videos": videos, "faces": faces, "voices": voices})
     collection = {
         "schema_version": SCHEMA_VERSION,
@@ -614,6 +695,39 @@ def finalize(
     atomic_write_json(out / "summary.json", summary)
     atomic_write_text(out / "summary.md", summary_markdown(summary))
     return summary
+
+
+def _voice_consistency(voices: list[dict[str, Any]], identity: str, min_sim: float) -> None:
+    """Check every segment of one person against their dominant voice
+    (:func:`vfbench.collect.voice.dominant_voice`).
+
+    The voice is learnt from every segment with an embedding (the only face on screen was
+    tracked) that is not another person's face (``speaker_not_target``), whatever its other
+    QC results: a time-shifted or noisy clip is still the person's voice. Each such segment
+    gets ``voice_sim``; one below ``min_sim`` gets ``voice_mismatch`` (and is rejected).
+    The embeddings are dropped from the records (they stay in each ``video.json``).
+    """
+    cand, emb = [], []
+    for s in voices:
+        e = s.pop("voice_embedding", None)
+        if e is not None and not any(r.startswith("speaker_not_target") for r in s["reasons"]):
+            cand.append(s)
+            emb.append(e)
+    if not cand:
+        return
+    sims, dom = dominant_voice(
+        np.asarray(emb, np.float32), np.asarray([s["duration"] for s in cand]), min_sim
+    )
+    for s, sim in zip(cand, sims, strict=True):
+        s["voice_sim"] = round(float(sim), 3)
+        if min_sim > 0 and sim < min_sim:
+            s["status"] = "rejected"
+            s["reasons"] = [
+                *s["reasons"],
+                f"voice_mismatch: voice similarity {sim:.2f} to {identity}'s dominant voice "
+                f"({int(dom.sum())} of their {len(cand)} segments) < identity.min_voice_sim "
+                f"{min_sim}: another person's voice (dubbing or a voice-over?)",
+            ]
 
 
 def summarise(collection: dict[str, Any]) -> dict[str, Any]:

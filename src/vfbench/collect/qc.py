@@ -7,8 +7,8 @@ Face codes: ``too_small``, ``blurry``, ``non_frontal``, ``low_det_score``,
 ``near_duplicate``, ``over_track_quota``, ``track_too_short``, ``not_target_identity``.
 Voice codes: ``too_short``, ``too_long``, ``low_snr``, ``clipping``, ``low_speech_ratio``,
 ``no_face_on_screen``, ``multiple_faces``, ``face_coverage_low``, ``not_active_speaker``,
-``speaker_not_target``. Video codes: ``unreadable``, ``no_video_stream``,
-``no_audio_stream``, ``no_speech``, ``no_faces``.
+``speaker_not_target``, ``voice_mismatch``. Video codes: ``unreadable``, ``no_video_stream``,
+``no_audio_stream``, ``no_speech``, ``no_faces``, ``range_past_end``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from vfbench.collect.active import SyncScore
 from vfbench.collect.config import FaceQC, VoiceQC
 
 
@@ -42,16 +43,22 @@ def face_reasons(size: float, sharp: float, pose: float, score: float, qc: FaceQ
 
 
 def thumb(chip: np.ndarray, size: int = 32) -> np.ndarray:
-    """(size, size) float32 grey thumbnail used by near-duplicate removal."""
+    """(size, size) float32 contrast-normalised grey thumbnail for near-duplicate removal:
+    zero mean and unit standard deviation, so a dark or low-contrast face is compared on its
+    structure, not on its few grey levels (a flat image stays all zeros)."""
     from PIL import Image
 
     g = Image.fromarray(chip).convert("L").resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(g, dtype=np.float32)
+    x = np.asarray(g, dtype=np.float32)
+    x = x - x.mean()
+    sd = float(x.std())
+    return x / sd if sd > 1e-3 else x
 
 
 def near_duplicates(thumbs: list[np.ndarray], max_dist: float) -> list[int | None]:
     """For each thumbnail in order, the index of an earlier *kept* one it duplicates, else
-    None (kept). Distance = mean absolute grey difference (0..255)."""
+    None (kept). Distance = mean absolute difference of the (contrast-normalised,
+    :func:`thumb`) thumbnails, in standard deviations."""
     kept: list[int] = []
     out: list[int | None] = []
     for i, t in enumerate(thumbs):
@@ -84,12 +91,13 @@ def voice_reasons(
     n_tracks: int,
     other_overlap: float,
     coverage: float,
-    av_corr: float | None,
+    sync: SyncScore | None,
     qc: VoiceQC,
 ) -> list[str]:
     """Reasons a speech segment fails QC. ``n_tracks``: face tracks seen during it;
     ``other_overlap``: fraction of its sampled frames with more than one face;
-    ``coverage``: fraction with the speaker's track visible."""
+    ``coverage``: fraction with the speaker's track visible; ``sync``: the visible-speaker
+    check of the speaker's track (None = not measurable)."""
     out = []
     if duration < qc.min_duration:
         out.append(f"too_short: {duration:.2f} s < qc_voice.min_duration {qc.min_duration}")
@@ -116,12 +124,22 @@ def voice_reasons(
                 f"face_coverage_low: speaker visible {coverage:.0%} < "
                 f"qc_voice.min_face_coverage {qc.min_face_coverage}"
             )
-        if qc.min_av_corr > -1.0 and (av_corr is None or av_corr < qc.min_av_corr):
-            shown = "n/a" if av_corr is None else f"{av_corr:.2f}"
-            out.append(
-                f"not_active_speaker: mouth/audio correlation {shown} < "
-                f"qc_voice.min_av_corr {qc.min_av_corr}"
-            )
+        if qc.min_av_corr > -1.0:
+            if sync is None:
+                out.append(
+                    "not_active_speaker: lip motion not measurable (no landmarks or a "
+                    "still mouth during the segment)"
+                )
+            elif sync.lip_std < qc.min_lip_motion:
+                out.append(
+                    f"not_active_speaker: the mouth barely moves (lip opening sd "
+                    f"{sync.lip_std:.4f} < qc_voice.min_lip_motion {qc.min_lip_motion})"
+                )
+            elif sync.corr < qc.min_av_corr:
+                out.append(
+                    f"not_active_speaker: lip/speech correlation {sync.corr:.2f} (best lag "
+                    f"{sync.lag:+.2f} s) < qc_voice.min_av_corr {qc.min_av_corr}"
+                )
     return out
 
 

@@ -143,3 +143,20 @@ def segment_stats(
         speech_ratio=round(float(m.mean()) if len(m) else 0.0, 4),
         rms_db=round(level, 2),
     )
+
+
+def split_at(segs: list[Segment], cuts: list[float], min_len_s: float = 0.5) -> list[Segment]:
+    """Split every segment at the shot cuts (seconds, same origin) strictly inside it.
+
+    A segment spanning a cut shows different pictures on each side, so each side must be
+    judged on its own (the speaker may be on screen in one shot only). Pieces shorter than
+    ``min_len_s`` are dropped, as the voice activity detector drops short runs.
+    """
+    out: list[Segment] = []
+    cs = sorted(cuts)
+    for seg in segs:
+        bounds = [seg.start, *[c for c in cs if seg.start < c < seg.end], seg.end]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            if b - a >= min_len_s:
+                out.append(Segment(round(a, 4), round(b, 4)))
+    return out

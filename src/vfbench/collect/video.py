@@ -37,9 +37,12 @@ class VideoInfo:
 class Frame:
     """One decoded frame at time ``t`` (seconds from the start of the file).
 
-    ``grey``: (h, w) uint8 at detection scale; ``rgb``: (H, W, 3) uint8 at full resolution
-    and ``small``: (h, w, 3) uint8 at detection scale, both only for frames on the
-    detection grid (else None); ``scale`` = h / H.
+    ``grey``: (h, w) uint8 at detection scale; ``small``: (h, w, 3) uint8 RGB at detection
+    scale, only for frames on the detection grid (else None); ``scale`` = h / H. The
+    full-resolution picture of a grid frame is kept as its YUV planes (a plain copy, no
+    colour conversion) and converted to RGB only where a face is, by :meth:`crop`: at
+    1080p that saves converting 2 M pixels per sampled frame. ``rgb`` is the full RGB frame
+    only for pixel formats other than 8-bit YUV 4:2:0.
     """
 
     t: float
@@ -48,6 +51,61 @@ class Frame:
     rgb: np.ndarray | None
     scale: float
     small: np.ndarray | None = None
+    yuv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    full_range: bool = False
+    width: int = 0
+    height: int = 0
+
+    @property
+    def sampled(self) -> bool:
+        """True on the detection grid (full-resolution pixels available)."""
+        return self.small is not None
+
+    def crop(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """(y1 - y0, x1 - x0, 3) uint8 RGB of the full-resolution region, clipped to the
+        frame (pass clipped coordinates to keep the offset exact)."""
+        if self.rgb is not None:
+            return np.ascontiguousarray(self.rgb[y0:y1, x0:x1])
+        if self.yuv is None:
+            raise ValueError("frame is not on the detection grid: no full-resolution pixels")
+        return yuv420_to_rgb(*self.yuv, x0, y0, x1, y1, full_range=self.full_range)
+
+
+def yuv420_to_rgb(
+    y: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    x0: int,
+    y0: int,
+    x1: int,
+    y1: int,
+    full_range: bool = False,
+) -> np.ndarray:
+    """RGB uint8 of the region ``[y0:y1, x0:x1]`` of an 8-bit YUV 4:2:0 picture (BT.601, as
+    swscale converts untagged video; chroma upsampled by repetition). ``y`` (H, W), ``u``
+    and ``v`` (ceil(H/2), ceil(W/2)).
+
+    Done by PIL in C: limited-range samples are stretched to full range by a lookup table,
+    then PIL's JFIF YCbCr -> RGB (the BT.601 matrix) converts.
+    """
+    from PIL import Image
+
+    yy = Image.fromarray(np.ascontiguousarray(y[y0:y1, x0:x1]))
+    cy0, cx0 = y0 // 2, x0 // 2
+    uu = Image.fromarray(np.ascontiguousarray(u[cy0 : (y1 + 1) // 2, cx0 : (x1 + 1) // 2]))
+    vv = Image.fromarray(np.ascontiguousarray(v[cy0 : (y1 + 1) // 2, cx0 : (x1 + 1) // 2]))
+    if not full_range:
+        yy = yy.point(_LUT_Y)
+        uu, vv = uu.point(_LUT_C), vv.point(_LUT_C)
+    w, h = yy.size
+    box = (x0 % 2, y0 % 2, x0 % 2 + w, y0 % 2 + h)
+    uu = uu.resize((2 * uu.size[0], 2 * uu.size[1]), Image.Resampling.NEAREST).crop(box)
+    vv = vv.resize((2 * vv.size[0], 2 * vv.size[1]), Image.Resampling.NEAREST).crop(box)
+    return np.asarray(Image.merge("YCbCr", (yy, uu, vv)).convert("RGB"))
+
+
+_LUT_Y = [min(255, max(0, round((i - 16) * 255 / 219))) for i in range(256)]
+_LUT_C = [min(255, max(0, round((i - 128) * 255 / 224 + 128))) for i in range(256)]
 
 
 def _open(path: str | Path) -> Any:
@@ -129,6 +187,13 @@ def read_audio(
 
 
 _LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"}
+_YUV420 = {"yuv420p", "yuvj420p"}
+
+
+def _plane(fr: Any, i: int, h: int, w: int) -> np.ndarray:
+    """Copy of plane ``i`` of a decoded frame as (h, w) uint8 (row padding dropped)."""
+    p = fr.planes[i]
+    return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:h, :w].copy()
 
 
 def _grey(fr: Any, k: int, size: tuple[int, int]) -> np.ndarray:
@@ -206,7 +271,9 @@ def iter_frames(
 
     A frame is on the detection grid when it is the first at or after each multiple of
     ``1 / detect_fps`` seconds. Frames are downscaled by the smallest integer factor that
-    brings their height to ``max_height`` or less (720p -> 360p, 1080p -> 360p, 480p -> 240p). Raises :class:`DataError` if the file has no video stream.
+    brings their shorter side to ``max_height`` or less (720p -> 360p, 1080p -> 360p,
+    480p -> 240p, portrait 1080x1920 -> 360x640). Raises :class:`DataError` if the file has
+    no video stream.
     """
     import av
 
@@ -244,17 +311,72 @@ def iter_frames(
                 if small is None:
                     # downscale by the smallest integer factor k reaching <= max_height, so
                     # the grey image is a plain stride of the luma plane (no resampling)
-                    k = max(1, math.ceil(fr.height / max_height))
+                    k = max(1, math.ceil(min(fr.height, fr.width) / max_height))
                     small = (-(-fr.width // k), -(-fr.height // k))
                 grey = _grey(fr, k, small)
-                rgb = sm = None
+                rgb = sm = yuv = None
                 if t + 1e-6 >= next_t:
-                    rgb = np.ascontiguousarray(fr.to_ndarray(format="rgb24"))
+                    if fr.format.name in _YUV420:
+                        h2, w2 = (fr.height + 1) // 2, (fr.width + 1) // 2
+                        yuv = (
+                            _plane(fr, 0, fr.height, fr.width),
+                            _plane(fr, 1, h2, w2),
+                            _plane(fr, 2, h2, w2),
+                        )
+                    else:
+                        rgb = np.ascontiguousarray(fr.to_ndarray(format="rgb24"))
                     sm = np.ascontiguousarray(
                         fr.reformat(width=small[0], height=small[1], format="rgb24").to_ndarray()
                     )
                     next_t = next_t + step * max(1, math.floor((t - next_t) / step) + 1)
                 yield Frame(
-                    t=t, index=index, grey=grey, rgb=rgb, scale=small[1] / fr.height, small=sm
+                    t=t,
+                    index=index,
+                    grey=grey,
+                    rgb=rgb,
+                    scale=small[1] / fr.height,
+                    small=sm,
+                    yuv=yuv,
+                    full_range=fr.format.name == "yuvj420p",
+                    width=fr.width,
+                    height=fr.height,
                 )
                 index += 1
+
+
+def remux_with_audio(
+    video: str | Path, audio: np.ndarray, sample_rate: int, out: str | Path
+) -> Path:
+    """Write ``out`` (Matroska) with the video stream of ``video`` copied bit for bit and
+    ``audio`` (mono float32 in [-1, 1], time 0 = the video's time 0) as its only sound.
+
+    Builds the dubbed (another person's voice) and time-shifted clips the speaker-check
+    tests and benchmark need without re-encoding the pictures.
+    """
+    from fractions import Fraction
+
+    import av
+
+    with _open(video) as src, av.open(str(out), "w", format="matroska") as dst:
+        if not src.streams.video:
+            raise DataError(f"{video}: no video stream")
+        vin = src.streams.video[0]
+        vout = dst.add_stream_from_template(vin)
+        aout = dst.add_stream("aac", rate=sample_rate)
+        aout.layout = "mono"
+        for pkt in src.demux(vin):
+            if pkt.dts is None:
+                continue
+            pkt.stream = vout
+            dst.mux(pkt)
+        pcm = np.clip(audio, -1.0, 1.0).astype(np.float32)
+        for k in range(0, len(pcm), 1024):
+            fr = av.AudioFrame.from_ndarray(
+                pcm[k : k + 1024].reshape(1, -1), format="flt", layout="mono"
+            )
+            fr.sample_rate, fr.pts, fr.time_base = sample_rate, k, Fraction(1, sample_rate)
+            for p in aout.encode(fr):
+                dst.mux(p)
+        for p in aout.encode():
+            dst.mux(p)
+    return Path(out)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vfbench.errors import DataError
-from vfbench.utils.io import input_file_problem
+from vfbench.utils.io import input_file_stat
 from vfbench.utils.progress import progress_bar
 
 AUDIO_EXTS: frozenset[str] = frozenset(
@@ -112,10 +112,10 @@ def probe_image(path: str | Path) -> tuple[int, int]:
 
 
 def _check_nonempty(p: Path) -> None:
-    why = input_file_problem(p, MAX_MEDIA_BYTES)
-    if why:
+    st, why = input_file_stat(p, MAX_MEDIA_BYTES)
+    if why or st is None:
         raise DataError(f"{p}: {why}")
-    if p.stat().st_size == 0:
+    if st.st_size == 0:
         raise DataError(f"{p}: empty file (0 bytes)")
 
 

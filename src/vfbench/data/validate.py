@@ -74,7 +74,7 @@ from vfbench.data.media import (
     probe_image,
 )
 from vfbench.errors import DataError
-from vfbench.utils.io import input_file_problem
+from vfbench.utils.io import input_file_stat
 from vfbench.utils.progress import progress_bar
 
 ERROR = "error"
@@ -387,13 +387,13 @@ def _check_extra_columns(m: Manifest, c: _Collector) -> None:
         )
 
 
-def _file_key(root: Path | None, rel: str) -> tuple[Any, ...]:
+def _file_key(root: str | None, rel: str) -> tuple[Any, ...]:
     """What makes two item paths the same file: (device, inode) when it exists, else the
     normalised path (lexical)."""
     norm = posixpath.normpath(rel.replace("\\", "/"))
     if root is not None and not _escapes(rel):
         try:
-            st = os.stat(Path(root) / norm)
+            st = os.stat(os.path.join(root, norm))
             return ("inode", st.st_dev, st.st_ino)
         except OSError:
             pass
@@ -434,11 +434,13 @@ def _check_shared_files(
 
 
 def _stat_keys(root: Path | None, paths: Sequence[str]) -> list[tuple[Any, ...]]:
-    """:func:`_file_key` of every path (threads: stat waits on the disk, not the CPU)."""
-    if root is None or len(paths) < 256:
-        return [_file_key(root, p) for p in paths]
+    """:func:`_file_key` of every path; on threads for big tables (a cold network file
+    system waits on each stat), in a loop otherwise (a warm stat costs microseconds)."""
+    r = None if root is None else os.fspath(root)
+    if r is None or len(paths) < 4096:
+        return [_file_key(r, p) for p in paths]
     with ThreadPoolExecutor(max_workers=default_workers()) as pool:
-        return list(pool.map(lambda p: _file_key(root, p), paths, chunksize=256))
+        return list(pool.map(lambda p: _file_key(r, p), paths, chunksize=1024))
 
 
 def _check_sessions(
@@ -471,11 +473,15 @@ def _check_sessions(
 
 def _media_check(path: Path, kind: str) -> tuple[str, str, tuple[float, int] | None]:
     """(code or "", message, probed values) for one file."""
-    why = input_file_problem(path, MAX_MEDIA_BYTES)
-    if why:
-        code = "media_missing" if why.startswith("file not found") else "media_unreadable"
+    st, why = input_file_stat(path, MAX_MEDIA_BYTES)
+    if why or st is None:
+        code = (
+            "media_missing"
+            if st is None and why and why.startswith("file not found")
+            else "media_unreadable"
+        )
         return code, f"{path}: {why}", None
-    if os.stat(path).st_size == 0:
+    if st.st_size == 0:
         return "media_empty", f"{path}: empty file (0 bytes)", None
     try:
         vals = probe_audio(path) if kind == "audio" else probe_image(path)

@@ -51,6 +51,8 @@ class DemoConfig:
         split: the identities that are embedded and evaluated (never seen in training).
         oracle: also score every trial with the synthetic corpus' Bayes-optimal rule
             (the ceiling; needs the corpus' ``traits.csv``).
+        smoke: the run is a smoke test (``demo_quick.yaml``): its report carries a banner
+            saying its figures are not a measurement.
     """
 
     seed: int = 0
@@ -60,6 +62,7 @@ class DemoConfig:
     checkpoint: str = "best"
     split: str = "test"
     oracle: bool = True
+    smoke: bool = False
     synth: SynthConfig = field(default_factory=SynthConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

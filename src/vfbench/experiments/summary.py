@@ -444,6 +444,7 @@ def build_report(
     res.summary = {
         **res.summary,
         "title": "vfbench demo: TriNet on the synthetic voice-face corpus",
+        "smoke": bool(getattr(cfg, "smoke", False)),
         "tables": tables,
         "demo": {
             "headline": heads,

@@ -1,9 +1,11 @@
-"""Plots of an evaluation (matplotlib, Agg backend; PNG and/or SVG).
+"""Plots of an evaluation (matplotlib, Agg backend; PNG and/or SVG). Every axis that
+holds a rate (accuracy, AUC, mAP, TPR/FPR) is in percent, as in the tables.
 
 * ``1ton``: 1:n matching accuracy vs n with intervals and the chance curve (paper Fig. 4a);
 * ``ci_vs_ids``: repeated random test sets, mean and t-interval vs number of identities
   (paper Fig. 4b);
-* ``joint``: joint matching accuracy vs m (paper Table 3 as curves);
+* ``joint``: joint matching accuracy vs m (paper Table 3 as curves), intervals as
+  error bars side by side (overlapping bands would hide each other);
 * ``roc``: verification ROC per direction.
 
 matplotlib is imported inside the functions so importing :mod:`vfbench.report` stays cheap.
@@ -20,10 +22,43 @@ from vfbench.utils.io import atomic_write_bytes
 PLOT_KINDS = ("1ton", "ci_vs_ids", "joint", "roc")
 TITLES = {
     "1ton": "1:n matching (paper Fig. 4a)",
-    "ci_vs_ids": "Repeated test sets (Fig. 4b): mean, t-interval (band), one set +-1.96 sd",
+    "ci_vs_ids": "Repeated test sets (paper Fig. 4b)",
     "joint": "Joint 1:2 matching on mean embeddings (paper Table 3)",
     "roc": "Verification ROC",
 }
+DIRECTIONS = {"v2f": "voice→face", "f2v": "face→voice"}
+_DIR_ASCII = {"v2f": "voice->face", "f2v": "face->voice"}
+
+
+def caption(name: str, curves: list[Curve]) -> str:
+    """A reader's caption for one plot group (no internal names)."""
+    kind = curves[0].kind
+    order = {"v2f": 0, "f2v": 1}
+    dirs = sorted(
+        {str(c.params.get("direction", "")) for c in curves} - {""},
+        key=lambda d: (order.get(d, 2), d),
+    )
+    where = ", ".join(DIRECTIONS.get(d, d) for d in dirs)
+    if kind == "1ton":
+        return f"1:n matching accuracy vs number of candidates n, {where}; bands: 95% interval; dotted: chance 1/n (paper Fig. 4a)."
+    if kind == "roc":
+        return f"Verification ROC, {where}; AUC in the legend; dotted: chance."
+    if kind == "joint":
+        return (
+            f"Joint 1:2 matching, {where}: accuracy vs the number m of voices and/or faces "
+            "averaged per identity; bars: 95% interval (paper Table 3)."
+        )
+    if kind == "ci_vs_ids":
+        task = str(curves[0].params.get("task", "")) or name
+        return (
+            f"Repeated random test sets, {task}: mean over sets vs test identities per set; "
+            "band: t-interval of the mean; dashed: one set's spread (mean ± 1.96 sd) (paper Fig. 4b)."
+        )
+    return TITLES.get(kind, name)
+
+
+def _pct(v: Any) -> list[float]:
+    return [100.0 * float(x) for x in v]
 
 
 def _figure(kind: str, curves: list[Curve]) -> Any:
@@ -33,38 +68,71 @@ def _figure(kind: str, curves: list[Curve]) -> Any:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    for c in curves:
+    n_series = len(curves)
+    for k, c in enumerate(curves):
+        d = str(c.params.get("direction", ""))
         label = c.name
         if kind == "roc":
-            label = f"{c.params.get('direction', '')} AUC={100 * c.params.get('auc', float('nan')):.2f}%"
-        (line,) = ax.plot(c.x, c.y, marker="o" if kind != "roc" else None, ms=3, label=label)
+            label = f"{_DIR_ASCII.get(d, d)}  AUC {100 * c.params.get('auc', float('nan')):.1f}%"
+        elif kind == "1ton":
+            label = _DIR_ASCII.get(d, d) or c.name
+        elif kind == "joint":
+            label = str(c.params.get("series", c.name))
+        elif kind == "ci_vs_ids":
+            label = _DIR_ASCII.get(d, d) or c.name
+        x = list(c.x) if kind != "roc" else _pct(c.x)
+        y = _pct(c.y)
+        if kind == "joint":
+            # dodge the series so their error bars do not overlap
+            off = (k - (n_series - 1) / 2) * 0.06
+            xs = [v + off for v in x]
+            if c.low is not None and c.high is not None:
+                lo, hi = _pct(c.low), _pct(c.high)
+                err = [
+                    [yy - a for yy, a in zip(y, lo, strict=True)],
+                    [b - yy for yy, b in zip(y, hi, strict=True)],
+                ]
+                ax.errorbar(xs, y, yerr=err, marker="o", ms=3, capsize=3, lw=1.2, label=label)
+            else:
+                ax.plot(xs, y, marker="o", ms=3, label=label)
+            continue
+        (line,) = ax.plot(x, y, marker="o" if kind != "roc" else None, ms=3, label=label)
         if c.low is not None and c.high is not None:
-            ax.fill_between(c.x, c.low, c.high, alpha=0.2, color=line.get_color())
+            ax.fill_between(x, _pct(c.low), _pct(c.high), alpha=0.18, color=line.get_color())
         if kind == "ci_vs_ids" and c.params.get("std"):
             sd = c.params["std"]
             for sign in (-1, 1):
                 ax.plot(
-                    c.x,
-                    [y + sign * 1.96 * s for y, s in zip(c.y, sd, strict=True)],
+                    x,
+                    [yy + sign * 196.0 * s for yy, s in zip(y, sd, strict=True)],
                     ls="--",
                     lw=0.8,
                     color=line.get_color(),
                 )
         if kind == "1ton" and "chance" in c.params:
-            ax.plot(c.x, c.params["chance"], ls=":", color="grey")
+            ax.plot(x, _pct(c.params["chance"]), ls=":", color="grey")
     if kind == "roc":
-        ax.plot([0, 1], [0, 1], ls=":", color="grey", label="chance")
+        ax.plot([0, 100], [0, 100], ls=":", color="grey", label="chance")
     if kind == "1ton":
         ax.plot([], [], ls=":", color="grey", label="chance 1/n")
+        ax.set_xticks(sorted({int(v) for c in curves for v in c.x}))
+    if kind == "joint":
+        ax.set_xticks(sorted({int(v) for c in curves for v in c.x}))
     if kind == "ci_vs_ids":
         ax.set_xscale("log")
         ticks = sorted({x for c in curves for x in c.x})
         ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
         ax.minorticks_off()
-        ax.plot([], [], ls="--", color="grey", label="one test set: mean +- 1.96 sd")
-    ax.set_xlabel(curves[0].x_label)
-    ax.set_ylabel(curves[0].y_label)
-    ax.set_title(TITLES.get(kind, kind), fontsize=10)
+        ax.plot([], [], ls="--", color="grey", label="one test set: mean ± 1.96 sd")
+    ax.set_xlabel(curves[0].x_label + (" (%)" if kind == "roc" else ""))
+    ax.set_ylabel(curves[0].y_label + " (%)")
+    title = TITLES.get(kind, kind)
+    if kind == "ci_vs_ids" and curves[0].params.get("task"):
+        title = f"{title}: {curves[0].params['task']}"
+    if kind == "joint" and curves[0].params.get("direction"):
+        d = str(curves[0].params["direction"])
+        title = f"Joint 1:2 matching, {_DIR_ASCII.get(d, d)}"
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -117,6 +117,90 @@ def extra_tables(res: EvaluationResult) -> list[dict[str, Any]]:
     return out
 
 
+SMOKE_TEXT = (
+    "Smoke run: a reduced protocol and/or a tiny training budget meant to check that the "
+    "pipeline runs, not to measure a model. Do not quote these figures."
+)
+
+
+def is_smoke(res: EvaluationResult) -> bool:
+    """True for quick/smoke runs (``vfbench demo --quick``, ``evaluate --quick``)."""
+    s = res.summary
+    demo = s.get("demo") if isinstance(s.get("demo"), dict) else {}
+    return bool(s.get("smoke") or res.protocol.get("smoke") or (demo or {}).get("quick"))
+
+
+def _find_one(
+    res: EvaluationResult, task: str, direction: str, setting: str, name: str
+) -> Metric | None:
+    for m in res.metrics:
+        if (
+            m.group == "all"
+            and m.task == task
+            and m.direction == direction
+            and m.setting == setting
+            and m.name == name
+        ):
+            return m
+    return None
+
+
+HEADLINE_HEADERS = ["figure", "value", "95% CI", "chance", "gender-only"]
+
+
+def headline_table(res: EvaluationResult) -> dict[str, Any] | None:
+    """The first-screen table: the producer's ``Headline`` table when it stored one (the
+    demo adds the oracle ceiling), else the key figure of each task and direction."""
+    for t in extra_tables(res):
+        if str(t.get("title", "")).lower().startswith("headline"):
+            return t
+    rows: list[list[str]] = []
+    label = {"v2f": "voice→face", "f2v": "face→voice"}
+    for d in ("v2f", "f2v"):
+        ns = sorted(
+            {
+                int(m.params.get("n", 0))
+                for m in res.metrics
+                if m.task == "match" and m.direction == d and m.params.get("constraint") == "U"
+            }
+        )
+        wanted = [("match", "1:2 U", "accuracy", "1:2 matching, any distractor")]
+        wanted.append(("match", "1:2 G", "accuracy", "1:2 matching, same-gender distractor"))
+        if ns and ns[-1] > 2:
+            wanted.append(("match", f"1:{ns[-1]} U", "accuracy", f"1:{ns[-1]} matching"))
+        wanted.append(("verify", "pairs U", "auc", "verification AUC"))
+        wanted.append(("verify", "pairs U", "eer", "verification EER (lower is better)"))
+        paper = [
+            m.setting
+            for m in res.metrics
+            if m.task == "retrieve" and m.direction == d and m.name == "mAP"
+        ]
+        if paper:
+            wanted.append(("retrieve", paper[0], "mAP", f"retrieval mAP ({paper[0]})"))
+        for task, setting, name, text in wanted:
+            m = _find_one(res, task, d, setting, name)
+            if m is None:
+                continue
+            rows.append(
+                [
+                    f"{text}, {label[d]}",
+                    pct(m.value),
+                    interval_str(m),
+                    pct(m.chance),
+                    pct(m.gender_baseline),
+                ]
+            )
+    if not rows:
+        return None
+    return {
+        "title": "Headline",
+        "note": "value and 95% interval in %; the interval is the row's preferred one "
+        "(identity-level bootstrap where available).",
+        "headers": HEADLINE_HEADERS,
+        "rows": rows,
+    }
+
+
 def to_markdown(res: EvaluationResult, groups: bool = True) -> str:
     """A Markdown report: headline table, subgroup table, repeated sets, warnings, provenance."""
     out = io.StringIO()
@@ -133,6 +217,8 @@ def to_markdown(res: EvaluationResult, groups: bool = True) -> str:
             f"{s.get('n_faces', '?')} faces; scorer {s.get('scorer', '?')}; gender known: "
             f"{s.get('gender_known', False)}.\n\n"
         )
+    if is_smoke(res):
+        out.write(f"> **{SMOKE_TEXT}**\n\n")
     out.write(anchors_note(res).replace("\n", "  \n") + "\n\n")
     for t in extra_tables(res):
         out.write(f"## {t.get('title', '')}\n\n" + (f"{t['note']}\n\n" if t.get("note") else ""))

@@ -228,25 +228,32 @@ def exclusive_lock(
         os.close(fd)  # releases the lock
 
 
-def input_file_problem(path: str | Path, max_bytes: int | None = None) -> str | None:
-    """Why ``path`` cannot be read as an input file, or None: the one place these messages
-    are worded ("file not found", "is a directory, not a file", "too large ...")."""
-    p = Path(path)
+def input_file_stat(
+    path: str | Path, max_bytes: int | None = None
+) -> tuple[os.stat_result | None, str | None]:
+    """``(stat, None)`` for a readable input file, else ``(stat or None, why not)``: the one
+    place these messages are worded ("file not found", "is a directory, not a file",
+    "too large ...")."""
     try:
-        st = p.stat()
+        st = os.stat(path)
     except FileNotFoundError:
-        return "file not found"
+        return None, "file not found"
     except NotADirectoryError:
-        return "file not found (a parent in the path is a file)"
+        return None, "file not found (a parent in the path is a file)"
     except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
+        return None, f"cannot read ({exc.strerror or exc})"
     if stat.S_ISDIR(st.st_mode):
-        return "is a directory, not a file"
+        return st, "is a directory, not a file"
     if not stat.S_ISREG(st.st_mode):
-        return "is not a regular file"
+        return st, "is not a regular file"
     if max_bytes is not None and st.st_size > max_bytes:
-        return f"too large ({st.st_size:,} bytes; the limit is {max_bytes:,})"
-    return None
+        return st, f"too large ({st.st_size:,} bytes; the limit is {max_bytes:,})"
+    return st, None
+
+
+def input_file_problem(path: str | Path, max_bytes: int | None = None) -> str | None:
+    """Why ``path`` cannot be read as an input file, or None (see :func:`input_file_stat`)."""
+    return input_file_stat(path, max_bytes)[1]
 
 
 _BOMS = (

@@ -4,10 +4,11 @@
   const help = document.getElementById("help");
   document.getElementById("help-toggle").addEventListener("click", () => { help.hidden = !help.hidden; });
 
+  const token = document.querySelector('meta[name="review-token"]').content;
   async function post(kind, id, decision) {
     const r = await fetch("/api/decision", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Review-Token": token },
       body: JSON.stringify({ kind: kind, id: id, decision: decision }),
     });
     if (!r.ok) { const e = await r.json().catch(() => ({})); alert("not saved: " + (e.error || r.status)); return false; }

@@ -1,0 +1,103 @@
+"""House style for ``--help`` pages, applied once to typer's renderer.
+
+typer 0.29 prints a type tag beside every parameter (``<bool>`` even beside ``--help``,
+``<path>``, ``<list[str]>``), writes required arguments as ``{config}`` in the usage line
+and lays the help text out as rich ``Columns``, which cut a long unbroken token (a CSV
+header, a path) with an ellipsis. A well-kept CLI (git, pip, pytest) shows no type on
+flags, upper-case metavars (``CONFIG``, ``PATH``, ``N``) and never truncates. These
+patches change presentation only: parsing is untouched.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from rich.columns import Columns
+from rich.text import Text
+from typer import core as _core
+from typer import rich_utils as _ru
+
+_TYPE_WORDS = {"int": "N", "float": "X", "str": "TEXT", "bool": "BOOL"}
+
+
+def _metavar(param: Any) -> str | None:
+    """Metavar of an option's value: None for flags, else an upper-case word."""
+    if getattr(param, "is_flag", False) or getattr(param, "is_bool_flag", False):
+        return None
+    if param.metavar is not None:
+        return str(param.metavar)
+    if "--set" in param.opts:
+        return "KEY=VALUE"
+    desc = param.type_descriptor
+    if desc.is_choice:
+        choices = [str(getattr(c, "value", c)) for c in desc.choices or ()]
+        word = "[" + "|".join(choices) + "]"
+    elif desc.is_path:
+        word = "DIR" if str(desc.path_type).lower().startswith("dir") else "PATH"
+    else:
+        ann = desc.annotation
+        if typing.get_origin(ann) is list:
+            (ann,) = typing.get_args(ann)
+        name = getattr(ann, "__name__", str(ann))
+        word = _TYPE_WORDS.get(name, name.upper())
+    return word  # repeatable options say so in their help
+
+
+def _option_type(self: Any, ctx: Any) -> str | None:
+    return _metavar(self)
+
+
+def _argument_name(self: Any) -> str:
+    return str(self.metavar) if self.metavar is not None else str(self.name).upper()
+
+
+def _argument_type(self: Any, ctx: Any) -> str | None:
+    return None  # the upper-case name already says what it is
+
+
+def _usage_name(self: Any) -> str:
+    name = _argument_name(self)
+    if not self.required:
+        name = f"[{name}]"
+    if self.nargs != 1:
+        name += "..."
+    return name
+
+
+_orig_param_help = _ru._get_parameter_help
+_orig_default_string = _core._get_default_string
+
+
+def _default_string(obj: Any, **kwargs: Any) -> str:
+    # typer wraps a textual default in parentheses ("[default: (runs/<name>)]"); a value
+    # default has none: write both the same way.
+    if kwargs.get("show_default_is_str"):
+        return str(obj.show_default)
+    return str(_orig_default_string(obj, **kwargs))
+
+
+def _param_help(**kwargs: Any) -> Any:
+    out = _orig_param_help(**kwargs)
+    if isinstance(out, Columns):
+        # One text that folds long tokens instead of cutting them with an ellipsis.
+        text = Text(overflow="fold")
+        for i, part in enumerate(out.renderables):
+            if i:
+                text.append(" ")
+            text.append(part if isinstance(part, Text) else Text(str(part)))
+        return text
+    return out
+
+
+def install() -> None:
+    """Apply the house style (idempotent)."""
+    if getattr(_core, "_vfbench_help", False):
+        return
+    _core.TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
+    _core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
+    _core.TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
+    _core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
+    _ru._get_parameter_help = _param_help
+    _core._get_default_string = _default_string
+    _core._vfbench_help = True  # type: ignore[attr-defined]
