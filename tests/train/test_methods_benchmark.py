@@ -46,7 +46,8 @@ def bench(
 def test_every_method_is_a_row_on_the_same_trials(bench: Any) -> None:
     out, _, table, said = bench
     names = [r["name"] for r in table["rows"]]
-    assert names == ["TriNet", "SVHF", "DIMNet-IG", "PINs", "Kim", "Horiguchi"]
+    assert names == ["TriNet", "SVHF", "DIMNet-IG", "PINs", "Kim", "Horiguchi", "FOP", "CMPC",
+                     "SSNet", "FV-CME", "LAFV", "Self-Lifting", "CAE", "BarlowTwins"]  # fmt: skip
     hashes = {
         json.loads((out / "rows" / n / "result" / "results.json").read_text())["trials_hash"]
         for n in names
@@ -57,6 +58,7 @@ def test_every_method_is_a_row_on_the_same_trials(bench: Any) -> None:
     assert methods["SVHF"] == ("svhf", "pair_matcher")
     assert methods["Horiguchi"] == ("horiguchi", "pair_matcher")
     assert methods["Kim"] == ("kim", "l2") and methods["TriNet"] == ("trinet", "cosine")
+    assert methods["LAFV"] == ("lafv", "l2") and methods["FV-CME"] == ("fv_cme", "inner_product")
     assert all("training" in s for s in said if s.startswith("TriNet:") and "trained" not in s)
 
 
@@ -118,7 +120,7 @@ def test_rerun_skips_finished_rows(bench: Any) -> None:
     again = run_benchmark(
         load_grid(None, TINY), out, data=data, progress=False, say=said.append
     ).to_dict()
-    assert sum("done already" in s for s in said) == 6
+    assert sum("done already" in s for s in said) == len(table["rows"]) == 14
     assert not any("training" in s for s in said)
     assert again["rows"][2]["cells"] == table["rows"][2]["cells"]
     # change one row's config: only that row reruns, on the same trials

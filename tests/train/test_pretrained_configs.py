@@ -37,6 +37,6 @@ def test_benchmark_grid_lists_every_pretrained_row(repo_dir: Path) -> None:
         (repo_dir / "configs" / "methods" / "benchmark_pretrained.yaml").read_text()
     )
     rows = {r["name"]: r["config"] for r in grid["rows"]}
-    assert grid["baseline"] == "TriNet" and len(rows) == 6
+    assert grid["baseline"] == "TriNet" and len(rows) == 14
     for ref in rows.values():
         assert (repo_dir / "configs" / ref).is_file() and ref.endswith("_pretrained.yaml")

@@ -117,6 +117,14 @@ def _default_rows() -> list[RowSpec]:
         RowSpec("PINs", "methods/pins_cpu.yaml"),
         RowSpec("Kim", "methods/kim_cpu.yaml"),
         RowSpec("Horiguchi", "methods/horiguchi_cpu.yaml"),
+        RowSpec("FOP", "methods/fop_cpu.yaml"),
+        RowSpec("CMPC", "methods/cmpc_cpu.yaml"),
+        RowSpec("SSNet", "methods/ssnet_cpu.yaml"),
+        RowSpec("FV-CME", "methods/fv_cme_cpu.yaml"),
+        RowSpec("LAFV", "methods/lafv_cpu.yaml"),
+        RowSpec("Self-Lifting", "methods/self_lifting_cpu.yaml"),
+        RowSpec("CAE", "methods/cae_cpu.yaml"),
+        RowSpec("BarlowTwins", "methods/barlow_twins_cpu.yaml"),
     ]
 
 

@@ -27,6 +27,14 @@ METHOD_MODULES: tuple[str, ...] = (
     "vfbench.methods.pins",
     "vfbench.methods.kim",
     "vfbench.methods.horiguchi",
+    "vfbench.methods.fop",
+    "vfbench.methods.cmpc",
+    "vfbench.methods.ssnet",
+    "vfbench.methods.fv_cme",
+    "vfbench.methods.lafv",
+    "vfbench.methods.self_lifting",
+    "vfbench.methods.cae",
+    "vfbench.methods.barlow_twins",
 )
 
 _loaded = False

@@ -31,6 +31,14 @@ MODULES = (
     "curriculum_contrastive",
     "kim_triplet",
     "pair_bce",
+    "fop",
+    "cmpc",
+    "wen_adaptive",
+    "npair",
+    "softmax_triplet",
+    "self_lifting",
+    "cross_modal_ae",
+    "barlow_twins",
 )
 
 _loaded = False
