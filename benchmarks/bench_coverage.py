@@ -25,13 +25,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="40 replicates, 300 bootstrap draws")
     ap.add_argument("--replicates", type=int, default=400)
     ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--n", type=int, default=2, help="candidates per trial (1:n matching)")
+    ap.add_argument("--sizes", default="80,189,500", help="test identities per set")
     a = ap.parse_args()
     reps, boot = (40, 300) if a.quick else (a.replicates, a.boot)
     print(f"load average {os.getloadavg()[0]:.2f}; {reps} replicates x {boot} bootstrap draws")
     head = "| direction | identities | target | " + " | ".join(METHODS) + " |"
     print(head)
     print("|" + "---|" * (3 + len(METHODS)))
-    for d in designs():
+    sizes = tuple(int(x) for x in a.sizes.split(","))
+    print(f"1:{a.n} matching")
+    for d in designs(sizes, n=a.n):
         t = time.perf_counter()
         c = coverage(d, reps, n_boot=boot)
         cells = " | ".join(f"{100 * c[m]:.1f}" for m in METHODS)

@@ -15,10 +15,14 @@ def test_distinct_roles_drop_repeats():
     assert r.tolist() == [[3, -1], [3, 4], [5, -1]]
 
 
+@pytest.mark.parametrize("k", [2, 3, 5])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_all_roles_replicates_equal_a_plain_loop(compiled, monkeypatch):
+def test_all_roles_replicates_equal_a_plain_loop(compiled, k, monkeypatch):
+    """Two identities per trial: the product of their multiplicities; more: its first-order
+    part 1 + sum(w_i - 1) (the product's 2^k - 1 weight variance is noise, module doc)."""
     rng = np.random.default_rng(0)
-    roles = np.stack([rng.integers(0, 7, 50), rng.integers(0, 7, 50), rng.integers(0, 7, 50)], 1)
+    n_ids = 20 if k == 2 else 7  # 20 x 20 cells > 2 x 50 trials: not the pair tables
+    roles = np.stack([rng.integers(0, n_ids, 50) for _ in range(k)], 1)
     v = rng.random(50)
     if not compiled:
         monkeypatch.setattr(_kernels, "ratio_sums", lambda *a: None)
@@ -29,12 +33,29 @@ def test_all_roles_replicates_equal_a_plain_loop(compiled, monkeypatch):
     for b in range(20):
         num = den = 0.0
         for t in range(50):
-            x = 1.0
-            for ident in set(roles[t].tolist()):  # each distinct identity once
-                x *= w[b, np.searchsorted(names, ident)]
+            ws = [w[b, np.searchsorted(names, i)] for i in set(roles[t].tolist())]
+            x = float(np.prod(ws)) if k == 2 else 1.0 + sum(x - 1.0 for x in ws)
             num += x * v[t]
             den += x
         assert reps[b] == pytest.approx(num / den, rel=1e-9)
+
+
+def test_many_role_intervals_stay_close_to_the_query_only_width():
+    """1:10 trials on 80 identities: the product weight (variance 2^10 - 1) made the interval
+    several times wider than the query-only one; the linearised weight keeps it within a
+    small factor, and never narrower."""
+    rng = np.random.default_rng(3)
+    n_ids, t = 80, 10000
+    q = rng.integers(0, n_ids, t)
+    keys = rng.random((t, n_ids))
+    keys[np.arange(t), q] = np.inf
+    d = np.argpartition(keys, 9, axis=1)[:, :9]
+    skill = rng.normal(0, 0.8, n_ids)
+    o = (rng.random(t) < 1 / (1 + np.exp(-(skill[q] - 1.5)))).astype(float)
+    iv = confidence.accuracy_intervals(o, np.column_stack([q, d]), 0.95, 400, rng)
+    wq = iv["bootstrap-identity"].high - iv["bootstrap-identity"].low
+    wa = iv["bootstrap-all"].high - iv["bootstrap-all"].low
+    assert wq <= wa <= 2.0 * wq, (wq, wa)
 
 
 def test_resampler_weights_query_only_and_all_roles():

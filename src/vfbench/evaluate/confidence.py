@@ -22,6 +22,15 @@ Owen (2007) for crossed random effects with the two factors being one identity s
 anti-conservative, for every variance component. The coverage simulation
 (``benchmarks/bench_coverage.py``, table in docs/evaluation.md) checks it.
 
+Trials with **more than two** distinct identities (1:n matching, n >= 3) take the
+first-order (Hajek) part of that product instead, ``1 + sum_i (w_i - 1)``: the product of
+k multiplicities has variance ``2^k - 1``, and with a *sampled* list of trials (each
+combination of identities seen about once) that variance is pure noise on top of the
+identity effects (a 1:10 interval on 80 identities spanned 13-65 %). The linearisation
+keeps every identity's first-order effect in every role (what the product's variance is
+made of when identities are many) and drops the higher-order interaction terms; it is
+exact as a sum over identities, so it costs O(B x I) (``_linear_sums``).
+
 Every bootstrap interval is a percentile interval of the replicates that are defined
 (:func:`percentile_interval`; a replicate with, e.g., no positive pair is NaN and is
 dropped, and the count is kept). **One p-value rule** (:func:`bootstrap_p_value`).
@@ -171,7 +180,8 @@ class Resampler:
 
     ``roles`` (T,) or (T, k): identity labels of each trial's roles, column 0 the query
     (anchor) identity; -1 = no identity in that role. ``all_roles``: weight a trial by the
-    product of the multiplicities of all its distinct identities (default), else by its
+    product of the multiplicities of all its distinct identities (default; with more than
+    two roles its first-order part ``1 + sum(w_i - 1)``, see the module doc), else by its
     query identity's multiplicity only. Iterate :meth:`weights` for (b, T) blocks.
     """
 
@@ -194,6 +204,7 @@ class Resampler:
         self.n_identities = n_ids
         self.n_trials = int(r.shape[0])
         self.all_roles = bool(all_roles) and self.codes.shape[1] > 1
+        self.linear = self.all_roles and self.codes.shape[1] > 2
         self.method = ALL if all_roles else QUERY
 
     def weights(
@@ -207,6 +218,13 @@ class Resampler:
             b = min(step, n_boot - a)
             w = bootstrap_weights(self.n_identities, b, rng).astype(np.float32).T.copy()  # (I, b)
             out = w[cols[0]]  # (T, b): contiguous row gathers
+            if self.linear:  # 1 + sum_i (w_i - 1) over the distinct identities
+                out = out.copy()
+                for c in cols[1:]:
+                    has = c >= 0
+                    out[has] += w[c[has]] - 1.0
+                yield out.T
+                continue
             for c in cols[1:]:
                 has = c >= 0
                 if has.all():
@@ -264,9 +282,15 @@ def _all_roles_ratio(
     n_ids = rs.n_identities
     step = max(1, (1 << 22) // max(n_ids, 1))
     pairs = _pair_tables(rs.codes, v, d, n_ids) if rs.codes.shape[1] == 2 else None
+    linear = _linear_tables(rs.codes, v, d, n_ids) if rs.linear else None
     for a in range(0, n_boot, step):
         b = min(step, n_boot - a)
         w = bootstrap_weights(n_ids, b, rng)
+        if linear is not None:
+            num, den = _linear_sums(w, *linear)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[a : a + b] = num / den
+            continue
         sums = None if pairs is not None else _kernels.ratio_sums(w, rs.codes, v, d)
         if pairs is not None:
             num, den = _pair_sums(w, *pairs)
@@ -277,6 +301,28 @@ def _all_roles_ratio(
         with np.errstate(invalid="ignore", divide="ignore"):
             out[a : a + b] = num / den
     return out
+
+
+def _linear_tables(
+    codes: np.ndarray, v: np.ndarray, d: np.ndarray, n_ids: int
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Trials with linearised weights x_t = (1 - k_t) + sum_j w[c_tj] (k_t distinct
+    identities) summed per identity: sum_t x_t v_t = C_v + sum_i w_i V_i with
+    C_v = sum_t (1 - k_t) v_t and V_i = sum of v_t over the roles identity i takes."""
+    valid = codes >= 0
+    k = valid.sum(axis=1)
+    flat = codes[valid]
+    rows = np.nonzero(valid)[0]
+    vv = np.bincount(flat, weights=v[rows], minlength=n_ids)
+    dd = np.bincount(flat, weights=d[rows], minlength=n_ids)
+    return float(((1 - k) * v).sum()), float(((1 - k) * d).sum()), vv, dd
+
+
+def _linear_sums(
+    w: np.ndarray, cv: float, cd: float, vv: np.ndarray, dd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(b,) numerators and denominators of the linearised replicates (O(B x I))."""
+    return cv + w @ vv, cd + w @ dd
 
 
 #: pair tables (two roles) are used while I x I stays below this many cells and below the
