@@ -82,3 +82,18 @@ def test_parallelism_and_output_options_are_named_alike() -> None:
             if "--out" in opts and "-o" not in opts:
                 bad.append(f"{' '.join(path)}: {sorted(opts)}")
     assert not bad, "\n".join(bad)
+
+
+def test_square_brackets_in_help_print_as_written() -> None:
+    """Help strings are plain text: ``identity[,gender]`` is not rich markup to be eaten."""
+    checked = 0
+    for path, cmd in COMMANDS:
+        for p in cmd.params:
+            h = getattr(p, "help", None) or ""
+            m = re.search(r"\[[^\]]+\]", h)
+            if m is None:
+                continue
+            page = re.sub(r"\s+", "", _help(path, width=400))
+            assert re.sub(r"\s+", "", m.group(0)) in page, (path, h)
+            checked += 1
+    assert checked >= 2  # e.g. collect run SOURCES, data import-features --meta

@@ -3,7 +3,8 @@
 typer 0.29 prints a type tag beside every parameter (``<bool>`` even beside ``--help``,
 ``<path>``, ``<list[str]>``), writes required arguments as ``{config}`` in the usage line
 and lays the help text out as rich ``Columns``, which cut a long unbroken token (a CSV
-header, a path) with an ellipsis. A well-kept CLI (git, pip, pytest) shows no type on
+header, a path) with an ellipsis, and reads square brackets in help text as markup
+(``identity[,gender]`` lost its bracket part). A well-kept CLI (git, pip, pytest) shows no type on
 flags, upper-case metavars (``CONFIG``, ``PATH``, ``N``) and never truncates. These
 patches change presentation only: parsing is untouched.
 """
@@ -14,6 +15,7 @@ import typing
 from typing import Any
 
 from rich.columns import Columns
+from rich.markup import escape as _escape
 from rich.text import Text
 from typer import core as _core
 from typer import rich_utils as _ru
@@ -66,6 +68,15 @@ def _usage_name(self: Any) -> str:
 
 
 _orig_param_help = _ru._get_parameter_help
+_orig_rich_text = _ru._make_rich_text
+
+
+def _rich_text(*, text: str, style: str = "", markup_mode: Any) -> Any:
+    # Our help strings are plain text: "identity[,gender]" or "'id identity [language]'"
+    # must print as written, not be eaten as rich markup tags.
+    return _orig_rich_text(text=_escape(text), style=style, markup_mode=markup_mode)
+
+
 _orig_default_string = _core._get_default_string
 
 
@@ -99,5 +110,6 @@ def install() -> None:
     _core.TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
     _core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
     _ru._get_parameter_help = _param_help
+    _ru._make_rich_text = _rich_text
     _core._get_default_string = _default_string
     _core._vfbench_help = True  # type: ignore[attr-defined]
