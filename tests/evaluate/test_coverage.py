@@ -17,15 +17,18 @@ def test_distinct_roles_drop_repeats():
 
 @pytest.mark.parametrize("k", [2, 3, 5])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_all_roles_replicates_equal_a_plain_loop(compiled, k, monkeypatch):
-    """Two identities per trial: the product of their multiplicities; more: its first-order
-    part 1 + sum(w_i - 1) (the product's 2^k - 1 weight variance is noise, module doc)."""
+@pytest.mark.parametrize("tables", [True, False])
+def test_all_roles_replicates_equal_a_plain_loop(compiled, k, tables, monkeypatch):
+    """Two identities per trial: the product of their multiplicities; more: the query's
+    multiplicity times 1 + sum_j (w_j - 1) over the distractors (module doc)."""
     rng = np.random.default_rng(0)
     n_ids = 20 if k == 2 else 7  # 20 x 20 cells > 2 x 50 trials: not the pair tables
     roles = np.stack([rng.integers(0, n_ids, 50) for _ in range(k)], 1)
     v = rng.random(50)
     if not compiled:
         monkeypatch.setattr(_kernels, "ratio_sums", lambda *a: None)
+    if not tables:
+        monkeypatch.setattr(confidence, "_PAIR_CELLS", 0)  # per-trial block paths
     reps = confidence._all_roles_ratio(v, np.ones(50), roles, 20, np.random.default_rng(1))
     # the same multinomial draws by hand: identity codes are the sorted distinct labels
     names = np.unique(roles)
@@ -33,8 +36,10 @@ def test_all_roles_replicates_equal_a_plain_loop(compiled, k, monkeypatch):
     for b in range(20):
         num = den = 0.0
         for t in range(50):
-            ws = [w[b, np.searchsorted(names, i)] for i in set(roles[t].tolist())]
-            x = float(np.prod(ws)) if k == 2 else 1.0 + sum(x - 1.0 for x in ws)
+            wq = w[b, np.searchsorted(names, roles[t, 0])]
+            others = set(roles[t, 1:].tolist()) - {roles[t, 0]}
+            wd = [w[b, np.searchsorted(names, i)] for i in others]
+            x = wq * float(np.prod(wd)) if k == 2 else wq * (1.0 + sum(y - 1.0 for y in wd))
             num += x * v[t]
             den += x
         assert reps[b] == pytest.approx(num / den, rel=1e-9)

@@ -233,3 +233,18 @@ def test_report_renders_in_headless_chromium(run_a: Path) -> None:
     assert any("1:2 matching" in h for h in headings)
     assert all(u.startswith(("file:", "data:")) for u in requests), requests  # no network
     assert shot.stat().st_size > 10_000
+
+
+def test_report_stage_is_keyed_by_the_figures(run_a: Path, result: EvaluationResult) -> None:
+    """The evaluate stage records a hash of its figures (oracle included) and the report
+    stage's key depends on it: an evaluation that changes a figure is never shown by a
+    reused, older report."""
+    from vfbench.utils.io import stable_hash
+
+    ev = next(s for s in result.summary["demo"]["stages"] if s["name"] == "evaluate")
+    own = EvaluationResult.load(run_a / "eval")
+    figures = [m.to_dict() for m in own.metrics]
+    oracle = run_a / "eval" / "oracle" / "results.json"
+    if oracle.is_file():
+        figures.append({"oracle": [m.to_dict() for m in EvaluationResult.load(oracle).metrics]})
+    assert ev["outputs"]["results"] == stable_hash(figures, length=32)

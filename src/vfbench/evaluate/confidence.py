@@ -22,14 +22,16 @@ Owen (2007) for crossed random effects with the two factors being one identity s
 anti-conservative, for every variance component. The coverage simulation
 (``benchmarks/bench_coverage.py``, table in docs/evaluation.md) checks it.
 
-Trials with **more than two** distinct identities (1:n matching, n >= 3) take the
-first-order (Hajek) part of that product instead, ``1 + sum_i (w_i - 1)``: the product of
-k multiplicities has variance ``2^k - 1``, and with a *sampled* list of trials (each
-combination of identities seen about once) that variance is pure noise on top of the
-identity effects (a 1:10 interval on 80 identities spanned 13-65 %). The linearisation
-keeps every identity's first-order effect in every role (what the product's variance is
-made of when identities are many) and drops the higher-order interaction terms; it is
-exact as a sum over identities, so it costs O(B x I) (``_linear_sums``).
+Trials with **more than two** distinct identities (1:n matching, n >= 3) are a two-way
+design between the query identity and the *set* of distractors: their weight is
+``w_q * (1 + sum_j (w_j - 1))``, the query's multiplicity times the first-order (Hajek)
+part of the distractors' product. The full product of k multiplicities has variance
+``2^k - 1``, and with a *sampled* list of trials (each combination of distractors seen about
+once) the distractor-by-distractor terms are pure noise on top of the identity effects (a
+1:10 interval on 80 identities spanned 13-65 %). The form above keeps every identity's
+effect in every role and the query-by-distractor interaction, drops only the interactions
+among distractors, and equals the product when there is one distractor (1:2, where the
+coverage simulation validates it); it is summed through I x I tables (``_qd_tables``).
 
 Every bootstrap interval is a percentile interval of the replicates that are defined
 (:func:`percentile_interval`; a replicate with, e.g., no positive pair is NaN and is
@@ -181,8 +183,8 @@ class Resampler:
     ``roles`` (T,) or (T, k): identity labels of each trial's roles, column 0 the query
     (anchor) identity; -1 = no identity in that role. ``all_roles``: weight a trial by the
     product of the multiplicities of all its distinct identities (default; with more than
-    two roles its first-order part ``1 + sum(w_i - 1)``, see the module doc), else by its
-    query identity's multiplicity only. Iterate :meth:`weights` for (b, T) blocks.
+    two roles ``w_q * (1 + sum_j (w_j - 1))`` over the distractors, see the module doc),
+    else by its query identity's multiplicity only. Iterate :meth:`weights` for (b, T) blocks.
     """
 
     def __init__(self, roles: np.ndarray, all_roles: bool = True) -> None:
@@ -218,12 +220,12 @@ class Resampler:
             b = min(step, n_boot - a)
             w = bootstrap_weights(self.n_identities, b, rng).astype(np.float32).T.copy()  # (I, b)
             out = w[cols[0]]  # (T, b): contiguous row gathers
-            if self.linear:  # 1 + sum_i (w_i - 1) over the distinct identities
-                out = out.copy()
+            if self.linear:  # w_q * (1 + sum_j (w_j - 1)) over the distinct distractors
+                lin = np.ones_like(out)
                 for c in cols[1:]:
                     has = c >= 0
-                    out[has] += w[c[has]] - 1.0
-                yield out.T
+                    lin[has] += w[c[has]] - 1.0
+                yield (out * lin).T
                 continue
             for c in cols[1:]:
                 has = c >= 0
@@ -282,12 +284,15 @@ def _all_roles_ratio(
     n_ids = rs.n_identities
     step = max(1, (1 << 22) // max(n_ids, 1))
     pairs = _pair_tables(rs.codes, v, d, n_ids) if rs.codes.shape[1] == 2 else None
-    linear = _linear_tables(rs.codes, v, d, n_ids) if rs.linear else None
+    linear = _qd_tables(rs.codes, v, d, n_ids) if rs.linear else None
     for a in range(0, n_boot, step):
         b = min(step, n_boot - a)
         w = bootstrap_weights(n_ids, b, rng)
-        if linear is not None:
-            num, den = _linear_sums(w, *linear)
+        if rs.linear:
+            if linear is not None:
+                num, den = _qd_sums(w, *linear)
+            else:  # I x I too big: per-trial weights in blocks
+                num, den = _qd_block_sums(w, rs.codes, v, d)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[a : a + b] = num / den
             continue
@@ -303,26 +308,57 @@ def _all_roles_ratio(
     return out
 
 
-def _linear_tables(
+def _qd_tables(
     codes: np.ndarray, v: np.ndarray, d: np.ndarray, n_ids: int
-) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Trials with linearised weights x_t = (1 - k_t) + sum_j w[c_tj] (k_t distinct
-    identities) summed per identity: sum_t x_t v_t = C_v + sum_i w_i V_i with
-    C_v = sum_t (1 - k_t) v_t and V_i = sum of v_t over the roles identity i takes."""
-    valid = codes >= 0
-    k = valid.sum(axis=1)
-    flat = codes[valid]
-    rows = np.nonzero(valid)[0]
-    vv = np.bincount(flat, weights=v[rows], minlength=n_ids)
-    dd = np.bincount(flat, weights=d[rows], minlength=n_ids)
-    return float(((1 - k) * v).sum()), float(((1 - k) * d).sum()), vv, dd
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Trials weighted w_q (1 - m_t + sum_j w_{c_tj}) (m_t distinct distractors) summed into
+    per-query vectors and I x I query-by-distractor tables: sum_t x_t v_t =
+    sum_q w_q A_q + sum_q w_q sum_i w_i M_qi with A_q = sum_t (1 - m_t) v_t and M_qi = sum of
+    v_t over the trials of query q in which i is a distractor. None when I x I is too big
+    (then the weights go through :class:`Resampler` blocks)."""
+    if n_ids * n_ids > _PAIR_CELLS:
+        return None
+    q = codes[:, 0]
+    rest = codes[:, 1:]
+    valid = rest >= 0
+    m = valid.sum(axis=1)
+    av = np.bincount(q, weights=(1 - m) * v, minlength=n_ids)
+    ad = np.bincount(q, weights=(1 - m) * d, minlength=n_ids)
+    rows, cols = np.nonzero(valid)
+    flat = q[rows] * n_ids + rest[rows, cols]
+    cells = n_ids * n_ids
+    mv = np.bincount(flat, weights=v[rows], minlength=cells).reshape(n_ids, n_ids)
+    md = np.bincount(flat, weights=d[rows], minlength=cells).reshape(n_ids, n_ids)
+    return av, ad, mv, md
 
 
-def _linear_sums(
-    w: np.ndarray, cv: float, cd: float, vv: np.ndarray, dd: np.ndarray
+def _qd_block_sums(
+    w: np.ndarray, codes: np.ndarray, v: np.ndarray, d: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(b,) numerators and denominators of the linearised replicates (O(B x I))."""
-    return cv + w @ vv, cd + w @ dd
+    """Per-trial path of :func:`_qd_sums` for many identities: (T, b) weight blocks."""
+    wt = w.T.copy()
+    rows = max(1, (1 << 22) // max(w.shape[0], 1))
+    num = np.zeros(w.shape[0])
+    den = np.zeros(w.shape[0])
+    for a in range(0, codes.shape[0], rows):
+        c = codes[a : a + rows]
+        lin = np.ones((c.shape[0], w.shape[0]))
+        for j in range(1, c.shape[1]):
+            has = c[:, j] >= 0
+            lin[has] += wt[c[has, j]] - 1.0
+        x = wt[c[:, 0]] * lin
+        num += v[a : a + rows] @ x
+        den += d[a : a + rows] @ x
+    return num, den
+
+
+def _qd_sums(
+    w: np.ndarray, av: np.ndarray, ad: np.ndarray, mv: np.ndarray, md: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(b,) numerators and denominators of the query-by-distractor replicates."""
+    num = w @ av + np.einsum("bi,bi->b", w @ mv, w)
+    den = w @ ad + np.einsum("bi,bi->b", w @ md, w)
+    return num, den
 
 
 #: pair tables (two roles) are used while I x I stays below this many cells and below the

@@ -49,7 +49,9 @@ Log = Callable[[str], None]
 #: preprocess 2: records list every cache file (a cache of an older version is rebuilt once,
 #: with the same content hash, so nothing downstream reruns); report 2: headline rows are
 #: grid-table cells.
-STAGE_VERSIONS = {"synth": 1, "preprocess": 2, "train": 1, "embed": 1, "evaluate": 1, "report": 2}
+# evaluate 2: per-task seeding and all-roles intervals changed every figure (round 3), and
+# its records carry a hash of the figures so that the report follows them
+STAGE_VERSIONS = {"synth": 1, "preprocess": 2, "train": 1, "embed": 1, "evaluate": 2, "report": 2}
 
 
 @dataclass
@@ -298,7 +300,13 @@ def stage_evaluate(
             files.append("oracle/results.json")
         elif cfg.oracle:
             info["oracle"] = f"skipped: {traits} not found"
-        return StageOutput(outputs={"trials": res.trials_hash, **inputs}, files=files, info=info)
+        # the figures themselves (not their timestamps): the report stage is keyed by them,
+        # so it never shows figures of an older evaluation
+        figures = [m.to_dict() for m in res.metrics]
+        if cfg.oracle and traits.is_file():
+            figures.append({"oracle": [m.to_dict() for m in ores.metrics]})
+        outputs = {"trials": res.trials_hash, "results": stable_hash(figures, length=32), **inputs}
+        return StageOutput(outputs=outputs, files=files, info=info)
 
     return runner.run("evaluate", directory, conf, inputs, fn, STAGE_VERSIONS["evaluate"])
 
