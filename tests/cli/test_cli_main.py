@@ -44,3 +44,27 @@ def test_console_script_runs() -> None:
 
 def test_typer_is_used() -> None:
     assert isinstance(app, typer.Typer)
+
+
+def test_disk_full_is_one_line_with_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    @app.command("_full", hidden=True)
+    def _full() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "cache/voice/00001.npz.tmp")
+
+    assert main(["_full"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no space left on the device while writing cache/voice/")
+    assert "\n" not in err and "Traceback" not in err
+    with pytest.raises(OSError):
+        main(["--debug", "_full"])
+
+
+def test_other_os_errors_are_not_disguised() -> None:
+    @app.command("_perm", hidden=True)
+    def _perm() -> None:
+        raise PermissionError(13, "Permission denied", "/root/x")
+
+    with pytest.raises(PermissionError):
+        main(["_perm"])

@@ -7,6 +7,7 @@ printed as one line with exit code 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -103,6 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
+    except OSError as exc:
+        # A full disk or quota is the user's to fix, not a bug: one line naming the file.
+        # Outputs are written atomically, so nothing already written is damaged and a rerun
+        # resumes where this one stopped.
+        if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        typer.secho(
+            f"error: no space left on the device{where}; free some space and rerun "
+            "(finished work is kept and resumed)",
+            err=True,
+            fg="red",
+        )
+        return 2
     return rc if isinstance(rc, int) else 0
 
 

@@ -41,6 +41,7 @@ from vfbench.evaluate.tasks.curves import curves_from_metrics
 from vfbench.evaluate.tasks.generate import adder
 from vfbench.evaluate.tasks.repeated import evaluate_repeated
 from vfbench.evaluate.trials import TrialSet, Universe, index_map
+from vfbench.utils.provenance import Provenance
 
 __all__ = [
     "ATTRS",
@@ -110,7 +111,6 @@ def evaluate(
     ``protocol.scorer`` with a name or a callable ``score(voices (a, D), faces (b, D)) ->
     (a, b)``. Returns an :class:`EvaluationResult` with per-trial outcomes attached.
     """
-    from vfbench.utils.provenance import Provenance
 
     p = protocol or Protocol()
     p.validate()

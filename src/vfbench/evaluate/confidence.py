@@ -58,6 +58,7 @@ import numpy as np
 
 from vfbench.errors import EvaluationError
 from vfbench.evaluate import _kernels
+from vfbench.evaluate.metrics import auc_from_roc, eer_from_roc, roc, tar_at_far
 from vfbench.evaluate.results import Estimate
 
 
@@ -704,7 +705,6 @@ def verification_replicates(
 
     ``roles`` (P, 2): anchor and other identity of each pair (a positive pair involves one
     identity). A replicate without a positive or a negative pair is NaN for every figure."""
-    from vfbench.evaluate.metrics import auc_from_roc, eer_from_roc, roc, tar_at_far
 
     out: dict[str, list[np.ndarray]] = {"auc": [], "eer": []}
     for far in fars:
@@ -730,8 +730,6 @@ def paired_auc_bootstrap(
 ) -> tuple[float, float, Estimate, float]:
     """AUC of A and of B on the same pairs, and the identity bootstrap of AUC(A) - AUC(B)
     (the same replicate weights for both systems). Returns ``(auc_a, auc_b, diff, p)``."""
-    from vfbench.evaluate.metrics import auc_from_roc, roc
-
     lab = np.asarray(labels).astype(bool)
     if np.asarray(score_a).shape != lab.shape or np.asarray(score_b).shape != lab.shape:
         raise EvaluationError("paired verification scores and labels differ in shape")

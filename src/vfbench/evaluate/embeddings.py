@@ -14,6 +14,7 @@ Identity attributes (gender, nationality, language) come from a manifest passed 
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -141,7 +142,6 @@ def _read_id_list(path: Path) -> tuple[list[str], list[str] | None]:
 
 def _vectors_from_csv(path: Path) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
     """CSV/TSV: optional ``id``/``identity`` columns (by header), every other column numeric."""
-    import csv
 
     text = path.read_text(encoding="utf-8-sig")
     delim = "\t" if path.suffix in (".tsv", ".txt") and "\t" in text[:4096] else ","

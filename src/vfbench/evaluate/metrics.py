@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from vfbench.errors import EvaluationError
+from vfbench.evaluate.scoring import score_matrix
 
 TIE_RULES = ("half", "correct")
 AP_VARIANTS = ("sklearn", "ssnet")
@@ -342,7 +343,6 @@ def rank_retrieval(
     blocks of ``gallery_rows`` rows (default 65,536 for a memory map) and never copied
     whole, at twice the scoring cost (see :func:`_stream_retrieval`); same figures.
     """
-    from vfbench.evaluate.scoring import score_matrix
 
     if attrs is None and (gallery_rows is not None or isinstance(gv, np.memmap)):
         rows_g = int(gallery_rows or 65536)
@@ -409,7 +409,6 @@ def _stream_retrieval(
     against (recomputing them another way could differ in the last bit and miscount
     ties). Tied items are in gallery order in both paths, so both give the same figures.
     """
-    from vfbench.evaluate.scoring import score_matrix
 
     if ap not in AP_VARIANTS:
         raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 from vfbench.errors import EvaluationError
 from vfbench.evaluate.confidence import paired_auc_bootstrap, paired_test, verdict
@@ -152,8 +154,6 @@ def comparison_markdown(rows: list[ComparisonRow], name_a: str = "A", name_b: st
 def print_comparison(
     rows: list[ComparisonRow], name_a: str = "A", name_b: str = "B", console: Any = None
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
 
     con = console or Console()
     t = Table(title=f"paired comparison: {name_a} vs {name_b}")

@@ -13,6 +13,7 @@ matplotlib is imported inside the functions so importing :mod:`vfbench.report` s
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,6 @@ def _figure(kind: str, curves: list[Curve]) -> Any:
 
 def render_plot(kind: str, curves: list[Curve], fmt: str = "png") -> bytes:
     """One figure of all ``curves`` of ``kind`` as PNG or SVG bytes."""
-    import io
 
     import matplotlib.pyplot as plt
 

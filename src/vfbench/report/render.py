@@ -13,6 +13,9 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from vfbench.evaluate.results import EvaluationResult, Metric
 
 TASK_ORDER = ("match", "verify", "retrieve", "joint_match", "joint_retrieve", "repeated")
@@ -350,8 +353,6 @@ def print_table(
     res: EvaluationResult, console: Any = None, all_metrics: bool = False, groups: bool = False
 ) -> None:
     """The terminal summary table (rich); ``groups``: also the ``--by`` breakdown rows."""
-    from rich.console import Console
-    from rich.table import Table
 
     con = console or Console()
     t = Table(title="vfbench evaluation", show_lines=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import io
 import json
@@ -195,7 +196,6 @@ def exclusive_lock(
     share its lock until they are gone); ``wait=True`` blocks until it is free. The kernel drops the lock when the holder exits, even after ``kill -9``, so a
     crashed run never leaves a stale lock behind.
     """
-    import fcntl
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
