@@ -11,15 +11,10 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from _browser import ARGS
+from _browser import CHROMIUM as _CHROMIUM
+
+CHROMIUM = Path(_CHROMIUM)
 
 
 @pytest.mark.browser

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from _browser import ARGS, CHROMIUM
 from vfbench.cli import main
 from vfbench.evaluate.results import EvaluationResult
 
@@ -30,7 +31,6 @@ SECTIONS = (
     "Stages",
     "Provenance",
 )
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _stage_records(out: Path) -> dict[str, dict[str, Any]]:
@@ -210,11 +210,7 @@ def test_report_renders_in_headless_chromium(run_a: Path) -> None:
 
     shot = run_a / "report-screenshot.png"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             requests: list[str] = []

@@ -12,17 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _browser import ARGS, CHROMIUM
 from vfbench.report.html import write_html
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.mark.browser
