@@ -140,3 +140,21 @@ def test_changing_rows_reuses_finished_ones(tmp_path: Path) -> None:
     g2 = load_grid(grid_file(tmp_path, "rows: [{name: a}, {name: c, set: [train.steps=9]}]\n"))
     assert _train_key_config(g2.config(g2.rows[0])) == a1
     assert _train_key_config(g.config(g.rows[1])) != a1
+
+
+def test_change_column_says_baseline_only_for_the_baseline_row() -> None:
+    """A methods grid's rows differ by method, not by a setting: only the baseline row reads
+    "baseline" in the change column."""
+    from vfbench.experiments.grid import Cell, TableRow
+
+    rows = [
+        TableRow(name=n, cells={"acc": Cell(0.8, 0.7, 0.9, n=10)}, trials_sha256="0" * 64)
+        for n in ("TriNet", "SVHF")
+    ]
+    t = GridTable(kind="methods", name="m", baseline="TriNet", trials_sha256="0" * 64,
+                  columns=["acc"], rows=rows)  # fmt: skip
+    md = grid_markdown(t.to_dict())
+    lines = md.splitlines()
+    base = next(x for x in lines if x.startswith("| **TriNet**"))
+    other = next(x for x in lines if x.startswith("| SVHF"))
+    assert base.endswith("| baseline |") and other.endswith("| - |")

@@ -73,7 +73,11 @@ def grid_markdown(t: Table) -> str:
     for r in rows:
         is_base = r["name"] == baseline
         cells = [cell_text(r["cells"].get(c), is_base) for c in cols]
-        change = r["note"] or (", ".join(r["settings"]) if r["settings"] else "baseline")
+        # the row's own change; "baseline" only for the baseline row (a methods grid's rows
+        # differ by method, not by a setting)
+        change = r["note"] or (
+            ", ".join(r["settings"]) if r["settings"] else ("baseline" if is_base else "-")
+        )
         name = f"**{r['name']}**" if is_base else r["name"]
         out.append(f"| {name} | " + " | ".join(cells) + f" | {change.replace('|', '/')} |")
     if base is not None:
