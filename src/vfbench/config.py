@@ -8,6 +8,7 @@ known ones; so is a value of the wrong type.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -39,7 +40,6 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Return a deep-copied ``data`` with each dotted override set."""
-    import copy
 
     out = copy.deepcopy(data)
     for item in overrides:

@@ -22,6 +22,7 @@ import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
+from math import gcd
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,6 @@ def _wav_16k(src: Path, dst: Path) -> float:
     x, sr = sf.read(str(src), dtype="float32", always_2d=True)
     x = x.mean(axis=1)
     if sr != EXPORT_SR:
-        from math import gcd
-
         from scipy.signal import resample_poly
 
         g = gcd(sr, EXPORT_SR)

@@ -12,7 +12,9 @@ lazily on first use.
 
 from __future__ import annotations
 
+import io
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +46,6 @@ def _model(name: str) -> Any:
     """Lazily loaded dlib models (5-point predictor, descriptor ResNet), one per process."""
     with _lock:
         if name not in _cache:
-            import warnings
-
             dlib = _dlib()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -237,7 +237,6 @@ def hist_distance(a: np.ndarray, b: np.ndarray, bins: int = 64) -> float:
 
 def encode_jpg(rgb: np.ndarray, quality: int = 92) -> bytes:
     """JPEG bytes of an RGB uint8 image (faces are held encoded until written)."""
-    import io
 
     from PIL import Image
 

@@ -19,11 +19,13 @@ interrupted run leaves no half-written video; the next run skips every video who
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -578,9 +580,6 @@ def run_collection(
         else:
             todo.append(j)
     if workers > 1 and len(todo) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=mp.get_context("spawn"),  # no forked copy of the decode threads

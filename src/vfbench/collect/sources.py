@@ -20,6 +20,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +202,6 @@ def fetch_url(url: str, out_dir: Path, where: str = "") -> Path:
         import yt_dlp  # noqa: F401
 
         cmd = ["python", "-m", "yt_dlp"]
-        import sys
 
         cmd[0] = sys.executable
     except ImportError:

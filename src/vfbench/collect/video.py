@@ -9,8 +9,11 @@ unreadable container raises :class:`DataError` naming the file.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -218,8 +221,6 @@ def prefetch(it: Iterator[Frame], depth: int = 16) -> Iterator[Frame]:
     detection on the current one (the second of the two cores). Exceptions raised by
     ``it`` are re-raised here; closing this generator stops the thread.
     """
-    import queue
-    import threading
 
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -353,7 +354,6 @@ def remux_with_audio(
     Builds the dubbed (another person's voice) and time-shifted clips the speaker-check
     tests and benchmark need without re-encoding the pictures.
     """
-    from fractions import Fraction
 
     import av
 

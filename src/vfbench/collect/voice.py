@@ -16,6 +16,7 @@ kept speech: a person seen only in dubbed footage cannot be caught by it.
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,6 @@ def _voice_encoder() -> Any:
     """The packaged Resemblyzer encoder, loaded once per process (CPU)."""
     with _lock:
         if not _encoder:
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 from resemblyzer import VoiceEncoder

@@ -18,7 +18,9 @@ of two vectorised strategies by estimated cost:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Union
 
 import numpy as np
@@ -178,8 +180,6 @@ def pair_scores(
         if len(parts) == 1:
             _gather_dots(v, f, vs, fs, res, scorer, step, 0, vi.size)
         else:  # numpy's gathers and einsum release the GIL: one contiguous part per thread
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(len(parts)) as ex:
                 futs = [
                     ex.submit(_gather_dots, v, f, vs, fs, res, scorer, step, a, b) for a, b in parts
@@ -248,7 +248,6 @@ def _thread_parts(n: int, step: int) -> list[tuple[int, int]]:
 
 def scoring_threads() -> int:
     """Threads for the gather strategy: ``VFBENCH_THREADS`` or the usable cores (max 8)."""
-    import os
 
     env = os.environ.get("VFBENCH_THREADS", "")
     if env.strip():

@@ -28,6 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from vfbench.data.media import MAX_MEDIA_BYTES
 from vfbench.errors import DataError
@@ -318,7 +319,6 @@ def _stft_tf(
     which equals windowing ``win_length`` samples and zero-padding the frame, without the
     FFT's separate padding copy.
     """
-    from numpy.lib.stride_tricks import sliding_window_view
     from scipy.fft import rfft
 
     x = np.asarray(x, dtype=np.float32)

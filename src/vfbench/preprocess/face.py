@@ -46,6 +46,7 @@ Speed and memory on real images (:func:`load_image`, :func:`detect_faces`):
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -118,7 +119,6 @@ DETECTORS: Registry[Any] = Registry("face detector")
 
 
 def _models() -> Any:
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pkg_resources deprecation inside the package
@@ -284,7 +284,6 @@ def load_image(
     (JPEG: scaled DCT decoding via ``draft``, never the full image; other formats:
     ``reduce`` by an integer factor). Float images with NaN/inf are ``non_finite``.
     """
-    import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 

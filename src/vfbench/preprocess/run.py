@@ -15,10 +15,12 @@ in the shard index and shows up in ``FeatureCache.failed`` and the QC report.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,8 +358,6 @@ def _execute(tasks: list[ShardTask], workers: int) -> Any:
         for t in tasks:
             yield run_shard(t), len(t.items)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # fork where available: workers start instantly and work from scripts, notebooks and
     # stdin (spawn re-imports __main__); they use no torch, so inherited threads are harmless

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from math import gcd
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,6 @@ def _read_audio_16k(path: Path) -> np.ndarray:
         raise DataError(f"{path}: cannot read audio ({exc})") from None
     wav = wav.mean(axis=1)
     if sr != 16000:
-        from math import gcd
-
         from scipy.signal import resample_poly
 
         g = gcd(int(sr), 16000)

@@ -23,11 +23,14 @@ the real cause (which step and items), never a checkpoint full of NaN.
 
 from __future__ import annotations
 
+import copy
 import csv
+import hashlib
 import io
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,7 +118,6 @@ def lr_factor(step: int, milestones: list[int], gamma: float) -> float:
 
 
 def seed_everything(seed: int) -> None:
-    import random
 
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002  (third-party code may use it)
@@ -156,7 +158,6 @@ def pretrain_key(cfg: TrainConfig, modality: str, data: SplitData) -> str:
     """Hash of everything that produces a pretrained backbone: the pretrain section, the
     encoder (name, kwargs, initial weights), the seed and the training items (ids with
     their identities, plus the manifest/cache the split came from)."""
-    import hashlib
 
     enc = cfg.voice if modality == "voice" else cfg.face
     table = data.table(modality)
@@ -490,7 +491,6 @@ def _shrink_sampler(cfg: TrainConfig, data: SplitData) -> TrainConfig:
         n = min(len(both), sc.P)
     if n >= sc.P or n < 2:
         return cfg
-    import copy
 
     log.info("sampler: %d usable training identities < P=%d: P lowered to %d", len(both), sc.P, n)
     out = copy.deepcopy(cfg)

@@ -20,6 +20,7 @@ scripts, styles and media only).
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from pathlib import Path
@@ -239,7 +240,6 @@ def make_server(collection_dir: str | Path, port: int = 0) -> Any:
     Call ``serve_forever()`` (blocking) or :func:`start_in_thread`; ``server.port`` is the
     bound port.
     """
-    import logging
 
     from werkzeug.serving import make_server as _mk
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,6 @@ def packaged_info(encoder: nn.Module) -> dict[str, Any] | None:
 
 def package_version(*candidates: str) -> str:
     """Installed version of the first distribution/module of ``candidates`` that has one."""
-    from importlib import metadata
 
     for c in candidates:
         try:
