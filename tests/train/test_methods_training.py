@@ -9,74 +9,21 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
+from _methods_toy import COMMON, cfg_for, tiny_split
+from _methods_toy import ZOO_SETS as METHOD_SETS
 from vfbench.errors import ConfigError
 from vfbench.methods import get_method, method_names
-from vfbench.train.config import TrainConfig, load_train_config
-from vfbench.train.data import SplitData, from_tensors
+from vfbench.train.config import load_train_config
+from vfbench.train.data import SplitData
 from vfbench.train.loop import embed_split, train, validate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-METHOD_SETS = {
-    "svhf": ["loss.name=forced_choice", "loss.kwargs={hidden: 64}", "head.l2=false"],
-    "dimnet": [
-        "loss.name=covariate_ce",
-        "loss.kwargs={covariates: [identity, gender, nationality]}",
-        "head.l2=false",
-    ],
-    "pins": ["loss.name=curriculum_contrastive", "loss.kwargs={margin: 1.0}"],
-    "kim": ["loss.name=kim_triplet", "loss.kwargs={margin: 1.0}", "head.l2=false"],
-    "horiguchi": ["loss.name=pair_bce", "loss.kwargs={hidden: 64}", "head.l2=false"],
-}
-COMMON = [
-    "voice.name=small_cnn", "face.name=small_cnn", "voice.kwargs={width: 4}",
-    "face.kwargs={width: 4}", "voice.frozen=true", "face.frozen=true", "voice.lr=0",
-    "face.lr=0", "feature_mode=true", "sampler.P=12", "head.dim=32", "head.scale=1",
-    "optim.head_lr=1e-3", "optim.milestones=[]", "val.every=0", "val.n_trials=2000",
-    "checkpoint_every=1000", "log.tensorboard=false", "log.progress=false",
-]  # fmt: skip
-
-
-def tiny_split(n_ids: int, per_id: int, seed: int, latent: int = 8) -> SplitData:
-    """Identities with a latent prototype z (first component = gender) seen by both
-    modalities through fixed random projections: v = A_v z + noise, f = A_f z + noise.
-    Inputs are scaled so the frozen random CNN features are O(0.1-1)."""
-    rng = np.random.default_rng(seed)
-    prng = np.random.default_rng(123)  # projections shared by the splits
-    av = prng.normal(size=(latent, 257 * 16))  # 257 bins x 16 frames
-    af = prng.normal(size=(latent, 3 * 16 * 16))
-    z = rng.normal(size=(n_ids, latent))
-    genders = ["m" if i % 2 == 0 else "f" for i in range(n_ids)]
-    z[:, 0] = np.where(np.array(genders) == "m", 1.5, -1.5)
-    ident = np.repeat(np.arange(n_ids), per_id)
-    scale = 50.0 / np.sqrt(latent)
-    v = (z[ident] @ av + 0.5 * rng.normal(size=(len(ident), 257 * 16))) * scale
-    f = (z[ident] @ af + 0.5 * rng.normal(size=(len(ident), 3 * 16 * 16))) * scale
-    data = from_tensors(
-        torch.from_numpy(v.astype(np.float32).reshape(-1, 1, 257, 16)),
-        ident,
-        torch.from_numpy(f.astype(np.float32).reshape(-1, 3, 16, 16)),
-        ident,
-        genders,
-        identities=[f"s{seed}_{i:03d}" for i in range(n_ids)],
-    )
-    # item ids unique across splits: feature mode caches backbone features by item id
-    data.voices.ids = [f"s{seed}_v{i:05d}" for i in range(len(ident))]
-    data.faces.ids = [f"s{seed}_f{i:05d}" for i in range(len(ident))]
-    data.meta["nationalities"] = [("A", "B", "C")[i % 3] for i in range(n_ids)]
-    return data
 
 
 @pytest.fixture(scope="module")
 def splits() -> tuple[SplitData, SplitData]:
     return tiny_split(40, 4, 0), tiny_split(24, 4, 1)
-
-
-def cfg_for(method: str, steps: int, extra: list[str] | None = None) -> TrainConfig:
-    sets = [*COMMON, f"method={method}", f"name={method}", f"steps={steps}"]
-    return load_train_config(None, [*sets, *METHOD_SETS.get(method, []), *(extra or [])])
 
 
 def test_all_methods_registered() -> None:
