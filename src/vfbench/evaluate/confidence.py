@@ -216,25 +216,30 @@ class Resampler:
         """Blocks of (b, T) float32 trial weights, ``n_boot`` rows in all."""
         t = max(self.n_trials, 1)
         step = max(1, max_elems // t)
-        cols = [self.codes[:, j] for j in range(self.codes.shape[1])]
         for a in range(0, n_boot, step):
             b = min(step, n_boot - a)
             w = bootstrap_weights(self.n_identities, b, rng).astype(np.float32).T.copy()  # (I, b)
-            out = w[cols[0]]  # (T, b): contiguous row gathers
-            if self.linear:  # w_q * (1 + sum_j (w_j - 1)) over the distinct distractors
-                lin = np.ones_like(out)
-                for c in cols[1:]:
-                    has = c >= 0
-                    lin[has] += w[c[has]] - 1.0
-                yield (out * lin).T
-                continue
-            for c in cols[1:]:
-                has = c >= 0
-                if has.all():
-                    out *= w[c]
-                elif has.any():
-                    out[has] *= w[c[has]]
-            yield out.T
+            yield _trial_weights(w, self.codes, self.linear).T
+
+
+def _trial_weights(wt: np.ndarray, codes: np.ndarray, linear: bool) -> np.ndarray:
+    """(I, b) identity multiplicities -> (T, b) trial weights (contiguous row gathers): the
+    product over each trial's distinct identities, or with ``linear`` (more than two roles)
+    ``w_q * (1 + sum_j (w_j - 1))`` over its distinct distractors (module doc)."""
+    out = wt[codes[:, 0]]  # a gather: a new array, safe to update in place
+    if linear:
+        lin = np.ones_like(out)
+        for j in range(1, codes.shape[1]):
+            has = codes[:, j] >= 0
+            lin[has] += wt[codes[has, j]] - 1.0
+        return out * lin
+    for j in range(1, codes.shape[1]):
+        has = codes[:, j] >= 0
+        if has.all():
+            out *= wt[codes[:, j]]
+        elif has.any():
+            out[has] *= wt[codes[has, j]]
+    return out
 
 
 def percentile_interval(
@@ -293,7 +298,7 @@ def _all_roles_ratio(
             if linear is not None:
                 num, den = _qd_sums(w, *linear)
             else:  # I x I too big: per-trial weights in blocks
-                num, den = _qd_block_sums(w, rs.codes, v, d)
+                num, den = _block_sums(w, rs.codes, v, d, linear=True)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[a : a + b] = num / den
             continue
@@ -301,7 +306,7 @@ def _all_roles_ratio(
         if pairs is not None:
             num, den = _pair_sums(w, *pairs)
         elif sums is None:
-            num, den = _product_sums(w, rs.codes, v, d)
+            num, den = _block_sums(w, rs.codes, v, d, linear=False)
         else:
             num, den = sums
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -331,26 +336,6 @@ def _qd_tables(
     mv = np.bincount(flat, weights=v[rows], minlength=cells).reshape(n_ids, n_ids)
     md = np.bincount(flat, weights=d[rows], minlength=cells).reshape(n_ids, n_ids)
     return av, ad, mv, md
-
-
-def _qd_block_sums(
-    w: np.ndarray, codes: np.ndarray, v: np.ndarray, d: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-trial path of :func:`_qd_sums` for many identities: (T, b) weight blocks."""
-    wt = w.T.copy()
-    rows = max(1, (1 << 22) // max(w.shape[0], 1))
-    num = np.zeros(w.shape[0])
-    den = np.zeros(w.shape[0])
-    for a in range(0, codes.shape[0], rows):
-        c = codes[a : a + rows]
-        lin = np.ones((c.shape[0], w.shape[0]))
-        for j in range(1, c.shape[1]):
-            has = c[:, j] >= 0
-            lin[has] += wt[c[has, j]] - 1.0
-        x = wt[c[:, 0]] * lin
-        num += v[a : a + rows] @ x
-        den += d[a : a + rows] @ x
-    return num, den
 
 
 def _qd_sums(
@@ -395,24 +380,17 @@ def _pair_sums(
     return num, den
 
 
-def _product_sums(
-    w: np.ndarray, codes: np.ndarray, v: np.ndarray, d: np.ndarray
+def _block_sums(
+    w: np.ndarray, codes: np.ndarray, v: np.ndarray, d: np.ndarray, linear: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """numpy path of :func:`_all_roles_ratio`: (T, b) weight blocks by row gathers."""
+    """numpy path of :func:`_all_roles_ratio`: (T, b) trial-weight blocks
+    (:func:`_trial_weights`) times the values and denominators."""
     wt = w.T.copy()  # (I, b): a trial's weights are contiguous rows
-    t = codes.shape[0]
     rows = max(1, (1 << 22) // max(w.shape[0], 1))
     num = np.zeros(w.shape[0])
     den = np.zeros(w.shape[0])
-    for a in range(0, t, rows):
-        c = codes[a : a + rows]
-        x = wt[c[:, 0]]
-        for j in range(1, c.shape[1]):
-            has = c[:, j] >= 0
-            if has.all():
-                x *= wt[c[:, j]]
-            elif has.any():
-                x[has] *= wt[c[has, j]]
+    for a in range(0, codes.shape[0], rows):
+        x = _trial_weights(wt, codes[a : a + rows], linear)
         num += v[a : a + rows] @ x
         den += d[a : a + rows] @ x
     return num, den
