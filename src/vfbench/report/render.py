@@ -127,10 +127,9 @@ SMOKE_TEXT = (
 
 
 def is_smoke(res: EvaluationResult) -> bool:
-    """True for quick/smoke runs (``vfbench demo --quick``, ``evaluate --quick``)."""
-    s = res.summary
-    demo = s.get("demo") if isinstance(s.get("demo"), dict) else {}
-    return bool(s.get("smoke") or res.protocol.get("smoke") or (demo or {}).get("quick"))
+    """True for quick/smoke runs: their producer (``vfbench demo --quick``, ``evaluate
+    --quick``) sets ``summary["smoke"]``."""
+    return bool(res.summary.get("smoke"))
 
 
 def _find_one(
