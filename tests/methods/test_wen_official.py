@@ -134,4 +134,4 @@ def test_forward_uses_the_normalised_weights() -> None:
     w = torch.tensor([2.0, 2.0, 0.0, 0.0], dtype=torch.float64)
     want = (w * g).mean() + (w * local).mean()
     got = loss(v, labels, f, labels).detach()
-    assert float(got) == pytest.approx(float(want), rel=1e-12)
+    assert float(got) == pytest.approx(float(want.detach()), rel=1e-12)
