@@ -282,7 +282,10 @@ def read_feature_file(
     """
     p = Path(path)
     raw = read_vectors_file(p)
-    vec, ids, idents, langs = raw.vectors, raw.ids, raw.identities, raw.languages
+    vec = raw.vectors
+    ids: Sequence[str] | np.ndarray | None = raw.ids
+    idents: Sequence[str] | np.ndarray | None = raw.identities
+    langs: Sequence[str] | np.ndarray | None = raw.languages
     n = vec.shape[0]
     where = str(p)
     if rows is not None:
