@@ -47,7 +47,10 @@ from typing import Any
 
 import numpy as np
 
+from vfbench.config import apply_overrides, read_yaml
 from vfbench.data.manifest import FaceItem, Identity, Manifest, VoiceItem
+from vfbench.data.recipes.folder import read_folder_meta
+from vfbench.data.recipes.splits import split_identities
 from vfbench.errors import DataError, ManifestError
 from vfbench.utils.io import atomic_save_npz, atomic_write_json, atomic_write_text, sha256_file
 
@@ -464,7 +467,6 @@ def import_features(
     (else :class:`ManifestError`); identities with only one modality are dropped (listed
     in the result and in ``manifest.meta``) unless ``keep_unpaired``.
     """
-    from vfbench.data.recipes.folder import read_folder_meta
 
     o = Path(out)
     if is_feature_store(o / "features") and not overwrite:
@@ -558,7 +560,6 @@ def _import_tables(
     split: str = "",
 ) -> ImportResult:
     """The checks and writes shared by the importers (``split``: every identity's split)."""
-    from vfbench.data.recipes.splits import split_identities
 
     all_idents = sorted(set(vt.identities.tolist()) | set(ft.identities.tolist()))
     if meta is not None:
@@ -659,8 +660,6 @@ def _write_configs(out: Path, sets: list[str]) -> None:
     """OUT/train.yaml (the TriNet CPU config resolved over the imported features) and
     OUT/benchmark.yaml (every method's CPU config over them)."""
     import yaml
-
-    from vfbench.config import apply_overrides, read_yaml
 
     configs = Path(__file__).resolve().parents[1] / "configs"
     cfg = apply_overrides(
