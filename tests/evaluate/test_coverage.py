@@ -203,6 +203,10 @@ def test_no_surplus_for_query_only_and_one_identity_trials():
     boot, corr = confidence.crossed_variance(same, o, np.ones(30), float(o.mean()))
     e2 = float((((o - o.mean()) / 30) ** 2).sum())  # the independent-trials floor
     assert corr == pytest.approx(max(boot, e2), rel=1e-12)
+    # one role only: the same figures, no pair cells
+    assert confidence.crossed_variance(same[:, 0], o, np.ones(30), float(o.mean())) == (
+        pytest.approx((boot, corr), rel=1e-12)
+    )
     # no shrink, only the few-clusters factor sqrt(I / (I - 1)) t_(I-1) / z (6 identities)
     few = np.sqrt(6 / 5) * stats.t.ppf(0.95, 5) / stats.norm.ppf(0.95)
     c = confidence.crossed_variance_scale(same, o, np.ones(30), float(o.mean()), level=0.9)

@@ -482,21 +482,30 @@ def _crossed_variance(
     v = np.asarray(values, dtype=np.float64)
     d = np.asarray(denominators, dtype=np.float64)
     e = (v - point * d) / d.sum()
-    present = codes >= 0
     ids = np.zeros(n_ids)
+    keys, sums = [], []
+    q = codes[:, 0]
+    k = np.zeros(e.size, dtype=np.int64)  # distinct identities per trial
     for j in range(codes.shape[1]):
-        ids += np.bincount(codes[present[:, j], j], weights=e[present[:, j]], minlength=n_ids)
-    rows, cols = np.nonzero(present[:, 1:])
-    a, b = codes[rows, 0], codes[rows, cols + 1]
-    key = np.minimum(a, b) * n_ids + np.maximum(a, b)
+        col = codes[:, j]
+        has = col >= 0
+        every = bool(has.all())  # usual case: no boolean gathers
+        cj, ej, qj = (col, e, q) if every else (col[has], e[has], q[has])
+        k += has
+        ids += np.bincount(cj, weights=ej, minlength=n_ids)
+        if j > 0:
+            keys.append(np.minimum(qj, cj) * n_ids + np.maximum(qj, cj))
+            sums.append(ej)
+    key = keys[0] if len(keys) == 1 else np.concatenate([np.zeros(0, np.int64), *keys])
+    w = sums[0] if len(sums) == 1 else np.concatenate([np.zeros(0), *sums])
     if n_ids * n_ids <= _PAIR_CELLS:
-        cells = np.bincount(key, weights=e[rows], minlength=n_ids * n_ids)
+        cells = np.bincount(key, weights=w, minlength=n_ids * n_ids)
     else:
         uniq, inv = np.unique(key, return_inverse=True)
-        cells = np.bincount(inv.reshape(-1), weights=e[rows], minlength=uniq.size)
+        cells = np.bincount(inv.reshape(-1), weights=w, minlength=uniq.size)
     boot = float(ids @ ids) + float(cells @ cells)
     e2 = e * e
-    surplus = 2.0 * float(((present.sum(axis=1) - 1) * e2).sum())
+    surplus = 2.0 * float((k - 1) @ e2)
     return boot, max(boot - surplus, float(e2.sum()))
 
 
