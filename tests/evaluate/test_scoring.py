@@ -200,3 +200,17 @@ def test_distinct_counts_kernel_and_numpy_agree(monkeypatch: pytest.MonkeyPatch)
     assert scoring._n_distinct(idx, 5000) == want  # numpy below _DISTINCT_KERNEL_MIN
     monkeypatch.setattr(scoring, "_DISTINCT_KERNEL_MIN", 1)  # compiled loop (if numba)
     assert scoring._n_distinct(idx, 5000) == want
+
+
+def test_prefetch_for_lists_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfbench.evaluate import _kernels, importers
+
+    asked: list[tuple[str, ...]] = []
+    monkeypatch.setattr(_kernels, "prefetch", lambda *names: asked.append(names))
+    small = tmp_path / "small.txt"
+    small.write_text("a.wav b.jpg c.jpg\n")
+    importers.prefetch_for_lists([small, tmp_path / "missing.txt"])
+    assert asked == []
+    monkeypatch.setattr(importers, "PREFETCH_LIST_BYTES", small.stat().st_size)
+    importers.prefetch_for_lists([small])
+    assert asked == [("pair_dots",)]

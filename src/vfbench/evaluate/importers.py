@@ -954,6 +954,26 @@ class TrialSource:
         return {"paths": self.paths, "sha256": self.sha256, "format": self.format}
 
 
+#: lists at least this large (all files together) hold well over 1M scored pairs in any
+#: published layout (a 1:2 line is ~100 bytes: 64 MiB ~ 600k trials, 1.2M pairs)
+PREFETCH_LIST_BYTES = 64 << 20
+
+
+def prefetch_for_lists(paths: Sequence[str | Path]) -> None:
+    """Before anything is loaded: when the trial lists are large enough that scoring
+    them will use the compiled kernel, start loading it in the background
+    (:func:`~vfbench.evaluate.scoring.prefetch_kernel`), judged by the files' size alone
+    so the embeddings load overlaps it too. :func:`load_trials` decides again, exactly,
+    from the parsed lists."""
+    size = 0
+    for p in paths:
+        q = Path(p)
+        if q.suffix != ".npz" and q.is_file():
+            size += q.stat().st_size
+    if size >= PREFETCH_LIST_BYTES:
+        prefetch_kernel(1 << 62, 1 << 31, 1 << 31)
+
+
 def load_trials(
     paths: Sequence[str | Path],
     voices: Embeddings,
@@ -963,7 +983,11 @@ def load_trials(
     cache_dir: str | Path | None = None,
     drop_unmapped: bool = False,
 ) -> tuple[TrialSet, TrialSource]:
-    """A saved trial file (``.npz``) or published list(s) of one format, over the embeddings."""
+    """A saved trial file (``.npz``) or published list(s) of one format, over the embeddings.
+
+    Lists large enough for the compiled pair kernel start loading it in the background
+    (see :func:`import_list`'s ``prefetch``): call this when the trials are to be scored.
+    """
     ps = [Path(p) for p in paths]
     if not ps:
         raise EvaluationError("no trial file given")
