@@ -971,7 +971,7 @@ def prefetch_for_lists(paths: Sequence[str | Path]) -> None:
         if q.suffix != ".npz" and q.is_file():
             size += q.stat().st_size
     if size >= PREFETCH_LIST_BYTES:
-        prefetch_kernel(1 << 62, 1 << 31, 1 << 31)
+        prefetch_kernel(1 << 40, 1 << 40, 1 << 40)  # "many pairs over many items"
 
 
 def load_trials(
