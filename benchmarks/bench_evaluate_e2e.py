@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -326,6 +327,7 @@ def main() -> None:
     if 1 in cases:
         print(f"\nwhere the seconds go, {n_trials:,}-trial list, one process (load average "
               f"{os.getloadavg()[0]:.2f}):")  # fmt: skip
+        shutil.rmtree(work / "cache2", ignore_errors=True)  # its cold rows parse for real
         subprocess.run(
             [sys.executable, "-c", BREAKDOWN, str(work / "match"), lst, str(work / "cache2")],
             env=_env(cache),

@@ -691,6 +691,7 @@ def import_list(
             q = qmap.tokens(tab, [0])[tab.codes[:, 0]]
             cands = cmap.tokens(tab, range(1, n + 1))[tab.codes[:, 1:]]
             keep = (q >= 0) & (cands >= 0).all(1)
+            all_kept = bool(keep.all())  # the usual case: no 24 MB copies of a 1M list
             rep.n_rows += tab.n_rows
             rep.n_kept += int(keep.sum())
             src = {"cmpc-matching": "cmpc", "ssnet-matching": "ssnet"}.get(fmt)
@@ -714,7 +715,9 @@ def import_list(
             add(
                 f"match/{d}/n={n}/{c}/{src}",
                 meta_d,
-                {"query": q[keep], "cands": cands[keep]},
+                {"query": q, "cands": cands}
+                if all_kept
+                else {"query": q[keep], "cands": cands[keep]},
                 p.stem,
                 int(keep.sum()),
             )
