@@ -200,7 +200,7 @@ from vfbench.evaluate.scoring import pair_scores, prepare
 vv, ff = prepare(v.vectors, f.vectors, "cosine")
 g = ts.groups[ts.keys()[0]]
 pair_scores(vv, ff, g["query"][:, None], g["cands"], "cosine", prepared=True)
-lap("[of which] scoring the 2M pairs (kernel loaded)")
+lap("[of which] scoring the list's pairs (kernel loaded)")
 from vfbench.evaluate.confidence import accuracy_intervals
 o = res.outcomes[ts.keys()[0]]
 accuracy_intervals(o["outcome"], o["roles"], 0.95, p.n_boot, np.random.default_rng(0))
