@@ -728,3 +728,259 @@ def paired_auc_bootstrap(
     est = percentile_interval(a - b, reps, level, int(lab.size), PAIRED)
     null = bool(np.array_equal(np.asarray(score_a), np.asarray(score_b)))
     return a, b, est, bootstrap_p_value(reps, null)
+
+
+# --------------------------------------------------------- retrieval: identities in every role
+#: the all-roles retrieval bootstrap costs O(Q x R x I x B) (queries x relevant items per
+#: query x identities x replicates); above this many Q x R x I cells it falls back to the
+#: query-identity bootstrap and the row says why (a 20k x 20k gallery over 1,251 identities
+#: has ~4e8 cells: minutes of matrix products)
+RETRIEVAL_MAX_CELLS = 200_000_000
+
+
+@dataclass
+class RankCounts:
+    """What every retrieval figure of one query block needs, as a function of the identity
+    multiplicities of a bootstrap replicate (:func:`retrieval_replicates`).
+
+    For query q and its relevant item r (``mask`` (Qb, R) marks real entries):
+    ``rel_hi`` / ``rel_lo`` (Qb, R): relevant items ranked at-or-above r / strictly above
+    r's tie block (AP ``sklearn``: score >= / > r's, r itself counted in ``rel_hi``; AP
+    ``ssnet``: before r in the stable order plus r itself / minus r);
+    ``hi`` (Qb * R, I): per identity, its non-relevant gallery items counted the same way
+    (>= r's score, or before r in the stable order); ``lo`` (Qb * R, I) the strict count
+    (> r's score), None where it equals ``hi`` (no exact ties; always for ``ssnet``).
+    The query's own identity column is 0: its resampled copies are left out of its gallery
+    (see :func:`retrieval_replicates`). ``code`` (Qb,): each query's identity (0..I-1).
+    """
+
+    code: np.ndarray
+    mask: np.ndarray
+    rel_hi: np.ndarray
+    rel_lo: np.ndarray
+    hi: np.ndarray
+    lo: np.ndarray | None
+
+
+def rank_counts(
+    s: np.ndarray,
+    code: np.ndarray,
+    gcode: np.ndarray,
+    n_ids: int,
+    ap: str = "sklearn",
+    col_pos: np.ndarray | None = None,
+    block_elems: int = 1 << 22,
+) -> RankCounts:
+    """:class:`RankCounts` of a block of queries from their scores.
+
+    ``s`` (Qb, G) float32 scores against the whole gallery, ``code`` (Qb,) the query
+    identities and ``gcode`` (G,) the gallery identities (both 0..``n_ids``-1; relevant =
+    same identity); ``col_pos`` (G,) each column's gallery position (the SSNet tie order,
+    default the column order). Counts per identity are summed over the gallery columns
+    grouped by identity (``np.add.reduceat``) in (rows, R, G) blocks of ``block_elems``.
+    """
+    from vfbench.evaluate.metrics import AP_VARIANTS
+
+    if ap not in AP_VARIANTS:
+        raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
+    s = np.asarray(s, dtype=np.float32)
+    q, g = s.shape
+    code = np.asarray(code, dtype=np.int64)
+    gcode = np.asarray(gcode, dtype=np.int64)
+    pos = np.arange(g) if col_pos is None else np.asarray(col_pos, dtype=np.int64)
+    order = np.argsort(gcode, kind="stable")  # columns grouped by identity
+    gs = gcode[order]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if g else np.zeros(0, np.int64)
+    seg_ids = gs[starts]
+    cnt = np.bincount(gcode, minlength=n_ids)
+    r_max = max(int(cnt[code].max(initial=0)), 1)
+    ar = np.arange(r_max)
+    mask = ar[None, :] < cnt[code][:, None]
+    first = np.searchsorted(gs, code)  # first sorted column of each query's identity
+    rel = order[np.where(mask, first[:, None] + ar[None, :], 0)]  # (Qb, R) columns
+    rows = np.arange(q)[:, None]
+    rs = np.where(mask, s[rows, rel], -np.inf).astype(np.float32)
+    rp = pos[rel]
+    ss, ps = s[:, order], pos[order]
+    hi = np.zeros((q, r_max, n_ids), dtype=np.float32)
+    lo = np.zeros((q, r_max, n_ids), dtype=np.float32) if ap == "sklearn" else None
+    step = max(1, block_elems // max(r_max * g, 1))
+    for a in range(0, q if g else 0, step):
+        sb, rb = ss[a : a + step, None, :], rs[a : a + step, :, None]
+        if ap == "sklearn":
+            hi[a : a + step][..., seg_ids] = np.add.reduceat(sb >= rb, starts, 2, np.float32)
+            assert lo is not None
+            lo[a : a + step][..., seg_ids] = np.add.reduceat(sb > rb, starts, 2, np.float32)
+        else:  # before r in the stable order: higher score, or equal and earlier in the gallery
+            before = (sb > rb) | ((sb == rb) & (ps[None, None, :] < rp[a : a + step, :, None]))
+            hi[a : a + step][..., seg_ids] = np.add.reduceat(before, starts, 2, np.float32)
+    hi[np.arange(q), :, code] = 0.0  # relevant items and the query's own resampled copies
+    r_i, r_j = rs[:, :, None], rs[:, None, :]  # (item r, other relevant item r')
+    m_j = mask[:, None, :]
+    if ap == "sklearn":
+        rel_hi = ((r_j >= r_i) & m_j).sum(2)
+        rel_lo = ((r_j > r_i) & m_j).sum(2)
+        lo_out: np.ndarray | None = None
+        if lo is not None:
+            lo[np.arange(q), :, code] = 0.0
+            lo_out = None if np.array_equal(lo, hi) else lo.reshape(q * r_max, n_ids)
+    else:
+        p_i, p_j = rp[:, :, None], rp[:, None, :]
+        rel_hi = (((r_j > r_i) | ((r_j == r_i) & (p_j <= p_i))) & m_j).sum(2)
+        rel_lo = rel_hi - 1
+        lo_out = None
+    return RankCounts(
+        code,
+        mask,
+        np.where(mask, rel_hi, 0).astype(np.float32),
+        np.where(mask, rel_lo, 0).astype(np.float32),
+        hi.reshape(q * r_max, n_ids),
+        lo_out,
+    )
+
+
+def retrieval_stats(
+    c: RankCounts, w: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)
+) -> dict[str, np.ndarray]:
+    """Per-query retrieval figures on resampled test sets: ``w`` (I, b) identity
+    multiplicities -> name -> (Qb, b): ``mAP`` (AP), ``R-precision``, ``p@k``, ``recall@k``.
+
+    A relevant item's place: ``n_hi = rel_hi + hi @ w`` items at-or-above it (sklearn: score
+    >= its; ssnet: its rank) and ``n_lo = rel_lo + lo @ w`` strictly above its tie block.
+    AP = mean over relevant items of rel_hi / n_hi; expected hits in the top k =
+    clip((k - n_lo) / (n_hi - n_lo), 0, 1) (a random order inside a tie block, as
+    :func:`~vfbench.evaluate.metrics.retrieval_block`; for ssnet n_hi - n_lo = 1 and this is
+    [rank <= k]). With ``w`` all ones these are the plain figures."""
+    qb, r = c.mask.shape
+    b = w.shape[1]
+    w32 = np.asarray(w, dtype=np.float32)
+    nw_hi = (c.hi @ w32).reshape(qb, r, b)
+    nw_lo = nw_hi if c.lo is None else (c.lo @ w32).reshape(qb, r, b)
+    n_hi = nw_hi + c.rel_hi[..., None]
+    n_lo = nw_lo + c.rel_lo[..., None]
+    m = c.mask[..., None]
+    n_rel = c.mask.sum(1).astype(np.float64)
+    has = n_rel > 0
+    inv_rel = np.where(has, 1.0 / np.maximum(n_rel, 1), 0.0)[:, None]
+    tie = np.maximum(n_hi - n_lo, 1.0)
+    out: dict[str, np.ndarray] = {}
+    prec = np.where(m, c.rel_hi[..., None] / np.maximum(n_hi, 1.0), 0.0)
+    out["mAP"] = prec.sum(1) * inv_rel
+
+    def hits(k: np.ndarray | int) -> np.ndarray:
+        kk = np.asarray(k, dtype=np.float32)
+        kk = kk[:, None, None] if kk.ndim else kk
+        return np.where(m, np.clip((kk - n_lo) / tie, 0.0, 1.0), 0.0).sum(1)
+
+    out["R-precision"] = hits(n_rel) * inv_rel
+    for k in ks:
+        h = hits(k)
+        out[f"p@{k}"] = h / k
+        out[f"recall@{k}"] = h * inv_rel
+    return out
+
+
+def retrieval_cells(qc: np.ndarray, gc: np.ndarray) -> int:
+    """Q x R x I of a retrieval set (queries x most relevant items of a query x identities
+    in either role): the size of the all-roles bootstrap's count tables."""
+    ids, inv = np.unique(np.concatenate([np.asarray(qc), np.asarray(gc)]), return_inverse=True)
+    gcnt = np.bincount(inv[len(qc) :], minlength=ids.size)
+    r_max = max(int(gcnt[inv[: len(qc)]].max(initial=0)), 1)
+    return int(len(qc)) * r_max * int(ids.size)
+
+
+def retrieval_replicates(
+    qv: np.ndarray,
+    gv: np.ndarray,
+    qc: np.ndarray,
+    gc: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    scorer: Any = "cosine",
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    direction: str = "v2f",
+    block_elems: int = 1 << 22,
+) -> dict[str, np.ndarray]:
+    """All-roles identity-bootstrap replicates of every retrieval figure (``mAP``,
+    ``R-precision``, ``p@k``, ``recall@k``): name -> (n_boot,).
+
+    Inputs as :func:`~vfbench.evaluate.metrics.rank_retrieval` (``qv`` (Q, D) / ``gv`` (G, D)
+    prepared vectors, ``qc`` / ``gc`` identity labels, relevant = same label). A replicate
+    draws the identities of either role with replacement (the one primitive,
+    :func:`bootstrap_weights`: I draws out of the I identities, in sorted label order) and
+    is :func:`retrieval_figures` of the test set those multiplicities make. Callers check
+    :func:`retrieval_cells` against :data:`RETRIEVAL_MAX_CELLS` first.
+    """
+    n_ids = np.unique(np.concatenate([np.asarray(qc), np.asarray(gc)])).size
+    w = bootstrap_weights(n_ids, n_boot, rng).T  # (I, B)
+    return retrieval_figures(qv, gv, qc, gc, w, scorer, ap, ks, direction, block_elems)
+
+
+def retrieval_figures(
+    qv: np.ndarray,
+    gv: np.ndarray,
+    qc: np.ndarray,
+    gc: np.ndarray,
+    w: np.ndarray,
+    scorer: Any = "cosine",
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    direction: str = "v2f",
+    block_elems: int = 1 << 22,
+) -> dict[str, np.ndarray]:
+    """Retrieval figures of B resampled test sets: ``w`` (I, B) multiplicities of the
+    identities of either role (sorted label order) -> name -> (B,).
+
+    Test set b holds identity i ``w[i, b]`` times, every copy with its queries and its
+    gallery items: a query's relevant items stay its own identity's items, each
+    non-relevant identity j contributes w_j copies of its items (a relevant item's rank:
+    1 + relevant items above it + sum_j w_j n_above[q, r, j], ties by the AP rule; SSNet's
+    stable order puts an item's copies beside it), and the query's AP enters the mean with
+    its identity's weight (mAP_b = sum_q w_id(q) AP_q(w) / sum_q w_id(q)). The other copies
+    of the query's own identity are left out of its gallery: a copy has the very same
+    media, so as a distractor it would tie exactly with the relevant items (no real test
+    set holds two people with identical faces), and as a relevant item it would double R;
+    leaving it out is what the matching bootstrap does (a trial never pits an identity
+    against itself). With all w = 1 each figure is the plain one.
+
+    Cost: one (Q x R, I) @ (I, B) matrix product per query block (two with exact score
+    ties under the sklearn AP) plus one pass over the scores; memory bounded by
+    ``block_elems``.
+    """
+    from vfbench.evaluate.scoring import score_matrix
+
+    qc, gc = np.asarray(qc), np.asarray(gc)
+    n_q = qc.shape[0]
+    _, inv = np.unique(np.concatenate([qc, gc]), return_inverse=True)
+    inv = inv.reshape(-1).astype(np.int64)
+    qd, gd = inv[:n_q], inv[n_q:]
+    if n_q == 0 or gd.size == 0:
+        raise EvaluationError("retrieval bootstrap of an empty query or gallery set")
+    n_ids = int(inv.max()) + 1
+    w = np.asarray(w, dtype=np.float32)
+    if w.ndim != 2 or w.shape[0] != n_ids:
+        raise EvaluationError(f"weights must be ({n_ids}, B) identity multiplicities, got {w.shape}")
+    n_boot = w.shape[1]
+    den = np.bincount(qd, minlength=n_ids).astype(np.float64) @ w
+    r_max = max(int(np.bincount(gd, minlength=n_ids)[qd].max()), 1)
+    names = ["mAP", "R-precision"] + [f"{m}@{k}" for k in ks for m in ("p", "recall")]
+    num = {name: np.zeros(n_boot) for name in names}
+    g = gd.size
+    q_rows = max(1, block_elems // (r_max * max(n_ids, g)))
+    b_cols = max(1, block_elems // (min(q_rows, n_q) * r_max))
+    for a in range(0, n_q, q_rows):
+        qb = qv[a : a + q_rows]
+        s = (
+            score_matrix(qb, gv, scorer, prepared=True)
+            if direction == "v2f"
+            else score_matrix(gv, qb, scorer, prepared=True).T
+        )
+        c = rank_counts(s, qd[a : a + q_rows], gd, n_ids, ap, None, block_elems)
+        for b0 in range(0, n_boot, b_cols):
+            wb = w[:, b0 : b0 + b_cols]
+            wq = wb[c.code].astype(np.float64)  # (Qb, b): each query's own weight
+            for name, v in retrieval_stats(c, wb, ks).items():
+                num[name][b0 : b0 + b_cols] += (wq * v).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {name: num[name] / den for name in names}

@@ -1,0 +1,126 @@
+"""All-roles identity bootstrap of retrieval (issue #20.1): every replicate is the plain
+metric of an explicitly duplicated test set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score
+
+from vfbench.errors import EvaluationError
+from vfbench.evaluate.confidence import (
+    bootstrap_weights,
+    retrieval_cells,
+    retrieval_figures,
+    retrieval_replicates,
+)
+from vfbench.evaluate.metrics import rank_retrieval, retrieval_block
+
+KS = (1, 3)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _toy(seed: int, ties: bool):
+    """6 identities (labels not 0..I-1, one gallery-only, one query-only), 1-3 gallery items
+    and 1-3 queries each. ``ties``: vectors from a 3-point set, so scores tie exactly
+    (relevant with non-relevant, and relevant with relevant)."""
+    rng = np.random.default_rng(seed)
+    labels = np.array([3, 8, 11, 20, 21, 40])
+    gper, qper = [2, 1, 3, 2, 2, 0], [1, 2, 3, 1, 2, 2]
+    gc = np.repeat(labels, gper)
+    qc = np.repeat(labels, qper)
+    rng.shuffle(gc)  # gallery not grouped by identity: the SSNet tie order is gallery order
+    if ties:
+        pts = _unit(np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0, 0, 1.0]]))
+        gv, qv = pts[rng.integers(0, 3, gc.size)], pts[rng.integers(0, 3, qc.size)]
+    else:
+        gv, qv = _unit(rng.normal(size=(gc.size, 5))), _unit(rng.normal(size=(qc.size, 5)))
+    return qv, gv, qc, gc
+
+
+def _brute(qv, gv, qc, gc, mult: dict[int, int], ap: str) -> dict[str, float]:
+    """The plain metrics of the test set where identity i appears mult[i] times: every copy
+    is a query set and a gallery; a query sees its own copy's items as relevant, w_j copies
+    of every other identity j's items (a copy right after its original: SSNet's gallery
+    order), and not the other copies of its own identity (the documented choice)."""
+    s = qv @ gv.T
+    vals: dict[str, list[float]] = {}
+    for i in range(qc.size):
+        cols = [g for g in range(gc.size) for _ in range(1 if gc[g] == qc[i] else mult[gc[g]])]
+        row = s[i, cols][None, :].astype(np.float32)
+        rel = np.flatnonzero(gc[cols] == qc[i])
+        mask = np.ones((1, rel.size), bool)
+        st = retrieval_block(row, rel[None, :], mask, KS, ap)
+        if ap == "sklearn" and rel.size:  # the plain metric, independently: scikit-learn
+            ref = average_precision_score(gc[cols] == qc[i], row[0])
+            assert st.ap[0] == pytest.approx(ref, abs=1e-12)
+        figs = {"mAP": st.ap[0], "R-precision": st.r_prec[0]}
+        for k in KS:
+            figs[f"p@{k}"] = st.hits_at[k][0] / k
+            figs[f"recall@{k}"] = st.hits_at[k][0] / max(rel.size, 1) if rel.size else 0.0
+        for _ in range(mult[qc[i]]):  # every copy of the query's identity asks it again
+            for name, v in figs.items():
+                vals.setdefault(name, []).append(float(v))
+    return {name: float(np.mean(v)) for name, v in vals.items()}
+
+
+@pytest.mark.parametrize("ap", ["sklearn", "ssnet"])
+@pytest.mark.parametrize("ties", [False, True])
+def test_replicates_equal_the_metric_on_an_explicitly_duplicated_set(ap, ties):
+    qv, gv, qc, gc = _toy(7 if ties else 3, ties)
+    labels = np.unique(np.concatenate([qc, gc]))
+    w = bootstrap_weights(labels.size, 12, np.random.default_rng(5)).T  # (I, B)
+    w[:, 0] = 1.0  # the plain test set
+    w[:, 1] = 0.0
+    w[[0, 5], 1] = [3.0, 3.0]  # only two identities, one query-only: a tiny set
+    w = w[:, w[np.searchsorted(labels, np.unique(qc))].sum(0) > 0]  # some query survives
+    figs = retrieval_figures(qv, gv, qc, gc, w, ap=ap, ks=KS, block_elems=16)
+    for b in range(w.shape[1]):
+        ref = _brute(qv, gv, qc, gc, dict(zip(labels.tolist(), w[:, b].astype(int))), ap)
+        for name, v in ref.items():
+            assert figs[name][b] == pytest.approx(v, abs=1e-6), (name, b)
+    st = rank_retrieval(qv, gv, qc, gc, "cosine", ap, KS)  # w = 1: the reported figures
+    assert figs["mAP"][0] == pytest.approx(st["ap"].mean(), abs=1e-6)
+    assert figs["p@3"][0] == pytest.approx((st["hits@3"] / 3).mean(), abs=1e-6)
+
+
+def test_ties_follow_the_ap_rule():
+    """One query, two relevant items and two distractors, all four tied at score 1: the
+    sklearn AP puts the block in at once (2/4 = 0.5, p@1 = 1/2 expected), SSNet's order is
+    the gallery order (relevant first here: AP 1). Duplicating the distractor identity
+    (w = 2) doubles it in the block: sklearn 2/6, SSNet still 1 (copies sit after)."""
+    qv = _unit(np.array([[1.0, 0.0]]))
+    gv = _unit(np.array([[1.0, 0.0]] * 4))
+    qc, gc = np.array([0]), np.array([0, 0, 1, 1])
+    w = np.array([[1.0, 1.0], [1.0, 2.0]])
+    sk = retrieval_figures(qv, gv, qc, gc, w, ap="sklearn", ks=(1,))
+    assert sk["mAP"] == pytest.approx([0.5, 2 / 6])
+    assert sk["p@1"] == pytest.approx([0.5, 2 / 6])
+    assert sk["R-precision"] == pytest.approx([0.5, 2 / 6])  # 2 of 4 (6) tied land in the top 2
+    ss = retrieval_figures(qv, gv, qc, gc, w, ap="ssnet", ks=(1,))
+    assert ss["mAP"] == pytest.approx([1.0, 1.0])
+    gv2 = gv[[2, 3, 0, 1]]  # distractors first in the gallery: ranks 3 and 4, then 5 and 6
+    ss2 = retrieval_figures(qv, gv2, qc, gc[[2, 3, 0, 1]], w, ap="ssnet", ks=(1,))
+    assert ss2["mAP"] == pytest.approx([(1 / 3 + 2 / 4) / 2, (1 / 5 + 2 / 6) / 2])
+
+
+def test_replicates_use_the_one_resampling_primitive():
+    qv, gv, qc, gc = _toy(1, False)
+    n_ids = np.unique(np.concatenate([qc, gc])).size
+    reps = retrieval_replicates(qv, gv, qc, gc, 50, np.random.default_rng(9), ks=KS)
+    w = bootstrap_weights(n_ids, 50, np.random.default_rng(9)).T
+    ref = retrieval_figures(qv, gv, qc, gc, w, ks=KS)
+    for name in ref:
+        np.testing.assert_allclose(reps[name], ref[name], rtol=1e-12)
+    assert np.isfinite(reps["mAP"]).mean() > 0.9  # NaN only when no query identity is drawn
+
+
+def test_cells_and_bad_weights():
+    qc, gc = np.array([1, 1, 2]), np.array([1, 1, 1, 2, 5])
+    assert retrieval_cells(qc, gc) == 3 * 3 * 3  # Q x most relevant items x identities
+    qv, gv = _unit(np.ones((3, 2))), _unit(np.ones((5, 2)))
+    with pytest.raises(EvaluationError, match=r"\(3, B\)"):
+        retrieval_figures(qv, gv, qc, gc, np.ones((2, 4)))
