@@ -124,3 +124,68 @@ def test_cells_and_bad_weights():
     qv, gv = _unit(np.ones((3, 2))), _unit(np.ones((5, 2)))
     with pytest.raises(EvaluationError, match=r"\(3, B\)"):
         retrieval_figures(qv, gv, qc, gc, np.ones((2, 4)))
+
+
+def _retrieval_protocol(directions: tuple[str, ...] = ("v2f", "f2v")):
+    from vfbench.evaluate.protocol import Protocol
+
+    p = Protocol.quick()
+    p.tasks = ["retrieve"]
+    p.directions = list(directions)
+    p.n_boot = 200
+    p.retrieval.full = False
+    return p
+
+
+def test_evaluate_reports_the_all_roles_interval_by_default(make_emb):
+    from vfbench.evaluate.api import evaluate
+
+    v, f, attrs = make_emb(n_ids=16, per=4, noise=1.5)
+    res = evaluate(v, f, attrs, _retrieval_protocol())
+    rows = [m for m in res.metrics if m.task == "retrieve"]
+    names = {m.name for m in rows}
+    assert {"mAP", "R-precision", "p@1", "recall@5"} <= names
+    for m in rows:
+        a, q = m.intervals["bootstrap-all"], m.intervals["bootstrap-identity"]
+        assert m.interval() is a  # the default interval of the row
+        assert a.low <= m.value <= a.high and a.n == q.n == m.n
+        assert "bootstrap_all_skipped" not in m.params
+    # gallery identities resampled too: wider than the query-only interval on average
+    wa = np.mean([m.intervals["bootstrap-all"].half_width for m in rows if m.name == "mAP"])
+    wq = np.mean([m.intervals["bootstrap-identity"].half_width for m in rows if m.name == "mAP"])
+    assert wa > wq
+    perfect = evaluate(*make_emb(n_ids=16, per=4, noise=0.0), _retrieval_protocol())
+    m = perfect.get(task="retrieve", name="mAP", direction="v2f")  # every resampled set is still perfect
+    assert (m.value, m.intervals["bootstrap-all"].low) == pytest.approx((1.0, 1.0))
+
+
+def test_too_large_sets_fall_back_to_the_query_bootstrap_and_say_why(make_emb, monkeypatch):
+    from vfbench.evaluate import confidence
+    from vfbench.evaluate.api import evaluate
+
+    v, f, attrs = make_emb(n_ids=10, per=3, noise=1.0)
+    p = _retrieval_protocol(("v2f",))
+    full = evaluate(v, f, attrs, p).get(task="retrieve", name="mAP")
+    monkeypatch.setattr(confidence, "RETRIEVAL_MAX_CELLS", 10)
+    res = evaluate(v, f, attrs, p)
+    m = res.get(task="retrieve", name="mAP")
+    assert "bootstrap-all" not in m.intervals
+    assert m.interval() is m.intervals["bootstrap-identity"]
+    assert m.intervals["bootstrap-identity"] == full.intervals["bootstrap-identity"]
+    cells = retrieval_cells(np.repeat(np.arange(10), 3), np.repeat(np.arange(10), 3))
+    assert f"{cells:,} count cells > 10" in m.params["bootstrap_all_skipped"]
+    assert any("all-roles bootstrap not computed" in w for w in res.warnings)
+
+
+def test_centred_interval_shifts_the_percentiles_by_the_replicates_mean_offset():
+    from vfbench.evaluate.confidence import centred_interval
+
+    reps = np.r_[0.3 + np.linspace(0.0, 0.2, 101), np.nan]  # mean 0.4, one undefined
+    est, shift = centred_interval(0.35, reps, 0.9, 7, "bootstrap-all")
+    lo, hi = np.quantile(reps[:-1], [0.05, 0.95])
+    assert shift == pytest.approx(0.05)
+    assert (est.value, est.low, est.high, est.n) == pytest.approx((0.35, lo - 0.05, hi - 0.05, 7))
+    clipped, _ = centred_interval(0.99, np.linspace(0.9, 1.0, 11), 0.9, 3, "bootstrap-all")
+    assert clipped.high == 1.0 and clipped.low == pytest.approx(0.99 - 0.045)
+    none, s = centred_interval(0.5, np.array([np.nan]), 0.95, 1, "bootstrap-all")
+    assert np.isnan(none.low) and np.isnan(s)

@@ -254,6 +254,30 @@ def percentile_interval(
     return Estimate(point, float(lo), float(hi), n, method, level)
 
 
+def centred_interval(
+    point: float,
+    reps: np.ndarray,
+    level: float,
+    n: int,
+    method: str,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> tuple[Estimate, float]:
+    """Percentile interval of the defined replicates shifted by their mean offset from
+    ``point`` (the replicates re-centred on the estimate), clipped to ``bounds``; returns
+    the interval and the shift mean(reps) - point. For figures whose replicates carry a
+    resampling artefact rather than the estimator's bias (retrieval: a duplicated
+    distractor identity brings no new chance of outranking a relevant item, see
+    :func:`retrieval_figures` and docs/evaluation.md)."""
+    r = np.asarray(reps, dtype=np.float64).reshape(-1)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return Estimate(point, float("nan"), float("nan"), n, method, level), float("nan")
+    shift = float(r.mean()) - point
+    lo, hi = np.quantile(r, [0.5 - level / 2, 0.5 + level / 2]) - shift
+    lo, hi = max(bounds[0], float(lo)), min(bounds[1], float(hi))
+    return Estimate(point, lo, hi, n, method, level), shift
+
+
 def bootstrap_p_value(reps: np.ndarray, null: bool = False) -> float:
     """Two-sided bootstrap p-value of "the difference is 0": 2 x the smaller tail mass of
     the defined replicates at or beyond 0, at least 1/B, at most 1; ``null`` (the two
@@ -950,6 +974,25 @@ def retrieval_figures(
     """
     from vfbench.evaluate.scoring import score_matrix
 
+    def rows(a: int, b: int) -> np.ndarray:
+        if direction == "v2f":
+            return score_matrix(qv[a:b], gv, scorer, prepared=True)
+        return score_matrix(gv, qv[a:b], scorer, prepared=True).T
+
+    return score_figures(rows, qc, gc, w, ap, ks, block_elems)
+
+
+def score_figures(
+    scores: np.ndarray | Callable[[int, int], np.ndarray],
+    qc: np.ndarray,
+    gc: np.ndarray,
+    w: np.ndarray,
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    block_elems: int = 1 << 22,
+) -> dict[str, np.ndarray]:
+    """:func:`retrieval_figures` from scores: ``scores`` (Q, G) or a function giving the
+    rows a..b of that matrix (float32), ``qc`` (Q,) / ``gc`` (G,) identity labels."""
     qc, gc = np.asarray(qc), np.asarray(gc)
     n_q = qc.shape[0]
     _, inv = np.unique(np.concatenate([qc, gc]), return_inverse=True)
@@ -961,6 +1004,7 @@ def retrieval_figures(
     w = np.asarray(w, dtype=np.float32)
     if w.ndim != 2 or w.shape[0] != n_ids:
         raise EvaluationError(f"weights must be ({n_ids}, B) identity multiplicities, got {w.shape}")
+    rows = scores if callable(scores) else (lambda a, b: np.asarray(scores)[a:b])
     n_boot = w.shape[1]
     den = np.bincount(qd, minlength=n_ids).astype(np.float64) @ w
     r_max = max(int(np.bincount(gd, minlength=n_ids)[qd].max()), 1)
@@ -970,12 +1014,7 @@ def retrieval_figures(
     q_rows = max(1, block_elems // (r_max * max(n_ids, g)))
     b_cols = max(1, block_elems // (min(q_rows, n_q) * r_max))
     for a in range(0, n_q, q_rows):
-        qb = qv[a : a + q_rows]
-        s = (
-            score_matrix(qb, gv, scorer, prepared=True)
-            if direction == "v2f"
-            else score_matrix(gv, qb, scorer, prepared=True).T
-        )
+        s = rows(a, min(a + q_rows, n_q))
         c = rank_counts(s, qd[a : a + q_rows], gd, n_ids, ap, None, block_elems)
         for b0 in range(0, n_boot, b_cols):
             wb = w[:, b0 : b0 + b_cols]
