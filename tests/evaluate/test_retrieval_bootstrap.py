@@ -79,7 +79,9 @@ def test_replicates_equal_the_metric_on_an_explicitly_duplicated_set(ap, ties):
     w = w[:, w[np.searchsorted(labels, np.unique(qc))].sum(0) > 0]  # some query survives
     figs = retrieval_figures(qv, gv, qc, gc, w, ap=ap, ks=KS, block_elems=16)
     for b in range(w.shape[1]):
-        ref = _brute(qv, gv, qc, gc, dict(zip(labels.tolist(), w[:, b].astype(int))), ap)
+        ref = _brute(
+            qv, gv, qc, gc, dict(zip(labels.tolist(), w[:, b].astype(int), strict=True)), ap
+        )
         for name, v in ref.items():
             assert figs[name][b] == pytest.approx(v, abs=1e-6), (name, b)
     st = rank_retrieval(qv, gv, qc, gc, "cosine", ap, KS)  # w = 1: the reported figures
@@ -155,7 +157,9 @@ def test_evaluate_reports_the_all_roles_interval_by_default(make_emb):
     wq = np.mean([m.intervals["bootstrap-identity"].half_width for m in rows if m.name == "mAP"])
     assert wa > wq
     perfect = evaluate(*make_emb(n_ids=16, per=4, noise=0.0), _retrieval_protocol())
-    m = perfect.get(task="retrieve", name="mAP", direction="v2f")  # every resampled set is still perfect
+    m = perfect.get(
+        task="retrieve", name="mAP", direction="v2f"
+    )  # every resampled set is still perfect
     assert (m.value, m.intervals["bootstrap-all"].low) == pytest.approx((1.0, 1.0))
 
 
@@ -189,3 +193,51 @@ def test_centred_interval_shifts_the_percentiles_by_the_replicates_mean_offset()
     assert clipped.high == 1.0 and clipped.low == pytest.approx(0.99 - 0.045)
     none, s = centred_interval(0.5, np.array([np.nan]), 0.95, 1, "bootstrap-all")
     assert np.isnan(none.low) and np.isnan(s)
+
+
+def test_paired_retrieval_bootstrap_resamples_both_systems_with_the_same_draws(tmp_path):
+    from vfbench.evaluate.confidence import (
+        centred_interval,
+        paired_retrieval_bootstrap,
+        save_counts,
+    )
+    from vfbench.evaluate.results import load_outcomes, save_outcomes
+
+    qv, gv, qc, gc = _toy(2, False)
+    rng = np.random.default_rng(4)
+    qv2 = _unit(qv + 0.8 * rng.normal(size=qv.shape))  # a second, noisier system
+    saved = {}
+    for name, q in (("a", qv), ("b", qv2)):
+        keep: list = []
+        retrieval_replicates(q, gv, qc, gc, 10, np.random.default_rng(0), ks=KS, keep=keep)
+        saved[name] = save_counts(keep)
+    save_outcomes(tmp_path / "o.npz", saved)  # what compare reads back
+    saved = load_outcomes(tmp_path / "o.npz")
+    est, p = paired_retrieval_bootstrap(saved["a"], saved["b"], 400, 0.9, 3)
+    w = bootstrap_weights(np.unique(np.concatenate([qc, gc])).size, 400, np.random.default_rng(3)).T
+    diff = (
+        retrieval_figures(qv, gv, qc, gc, w)["mAP"] - retrieval_figures(qv2, gv, qc, gc, w)["mAP"]
+    )
+    point = (
+        rank_retrieval(qv, gv, qc, gc)["ap"].mean() - rank_retrieval(qv2, gv, qc, gc)["ap"].mean()
+    )
+    ref, _ = centred_interval(point, diff, 0.9, qc.size, "paired-bootstrap", (-1.0, 1.0))
+    assert (est.value, est.low, est.high) == pytest.approx((ref.value, ref.low, ref.high), abs=1e-6)
+    assert 0 < p <= 1
+    same, p_same = paired_retrieval_bootstrap(saved["a"], saved["a"], 100)
+    assert (same.value, same.low, same.high, p_same) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_compare_resamples_retrieval_in_every_role(make_emb):
+    from vfbench.evaluate.api import evaluate, make_trials
+    from vfbench.report.compare import compare_results
+
+    v, f, attrs = make_emb(n_ids=14, per=4, noise=1.0)
+    v2, f2, _ = make_emb(n_ids=14, per=4, noise=2.0, seed=1)
+    p = _retrieval_protocol(("v2f",))
+    ts = make_trials(v, f, attrs, p)
+    a, b = evaluate(v, f, attrs, p, trials=ts), evaluate(v2, f2, attrs, p, trials=ts)
+    (row,) = compare_results(a, b, n_boot=200)
+    assert row.resampling == "all roles" and row.metric == "mAP"
+    assert row.diff.value == pytest.approx(row.a - row.b, abs=1e-6)
+    assert row.diff.low <= row.diff.value <= row.diff.high

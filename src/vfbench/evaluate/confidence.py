@@ -49,7 +49,7 @@ vectorised: a bootstrap replicate is one row of a (B, n_identities) weight matri
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -878,23 +878,31 @@ def retrieval_stats(
     qb, r = c.mask.shape
     b = w.shape[1]
     w32 = np.asarray(w, dtype=np.float32)
-    nw_hi = (c.hi @ w32).reshape(qb, r, b)
-    nw_lo = nw_hi if c.lo is None else (c.lo @ w32).reshape(qb, r, b)
-    n_hi = nw_hi + c.rel_hi[..., None]
-    n_lo = nw_lo + c.rel_lo[..., None]
     m = c.mask[..., None]
     n_rel = c.mask.sum(1).astype(np.float64)
-    has = n_rel > 0
-    inv_rel = np.where(has, 1.0 / np.maximum(n_rel, 1), 0.0)[:, None]
-    tie = np.maximum(n_hi - n_lo, 1.0)
+    inv_rel = np.where(n_rel > 0, 1.0 / np.maximum(n_rel, 1), 0.0)[:, None]
+    n_hi = (c.hi @ w32).reshape(qb, r, b)
+    n_hi += c.rel_hi[..., None]
     out: dict[str, np.ndarray] = {}
-    prec = np.where(m, c.rel_hi[..., None] / np.maximum(n_hi, 1.0), 0.0)
-    out["mAP"] = prec.sum(1) * inv_rel
+    out["mAP"] = (c.rel_hi[..., None] / np.maximum(n_hi, 1.0)).sum(1) * inv_rel  # pads: 0
+    if c.lo is None and np.array_equal(c.rel_lo, c.rel_hi - c.mask):
+        # no tie block holds two items (always for SSNet): the item is in the top k iff
+        # fewer than k items are strictly above it - a comparison, no clip (pads: +inf)
+        above = np.where(m, n_hi - 1.0, np.inf)
 
-    def hits(k: np.ndarray | int) -> np.ndarray:
-        kk = np.asarray(k, dtype=np.float32)
-        kk = kk[:, None, None] if kk.ndim else kk
-        return np.where(m, np.clip((kk - n_lo) / tie, 0.0, 1.0), 0.0).sum(1)
+        def hits(k: np.ndarray | int) -> np.ndarray:
+            kk = np.asarray(k, dtype=np.float32)
+            return (above < (kk[:, None, None] if kk.ndim else kk)).sum(1).astype(np.float64)
+
+    else:
+        nw_lo = n_hi - c.rel_hi[..., None] if c.lo is None else (c.lo @ w32).reshape(qb, r, b)
+        n_lo = nw_lo + c.rel_lo[..., None]
+        tie = np.maximum(n_hi - n_lo, 1.0)
+
+        def hits(k: np.ndarray | int) -> np.ndarray:
+            kk = np.asarray(k, dtype=np.float32)
+            kk = kk[:, None, None] if kk.ndim else kk
+            return np.where(m, np.clip((kk - n_lo) / tie, 0.0, 1.0), 0.0).sum(1)
 
     out["R-precision"] = hits(n_rel) * inv_rel
     for k in ks:
@@ -925,6 +933,7 @@ def retrieval_replicates(
     ks: tuple[int, ...] = (1, 5, 10),
     direction: str = "v2f",
     block_elems: int = 1 << 22,
+    keep: list[RankCounts] | None = None,
 ) -> dict[str, np.ndarray]:
     """All-roles identity-bootstrap replicates of every retrieval figure (``mAP``,
     ``R-precision``, ``p@k``, ``recall@k``): name -> (n_boot,).
@@ -934,11 +943,12 @@ def retrieval_replicates(
     draws the identities of either role with replacement (the one primitive,
     :func:`bootstrap_weights`: I draws out of the I identities, in sorted label order) and
     is :func:`retrieval_figures` of the test set those multiplicities make. Callers check
-    :func:`retrieval_cells` against :data:`RETRIEVAL_MAX_CELLS` first.
+    :func:`retrieval_cells` against :data:`RETRIEVAL_MAX_CELLS` first. ``keep``: a list that
+    receives the :class:`RankCounts` of every query block (to save them for ``compare``).
     """
     n_ids = np.unique(np.concatenate([np.asarray(qc), np.asarray(gc)])).size
     w = bootstrap_weights(n_ids, n_boot, rng).T  # (I, B)
-    return retrieval_figures(qv, gv, qc, gc, w, scorer, ap, ks, direction, block_elems)
+    return retrieval_figures(qv, gv, qc, gc, w, scorer, ap, ks, direction, block_elems, keep)
 
 
 def retrieval_figures(
@@ -952,6 +962,7 @@ def retrieval_figures(
     ks: tuple[int, ...] = (1, 5, 10),
     direction: str = "v2f",
     block_elems: int = 1 << 22,
+    keep: list[RankCounts] | None = None,
 ) -> dict[str, np.ndarray]:
     """Retrieval figures of B resampled test sets: ``w`` (I, B) multiplicities of the
     identities of either role (sorted label order) -> name -> (B,).
@@ -979,7 +990,7 @@ def retrieval_figures(
             return score_matrix(qv[a:b], gv, scorer, prepared=True)
         return score_matrix(gv, qv[a:b], scorer, prepared=True).T
 
-    return score_figures(rows, qc, gc, w, ap, ks, block_elems)
+    return score_figures(rows, qc, gc, w, ap, ks, block_elems, keep)
 
 
 def score_figures(
@@ -990,6 +1001,7 @@ def score_figures(
     ap: str = "sklearn",
     ks: tuple[int, ...] = (1, 5, 10),
     block_elems: int = 1 << 22,
+    keep: list[RankCounts] | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`retrieval_figures` from scores: ``scores`` (Q, G) or a function giving the
     rows a..b of that matrix (float32), ``qc`` (Q,) / ``gc`` (G,) identity labels."""
@@ -1003,23 +1015,103 @@ def score_figures(
     n_ids = int(inv.max()) + 1
     w = np.asarray(w, dtype=np.float32)
     if w.ndim != 2 or w.shape[0] != n_ids:
-        raise EvaluationError(f"weights must be ({n_ids}, B) identity multiplicities, got {w.shape}")
+        raise EvaluationError(
+            f"weights must be ({n_ids}, B) identity multiplicities, got {w.shape}"
+        )
     rows = scores if callable(scores) else (lambda a, b: np.asarray(scores)[a:b])
-    n_boot = w.shape[1]
-    den = np.bincount(qd, minlength=n_ids).astype(np.float64) @ w
     r_max = max(int(np.bincount(gd, minlength=n_ids)[qd].max()), 1)
+    q_rows = max(1, block_elems // (r_max * max(n_ids, gd.size)))
+
+    def blocks() -> Iterator[RankCounts]:
+        for a in range(0, n_q, q_rows):
+            s = rows(a, min(a + q_rows, n_q))
+            c = rank_counts(s, qd[a : a + q_rows], gd, n_ids, ap, None, block_elems)
+            if keep is not None:
+                keep.append(c)
+            yield c
+
+    return counts_figures(blocks(), w, ks, block_elems)
+
+
+def counts_figures(
+    blocks: Iterable[RankCounts],
+    w: np.ndarray,
+    ks: tuple[int, ...] = (1, 5, 10),
+    block_elems: int = 1 << 22,
+) -> dict[str, np.ndarray]:
+    """Retrieval figures of B resampled test sets (``w`` (I, B)) from the
+    :class:`RankCounts` of every query block (:func:`retrieval_figures`)."""
+    w = np.asarray(w, dtype=np.float32)
+    n_boot = w.shape[1]
     names = ["mAP", "R-precision"] + [f"{m}@{k}" for k in ks for m in ("p", "recall")]
     num = {name: np.zeros(n_boot) for name in names}
-    g = gd.size
-    q_rows = max(1, block_elems // (r_max * max(n_ids, g)))
-    b_cols = max(1, block_elems // (min(q_rows, n_q) * r_max))
-    for a in range(0, n_q, q_rows):
-        s = rows(a, min(a + q_rows, n_q))
-        c = rank_counts(s, qd[a : a + q_rows], gd, n_ids, ap, None, block_elems)
+    den = np.zeros(n_boot)
+    for c in blocks:
+        if c.hi.shape[1] != w.shape[0]:
+            raise EvaluationError(f"counts over {c.hi.shape[1]} identities, weights {w.shape}")
+        b_cols = max(1, block_elems // max(c.hi.shape[0], 1))
         for b0 in range(0, n_boot, b_cols):
             wb = w[:, b0 : b0 + b_cols]
             wq = wb[c.code].astype(np.float64)  # (Qb, b): each query's own weight
+            den[b0 : b0 + b_cols] += wq.sum(0)
             for name, v in retrieval_stats(c, wb, ks).items():
                 num[name][b0 : b0 + b_cols] += (wq * v).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {name: num[name] / den for name in names}
+
+
+def save_counts(blocks: list[RankCounts]) -> dict[str, np.ndarray]:
+    """What ``vfbench compare`` needs to resample a retrieval set's mAP in every role,
+    as compact arrays for ``outcomes.npz``: ``rc_hi`` (Q, R, I) per-identity counts,
+    ``rc_rel`` (Q, R) relevant counts (0 = padding), ``rc_code`` (Q,) query identities."""
+    r = max(c.mask.shape[1] for c in blocks)
+    top = max(float(c.hi.max(initial=0)) for c in blocks)
+    dt = np.uint16 if top < 65536 and r < 65536 else np.uint32
+    his, rels = [], []
+    for c in blocks:
+        q, rb = c.mask.shape
+        h = np.zeros((q, r, c.hi.shape[1]), dt)
+        h[:, :rb] = c.hi.reshape(q, rb, -1)
+        his.append(h)
+        rels.append(np.pad(c.rel_hi, ((0, 0), (0, r - rb))).astype(dt))
+    return {
+        "rc_hi": np.concatenate(his),
+        "rc_rel": np.concatenate(rels),
+        "rc_code": np.concatenate([c.code for c in blocks]).astype(np.int32),
+    }
+
+
+def load_counts(arrays: dict[str, np.ndarray]) -> RankCounts:
+    """:class:`RankCounts` (AP only) from :func:`save_counts` arrays."""
+    hi = np.asarray(arrays["rc_hi"], np.float32)
+    rel = np.asarray(arrays["rc_rel"], np.float32)
+    q, r, i = hi.shape
+    return RankCounts(
+        np.asarray(arrays["rc_code"], np.int64), rel > 0, rel, rel - 1, hi.reshape(q * r, i), None
+    )
+
+
+def paired_retrieval_bootstrap(
+    a: dict[str, np.ndarray],
+    b: dict[str, np.ndarray],
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> tuple[Estimate, float]:
+    """All-roles identity bootstrap of mAP(A) - mAP(B) on the same retrieval set, from the
+    two runs' saved counts (:func:`save_counts`): the same identity multiplicities for
+    both systems, the difference's replicates re-centred (:func:`centred_interval`) and
+    the one p-value rule on the re-centred replicates."""
+    ca, cb = load_counts(a), load_counts(b)
+    if not np.array_equal(ca.code, cb.code) or ca.hi.shape[1] != cb.hi.shape[1]:
+        raise EvaluationError("the runs' retrieval sets differ (queries or identities)")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    w = bootstrap_weights(ca.hi.shape[1], n_boot, rng).T
+    ones = np.ones((ca.hi.shape[1], 1))
+    point = float(
+        counts_figures([ca], ones, ())["mAP"][0] - counts_figures([cb], ones, ())["mAP"][0]
+    )
+    reps = counts_figures([ca], w, ())["mAP"] - counts_figures([cb], w, ())["mAP"]
+    est, shift = centred_interval(point, reps, level, int(ca.code.size), PAIRED, (-1.0, 1.0))
+    null = bool(np.array_equal(ca.hi, cb.hi) and np.array_equal(ca.rel_hi, cb.rel_hi))
+    return est, bootstrap_p_value(reps - shift, null)

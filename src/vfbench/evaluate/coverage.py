@@ -102,3 +102,126 @@ def coverage(
         for m, ok in simulate_once(design, rng, n_boot, level).items():
             hits[m] += ok
     return {m: hits[m] / replicates for m in METHODS}
+
+
+# ------------------------------------------------------------------------------ retrieval
+RETRIEVAL_METHODS = ("normal", "bootstrap-identity", "bootstrap-all-uncentred", "bootstrap-all")
+
+
+@dataclass(frozen=True)
+class RetrievalDesign:
+    """Simulated retrieval: I identities with ``gallery_per_identity`` gallery items and
+    ``queries_per_identity`` queries each. The score of a query item of identity q against
+    a gallery item of identity g is ``mu + a_q + e`` when g = q (a_q ~ N(0, sd_query^2):
+    query difficulty) and ``b_g + e`` otherwise (b_g ~ N(0, sd_distractor^2): distractor
+    strength), e ~ N(0, 1) per pair. The target is the expected figure of a test set of I
+    identities (mAP falls as the gallery grows), a seeded Monte-Carlo mean over
+    ``target_sets`` test sets."""
+
+    name: str
+    n_identities: int
+    mu: float = 2.0
+    sd_query: float = 0.8
+    sd_distractor: float = 0.8
+    gallery_per_identity: int = 5
+    queries_per_identity: int = 4
+    metric: str = "mAP"
+    target_sets: int = 300
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One test set: (Q, G) float32 scores, query and gallery identity labels."""
+        i = self.n_identities
+        a = rng.normal(0.0, self.sd_query, i)
+        b = rng.normal(0.0, self.sd_distractor, i)
+        qc = np.repeat(np.arange(i), self.queries_per_identity)
+        gc = np.repeat(np.arange(i), self.gallery_per_identity)
+        s = b[gc][None, :] + rng.normal(size=(qc.size, gc.size))
+        same = qc[:, None] == gc[None, :]
+        s[same] = (self.mu + a[qc][:, None] + rng.normal(size=s.shape))[same]
+        return s.astype(np.float32), qc, gc
+
+    def target(self) -> tuple[float, float]:
+        """(expected figure, its Monte-Carlo standard error)."""
+        rng = np.random.default_rng(np.random.SeedSequence([4242, self.n_identities]))
+        vals = [per_query(*self.draw(rng), self.metric).mean() for _ in range(self.target_sets)]
+        return float(np.mean(vals)), float(np.std(vals, ddof=1) / np.sqrt(len(vals)))
+
+
+def per_query(s: np.ndarray, qc: np.ndarray, gc: np.ndarray, metric: str = "mAP") -> np.ndarray:
+    """(Q,) per-query figure (``mAP`` -> AP, ``p@k``) of a score matrix (sklearn AP)."""
+    from vfbench.evaluate.metrics import retrieval_block
+
+    cols = [np.flatnonzero(gc == c) for c in range(int(gc.max()) + 1)]
+    r = max(len(c) for c in cols)
+    idx = np.array([np.r_[c, np.zeros(r - len(c), int)] for c in cols])[qc]
+    mask = np.arange(r)[None, :] < np.array([len(c) for c in cols])[qc][:, None]
+    k = int(metric.split("@")[1]) if metric.startswith("p@") else 1
+    st = retrieval_block(s, idx, mask, (k,))
+    return st.ap if metric == "mAP" else st.hits_at[k] / k
+
+
+def retrieval_designs(
+    sizes: tuple[int, ...] = (80, 189, 500), metric: str = "mAP"
+) -> list[RetrievalDesign]:
+    return [
+        RetrievalDesign(d, i, metric=metric, **kw)
+        for d, kw in DIRECTIONS_RETRIEVAL.items()
+        for i in sizes
+    ]
+
+
+#: the matching designs' heterogeneity, with a stronger same-identity signal (mAP 15-30 %)
+DIRECTIONS_RETRIEVAL = {
+    "v2f": {"mu": 2.0, "sd_query": 0.8, "sd_distractor": 0.8},
+    "f2v": {"mu": 2.0, "sd_query": 0.5, "sd_distractor": 1.2},
+}
+
+
+def simulate_retrieval_once(
+    design: RetrievalDesign,
+    target: float,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    level: float = 0.95,
+) -> dict[str, bool]:
+    """One simulated test set: does each interval of its figure contain ``target``?"""
+    from vfbench.evaluate.confidence import (
+        bootstrap_weights,
+        centred_interval,
+        cluster_bootstrap,
+        mean_normal,
+        percentile_interval,
+        score_figures,
+    )
+
+    s, qc, gc = design.draw(rng)
+    vals = per_query(s, qc, gc, design.metric)
+    point = float(vals.mean())
+    w = bootstrap_weights(design.n_identities, n_boot, rng).T
+    k = int(design.metric.split("@")[1]) if design.metric.startswith("p@") else 1
+    reps = score_figures(s, qc, gc, w, ks=(k,))[design.metric]
+    iv = {
+        "normal": mean_normal(vals, level),
+        "bootstrap-identity": cluster_bootstrap(vals, qc, n_boot, level, rng),
+        "bootstrap-all-uncentred": percentile_interval(point, reps, level, vals.size, "raw"),
+        "bootstrap-all": centred_interval(point, reps, level, vals.size, "bootstrap-all")[0],
+    }
+    return {m: iv[m].contains(target) for m in RETRIEVAL_METHODS}
+
+
+def retrieval_coverage(
+    design: RetrievalDesign,
+    replicates: int,
+    seed: int = 0,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    target: float | None = None,
+) -> dict[str, float]:
+    """Empirical coverage of every retrieval interval over ``replicates`` test sets."""
+    t = design.target()[0] if target is None else target
+    rng = np.random.default_rng(np.random.SeedSequence([seed, design.n_identities, 7]))
+    hits = dict.fromkeys(RETRIEVAL_METHODS, 0)
+    for _ in range(replicates):
+        for m, ok in simulate_retrieval_once(design, t, rng, n_boot, level).items():
+            hits[m] += ok
+    return {m: hits[m] / replicates for m in RETRIEVAL_METHODS}

@@ -20,11 +20,13 @@ from vfbench.evaluate import confidence
 from vfbench.evaluate.confidence import (
     ALL,
     QUERY,
-    cluster_bootstrap,
+    RankCounts,
     centred_interval,
+    cluster_bootstrap,
     mean_normal,
     retrieval_cells,
     retrieval_replicates,
+    save_counts,
 )
 from vfbench.evaluate.metrics import rank_retrieval
 from vfbench.evaluate.protocol import Protocol
@@ -192,7 +194,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
                     np.where(n_rel > 0, gst[f"hits@{k}"] / np.maximum(n_rel, 1), 0.0).mean()
                 )
             per[f"recall@{k}"] = (rec, float(min(k, ng) / ng), grec)
-    reps, skipped = _all_roles(ctx, key, qv, gv, qc, gc, ks, d)
+    reps, skipped, counts = _all_roles(ctx, key, qv, gv, qc, gc, ks, d)
     if skipped:
         params["bootstrap_all_skipped"] = skipped
         ctx.res.warnings.append(f"{key}: {skipped}")
@@ -226,7 +228,17 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
                 key=key if name == "mAP" else "",
             )
         )
-    ctx.res.outcomes[key] = {"outcome": st["ap"].astype(np.float32), "cluster": qc.astype(np.int32)}
+    ctx.res.outcomes[key] = {
+        "outcome": st["ap"].astype(np.float32),
+        "cluster": qc.astype(np.int32),
+        **counts,
+    }
+
+
+#: retrieval sets of at most this many Q x R x I cells save their counts in outcomes.npz,
+#: so that ``vfbench compare`` resamples their mAP in every role (2 bytes a cell: the demo's
+#: sets are 0.3-0.5 M cells); larger ones are compared by the query-identity bootstrap
+SAVE_CELLS = 4_000_000
 
 
 def _all_roles(
@@ -238,20 +250,26 @@ def _all_roles(
     gc: np.ndarray,
     ks: tuple[int, ...],
     direction: str,
-) -> tuple[dict[str, np.ndarray], str]:
+) -> tuple[dict[str, np.ndarray], str, dict[str, np.ndarray]]:
     """All-roles bootstrap replicates of every figure of one retrieval set, or none and the
     reason (a set whose count tables exceed ``confidence.RETRIEVAL_MAX_CELLS``: then only
-    the query-identity bootstrap is computed, and the row says so)."""
+    the query-identity bootstrap is computed, and the row says so); and, for sets of at
+    most ``SAVE_CELLS`` cells, the counts ``vfbench compare`` resamples (else {})."""
     cells = retrieval_cells(qc, gc)
     limit = confidence.RETRIEVAL_MAX_CELLS
     if cells > limit:
-        return {}, (
-            f"all-roles bootstrap not computed: {qc.size} queries x relevant items x "
-            f"identities = {cells:,} count cells > {limit:,} (cost grows with cells x n_boot); "
-            "interval: query-identity bootstrap"
+        return (
+            {},
+            (
+                f"all-roles bootstrap not computed: {qc.size} queries x relevant items x "
+                f"identities = {cells:,} count cells > {limit:,} (cost grows with cells x n_boot); "
+                "interval: query-identity bootstrap"
+            ),
+            {},
         )
     rng = ctx.rng(key, ALL)
+    keep: list[RankCounts] | None = [] if cells <= SAVE_CELLS else None
     reps = retrieval_replicates(
-        qv, gv, qc, gc, ctx.p.n_boot, rng, ctx.scorer, ctx.p.ap, ks, direction
+        qv, gv, qc, gc, ctx.p.n_boot, rng, ctx.scorer, ctx.p.ap, ks, direction, keep=keep
     )
-    return reps, ""
+    return reps, "", (save_counts(keep) if keep else {})
