@@ -241,3 +241,21 @@ def test_compare_resamples_retrieval_in_every_role(make_emb):
     assert row.resampling == "all roles" and row.metric == "mAP"
     assert row.diff.value == pytest.approx(row.a - row.b, abs=1e-6)
     assert row.diff.low <= row.diff.value <= row.diff.high
+
+
+def test_retrieval_coverage_design_and_a_short_simulation():
+    from vfbench.evaluate.coverage import RetrievalDesign, per_query, retrieval_coverage
+
+    d = RetrievalDesign("f2v", 30, 2.0, 0.5, 1.2, target_sets=40)
+    s, qc, gc = d.draw(np.random.default_rng(0))
+    assert s.shape == (30 * 4, 30 * 5) and s.dtype == np.float32
+    same = qc[:, None] == gc[None, :]
+    assert s[same].mean() == pytest.approx(2.0, abs=0.3)  # mu + a_q + e
+    ap = per_query(s, qc, gc)
+    for i in (0, 17, 119):
+        assert ap[i] == pytest.approx(average_precision_score(gc == qc[i], s[i]), abs=1e-9)
+    target, se = d.target()
+    assert 0.0 < se < 0.02 and 0.05 < target < 0.6
+    c = retrieval_coverage(d, 30, n_boot=200, target=target)
+    # strong distractors: the query-only intervals miss far more often than the default
+    assert c["bootstrap-all"] >= 0.8 and c["bootstrap-all"] > c["bootstrap-identity"] + 0.1

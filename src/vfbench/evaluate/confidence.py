@@ -33,6 +33,14 @@ effect in every role and the query-by-distractor interaction, drops only the int
 among distractors, and equals the product when there is one distractor (1:2, where the
 coverage simulation validates it); it is summed through I x I tables (``_qd_tables``).
 
+**Retrieval** resamples query and gallery identities together with the same draws
+(:func:`retrieval_replicates`): a replicate is the figure of the test set in which every
+identity appears w_i times with its queries and its gallery items (a relevant item's rank
+is linear in the multiplicities of the other identities: one matrix product per query
+block), the query's own resampled copies left out of its gallery. AP and p@k are not
+linear in the rank, so those replicates are biased upward by the duplication itself; the
+interval is their percentile interval re-centred on the estimate (:func:`centred_interval`).
+
 Every bootstrap interval is a percentile interval of the replicates that are defined
 (:func:`percentile_interval`; a replicate with, e.g., no positive pair is NaN and is
 dropped, and the count is kept). **One p-value rule** (:func:`bootstrap_p_value`).
