@@ -66,8 +66,9 @@ import numpy as np
 
 from vfbench.errors import EvaluationError
 from vfbench.evaluate import _kernels
-from vfbench.evaluate.metrics import auc_from_roc, eer_from_roc, roc, tar_at_far
+from vfbench.evaluate.metrics import AP_VARIANTS, auc_from_roc, eer_from_roc, roc, tar_at_far
 from vfbench.evaluate.results import Estimate
+from vfbench.evaluate.scoring import score_matrix
 
 
 def _z(level: float) -> float:
@@ -811,8 +812,6 @@ def rank_counts(
     default the column order). Counts per identity are summed over the gallery columns
     grouped by identity (``np.add.reduceat``) in (rows, R, G) blocks of ``block_elems``.
     """
-    from vfbench.evaluate.metrics import AP_VARIANTS
-
     if ap not in AP_VARIANTS:
         raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
     s = np.asarray(s, dtype=np.float32)
@@ -991,7 +990,6 @@ def retrieval_figures(
     ties under the sklearn AP) plus one pass over the scores; memory bounded by
     ``block_elems``.
     """
-    from vfbench.evaluate.scoring import score_matrix
 
     def rows(a: int, b: int) -> np.ndarray:
         if direction == "v2f":

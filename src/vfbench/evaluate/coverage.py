@@ -24,7 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from vfbench.evaluate.confidence import accuracy_intervals
+from vfbench.evaluate.confidence import (
+    accuracy_intervals,
+    bootstrap_weights,
+    centred_interval,
+    cluster_bootstrap,
+    mean_normal,
+    percentile_interval,
+    score_figures,
+)
+from vfbench.evaluate.metrics import retrieval_block
 
 METHODS = ("binomial", "wilson", "bootstrap-identity", "bootstrap-all")
 
@@ -149,8 +158,6 @@ class RetrievalDesign:
 
 def per_query(s: np.ndarray, qc: np.ndarray, gc: np.ndarray, metric: str = "mAP") -> np.ndarray:
     """(Q,) per-query figure (``mAP`` -> AP, ``p@k``) of a score matrix (sklearn AP)."""
-    from vfbench.evaluate.metrics import retrieval_block
-
     cols = [np.flatnonzero(gc == c) for c in range(int(gc.max()) + 1)]
     r = max(len(c) for c in cols)
     idx = np.array([np.r_[c, np.zeros(r - len(c), int)] for c in cols])[qc]
@@ -185,15 +192,6 @@ def simulate_retrieval_once(
     level: float = 0.95,
 ) -> dict[str, bool]:
     """One simulated test set: does each interval of its figure contain ``target``?"""
-    from vfbench.evaluate.confidence import (
-        bootstrap_weights,
-        centred_interval,
-        cluster_bootstrap,
-        mean_normal,
-        percentile_interval,
-        score_figures,
-    )
-
     s, qc, gc = design.draw(rng)
     vals = per_query(s, qc, gc, design.metric)
     point = float(vals.mean())
