@@ -149,13 +149,17 @@ def test_evaluate_reports_the_all_roles_interval_by_default(make_emb):
     assert {"mAP", "R-precision", "p@1", "recall@5"} <= names
     for m in rows:
         a, q = m.intervals["bootstrap-all"], m.intervals["bootstrap-identity"]
-        assert m.interval() is a  # the default interval of the row
-        assert a.low <= m.value <= a.high and a.n == q.n == m.n
+        j = m.intervals["jackknife-all"]
+        assert m.interval() is j  # the default interval of the row (coverage, docs)
+        assert j.low <= m.value <= j.high and a.low <= m.value <= a.high
+        assert a.n == q.n == j.n == m.n
         assert "bootstrap_all_skipped" not in m.params
     # gallery identities resampled too: wider than the query-only interval on average
     wa = np.mean([m.intervals["bootstrap-all"].half_width for m in rows if m.name == "mAP"])
     wq = np.mean([m.intervals["bootstrap-identity"].half_width for m in rows if m.name == "mAP"])
     assert wa > wq
+    wj = np.mean([m.intervals["jackknife-all"].half_width for m in rows if m.name == "mAP"])
+    assert wj > wq
     perfect = evaluate(*make_emb(n_ids=16, per=4, noise=0.0), _retrieval_protocol())
     m = perfect.get(
         task="retrieve", name="mAP", direction="v2f"
@@ -173,7 +177,7 @@ def test_too_large_sets_fall_back_to_the_query_bootstrap_and_say_why(make_emb, m
     monkeypatch.setattr(confidence, "RETRIEVAL_MAX_CELLS", 10)
     res = evaluate(v, f, attrs, p)
     m = res.get(task="retrieve", name="mAP")
-    assert "bootstrap-all" not in m.intervals
+    assert "bootstrap-all" not in m.intervals and "jackknife-all" not in m.intervals
     assert m.interval() is m.intervals["bootstrap-identity"]
     assert m.intervals["bootstrap-identity"] == full.intervals["bootstrap-identity"]
     cells = retrieval_cells(np.repeat(np.arange(10), 3), np.repeat(np.arange(10), 3))
@@ -259,3 +263,29 @@ def test_retrieval_coverage_design_and_a_short_simulation():
     c = retrieval_coverage(d, 30, n_boot=200, target=target)
     # strong distractors: the query-only intervals miss far more often than the default
     assert c["bootstrap-all"] >= 0.8 and c["bootstrap-all"] > c["bootstrap-identity"] + 0.1
+    assert c["jackknife-all"] >= 0.8 and c["jackknife-all"] > c["bootstrap-identity"] + 0.1
+
+
+def test_jackknife_values_are_the_metric_with_one_identity_left_out():
+    """After the replicates come the I leave-one-identity-out figures: the plain metric
+    (rank_retrieval) of the set without that identity's queries and gallery items."""
+    from vfbench.evaluate.confidence import jackknife_interval
+
+    qv, gv, qc, gc = _toy(5, True)
+    labels = np.unique(np.concatenate([qc, gc]))
+    out = retrieval_replicates(qv, gv, qc, gc, 7, np.random.default_rng(0), ks=KS, jackknife=True)
+    loo = out["mAP"][7:]
+    assert loo.size == labels.size
+    for i, lab in enumerate(labels):
+        kq, kg = qc != lab, gc != lab
+        if not kq.any():
+            assert np.isnan(loo[i])
+            continue
+        st = rank_retrieval(qv[kq], gv[kg], qc[kq], gc[kg], "cosine", "sklearn", KS)
+        assert loo[i] == pytest.approx(st["ap"].mean(), abs=1e-6)
+        assert out["p@3"][7 + i] == pytest.approx((st["hits@3"] / 3).mean(), abs=1e-6)
+    est = jackknife_interval(0.4, np.array([0.3, 0.5, np.nan, 0.4]), 0.95, 9)
+    se = np.sqrt(2 / 3 * 0.02)  # (m - 1) / m * sum of squared deviations, m = 3
+    assert (est.low, est.high, est.n) == pytest.approx(
+        (0.4 - 1.959964 * se, 0.4 + 1.959964 * se, 9)
+    )

@@ -40,6 +40,9 @@ is linear in the multiplicities of the other identities: one matrix product per 
 block), the query's own resampled copies left out of its gallery. AP and p@k are not
 linear in the rank, so those replicates are biased upward by the duplication itself; the
 interval is their percentile interval re-centred on the estimate (:func:`centred_interval`).
+The default retrieval interval is the delete-one-identity jackknife from the same counts
+(:func:`jackknife_interval`; each leave-one-out set is a real test set, and its coverage is
+the better one, docs/evaluation.md).
 
 Every bootstrap interval is a percentile interval of the replicates that are defined
 (:func:`percentile_interval`; a replicate with, e.g., no positive pair is NaN and is
@@ -135,6 +138,7 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> Estimate:
 ALL = "bootstrap-all"  # identities resampled in every role of a trial (the default)
 QUERY = "bootstrap-identity"  # only the query identity resampled
 PAIRED = "paired-bootstrap"
+JACK = "jackknife-all"  # leave one identity out of every role (retrieval)
 
 
 def bootstrap_weights(n_clusters: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -285,6 +289,26 @@ def centred_interval(
     lo, hi = np.quantile(r, [0.5 - level / 2, 0.5 + level / 2]) - shift
     lo, hi = max(bounds[0], float(lo)), min(bounds[1], float(hi))
     return Estimate(point, lo, hi, n, method, level), shift
+
+
+def jackknife_interval(
+    point: float,
+    loo: np.ndarray,
+    level: float,
+    n: int,
+    method: str = JACK,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> Estimate:
+    """Normal interval ``point +- z * se`` with the delete-one jackknife standard error of
+    the defined leave-one-out values ``loo`` (m of them): se^2 = (m - 1) / m *
+    sum (loo - mean(loo))^2 (Quenouille-Tukey), clipped to ``bounds``."""
+    x = np.asarray(loo, dtype=np.float64).reshape(-1)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return Estimate(point, float("nan"), float("nan"), n, method, level)
+    se = float(np.sqrt((x.size - 1) / x.size * ((x - x.mean()) ** 2).sum()))
+    h = _z(level) * se
+    return Estimate(point, max(bounds[0], point - h), min(bounds[1], point + h), n, method, level)
 
 
 def bootstrap_p_value(reps: np.ndarray, null: bool = False) -> float:
@@ -941,6 +965,7 @@ def retrieval_replicates(
     direction: str = "v2f",
     block_elems: int = 1 << 22,
     keep: list[RankCounts] | None = None,
+    jackknife: bool = False,
 ) -> dict[str, np.ndarray]:
     """All-roles identity-bootstrap replicates of every retrieval figure (``mAP``,
     ``R-precision``, ``p@k``, ``recall@k``): name -> (n_boot,).
@@ -952,9 +977,14 @@ def retrieval_replicates(
     is :func:`retrieval_figures` of the test set those multiplicities make. Callers check
     :func:`retrieval_cells` against :data:`RETRIEVAL_MAX_CELLS` first. ``keep``: a list that
     receives the :class:`RankCounts` of every query block (to save them for ``compare``).
+    ``jackknife``: each array also holds, after the n_boot replicates, the I figures with
+    one identity left out of every role (identity order: sorted labels), for
+    :func:`jackknife_interval`.
     """
     n_ids = np.unique(np.concatenate([np.asarray(qc), np.asarray(gc)])).size
     w = bootstrap_weights(n_ids, n_boot, rng).T  # (I, B)
+    if jackknife:  # leave-one-identity-out sets after the replicates, in the same pass
+        w = np.concatenate([w, 1.0 - np.eye(n_ids)], axis=1)
     return retrieval_figures(qv, gv, qc, gc, w, scorer, ap, ks, direction, block_elems, keep)
 
 

@@ -29,6 +29,7 @@ from vfbench.evaluate.confidence import (
     bootstrap_weights,
     centred_interval,
     cluster_bootstrap,
+    jackknife_interval,
     mean_normal,
     percentile_interval,
     score_figures,
@@ -114,7 +115,13 @@ def coverage(
 
 
 # ------------------------------------------------------------------------------ retrieval
-RETRIEVAL_METHODS = ("normal", "bootstrap-identity", "bootstrap-all-uncentred", "bootstrap-all")
+RETRIEVAL_METHODS = (
+    "normal",
+    "bootstrap-identity",
+    "bootstrap-all-uncentred",
+    "bootstrap-all",
+    "jackknife-all",
+)
 
 
 @dataclass(frozen=True)
@@ -195,14 +202,17 @@ def simulate_retrieval_once(
     s, qc, gc = design.draw(rng)
     vals = per_query(s, qc, gc, design.metric)
     point = float(vals.mean())
-    w = bootstrap_weights(design.n_identities, n_boot, rng).T
+    i = design.n_identities
+    w = np.concatenate([bootstrap_weights(i, n_boot, rng).T, 1.0 - np.eye(i)], axis=1)
     k = int(design.metric.split("@")[1]) if design.metric.startswith("p@") else 1
-    reps = score_figures(s, qc, gc, w, ks=(k,))[design.metric]
+    figs = score_figures(s, qc, gc, w, ks=(k,))[design.metric]
+    reps, loo = figs[:n_boot], figs[n_boot:]  # replicates, then leave-one-identity-out
     iv = {
         "normal": mean_normal(vals, level),
         "bootstrap-identity": cluster_bootstrap(vals, qc, n_boot, level, rng),
         "bootstrap-all-uncentred": percentile_interval(point, reps, level, vals.size, "raw"),
         "bootstrap-all": centred_interval(point, reps, level, vals.size, "bootstrap-all")[0],
+        "jackknife-all": jackknife_interval(point, loo, level, vals.size),
     }
     return {m: iv[m].contains(target) for m in RETRIEVAL_METHODS}
 

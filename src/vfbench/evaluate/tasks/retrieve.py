@@ -5,9 +5,10 @@ Generation: ``retrieve/<d>/paper`` (``retrieval.n_identities`` identities, a gal
 ``retrieve/<d>/full`` (every item), each from its own generator. Rows: mAP, R-precision,
 p@k and recall@k, labelled with the sizes actually drawn, with chance (a uniformly random
 ranking) and the gender-only baseline as an exact expectation (no random draw, see
-:func:`gender_baseline`). Intervals: the all-roles identity bootstrap (default; query and
-gallery identities resampled together, :func:`~vfbench.evaluate.confidence.retrieval_replicates`),
-the query-identity bootstrap and the normal interval over queries beside it.
+:func:`gender_baseline`). Intervals, every role (query and gallery identities together,
+:func:`~vfbench.evaluate.confidence.retrieval_replicates`): the delete-one-identity
+jackknife (default) and the identity bootstrap; beside them the query-identity bootstrap
+and the normal interval over queries.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import numpy as np
 from vfbench.evaluate import confidence
 from vfbench.evaluate.confidence import (
     ALL,
+    JACK,
     QUERY,
     RankCounts,
     centred_interval,
     cluster_bootstrap,
+    jackknife_interval,
     mean_normal,
     retrieval_cells,
     retrieval_replicates,
@@ -205,11 +208,12 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
         }
         row_params = dict(params)
         if name in reps:
-            iv[ALL], shift = centred_interval(
-                float(np.mean(vals)), reps[name], ctx.p.level, vals.size, ALL
-            )
+            boot, loo = reps[name][: ctx.p.n_boot], reps[name][ctx.p.n_boot :]
+            point = float(np.mean(vals))
+            iv[JACK] = jackknife_interval(point, loo, ctx.p.level, vals.size)
+            iv[ALL], shift = centred_interval(point, boot, ctx.p.level, vals.size, ALL)
             row_params["bootstrap_all_shift"] = round(shift, 6)
-            undefined = int((~np.isfinite(reps[name])).sum())
+            undefined = int((~np.isfinite(boot)).sum())
             if undefined:
                 row_params["undefined_replicates"] = undefined
         ctx.res.metrics.append(
@@ -270,6 +274,17 @@ def _all_roles(
     rng = ctx.rng(key, ALL)
     keep: list[RankCounts] | None = [] if cells <= SAVE_CELLS else None
     reps = retrieval_replicates(
-        qv, gv, qc, gc, ctx.p.n_boot, rng, ctx.scorer, ctx.p.ap, ks, direction, keep=keep
+        qv,
+        gv,
+        qc,
+        gc,
+        ctx.p.n_boot,
+        rng,
+        ctx.scorer,
+        ctx.p.ap,
+        ks,
+        direction,
+        keep=keep,
+        jackknife=True,
     )
     return reps, "", (save_counts(keep) if keep else {})
