@@ -143,3 +143,14 @@ def test_text_formats_do_not_import_matplotlib(runs, tmp_path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
     assert (Path(tmp_path) / "out" / "report.tex").is_file()
+
+
+def test_html_renders_the_groups_it_is_not_given(runs) -> None:
+    import dataclasses
+
+    a = runs[0]
+    two = dataclasses.replace(a, curves=[c for c in a.curves if c.kind in ("1ton", "roc")])
+    h = to_html(two, images={"roc": b"given"})
+    embedded = [base64.b64decode(x) for x in re.findall(r"data:image/png;base64,([^']+)'", h)]
+    assert embedded[1] == b"given"  # 1ton first (KEY_PLOTS order), then roc
+    assert embedded[0] == render_figure("1ton", plot_groups(two)["1ton"], ("png",))["png"]

@@ -151,7 +151,7 @@ def _ordered_plots(res: EvaluationResult) -> list[tuple[str, list[Curve]]]:
 def _figures(res: EvaluationResult, images: dict[str, bytes] | None = None) -> str:
     out = []
     for name, curves in _ordered_plots(res):
-        data = images[name] if images is not None else render_plot(curves[0].kind, curves, "png")
+        data = (images or {}).get(name) or render_plot(curves[0].kind, curves, "png")
         png = base64.b64encode(data).decode("ascii")
         cap = caption(name, curves)
         out.append(
@@ -169,7 +169,7 @@ def to_html(
 ) -> str:
     """The whole report as one HTML string. ``images``: the PNG of each plot group
     (:func:`~vfbench.report.plots.plot_groups` name -> bytes) when already rendered for
-    ``plots/*.png``, so the figures are not drawn again; else they are rendered here."""
+    ``plots/*.png``, so the figures are not drawn again; a group it lacks is rendered here."""
     title = res.summary.get("title") or title
     used: set[str] = set()
     sections: list[tuple[str, str, str]] = []  # (id, heading, body)
