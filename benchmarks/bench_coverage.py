@@ -12,6 +12,14 @@ and the all-roles bootstrap with the variance correction (the default), with the
 Monte-Carlo standard error. Target: the default covers 93-97% in every configuration.
 Each simulated test set has its own seeded generator, so the figures do not depend on
 ``--workers`` (processes; BLAS and numba are kept to one thread each per process).
+
+    .venv/bin/python benchmarks/bench_coverage.py --task retrieval [--metric mAP|p@1]
+
+Retrieval (issue #20.1 for retrieval): identities with query difficulty and distractor
+strength, 5 gallery items and 4 queries each (:class:`~vfbench.evaluate.coverage.RetrievalDesign`);
+coverage of the expected mAP (or p@k) of a test set of that size by the normal interval
+over queries, the query-only bootstrap, the all-roles bootstrap's plain percentile
+interval and the default re-centred one.
 """
 
 from __future__ import annotations
@@ -24,38 +32,76 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_
 import argparse  # noqa: E402
 import time  # noqa: E402
 
-from vfbench.evaluate.coverage import COLUMNS, coverage, designs  # noqa: E402
+from vfbench.evaluate.coverage import (  # noqa: E402
+    COLUMNS,
+    RETRIEVAL_METHODS,
+    coverage,
+    designs,
+    retrieval_coverage,
+    retrieval_designs,
+)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="40 replicates, 300 bootstrap draws")
-    ap.add_argument("--replicates", type=int, default=1000)
-    ap.add_argument("--boot", type=int, default=1000)
-    ap.add_argument("--n", default="2", help="candidates per trial (1:n matching), e.g. 2,5,10")
-    ap.add_argument("--sizes", default="80,189,500", help="test identities per set")
-    ap.add_argument("--workers", type=int, default=2, help="processes")
-    a = ap.parse_args()
-    reps, boot = (40, 300) if a.quick else (a.replicates, a.boot)
-    t_all = time.perf_counter()
-    print(
-        f"load average {os.getloadavg()[0]:.2f}; {reps} replicates x {boot} bootstrap draws, "
-        f"{a.workers} worker(s)"
-    )
-    sizes = tuple(int(x) for x in a.sizes.split(","))
-    for n in (int(x) for x in a.n.split(",")):
+def retrieval(reps: int, boot: int, sizes: tuple[int, ...], metric: str) -> None:
+    """The retrieval table: target (with its Monte-Carlo standard error) and coverage."""
+    print(f"retrieval {metric}, 5 gallery items / 4 queries per identity")
+    print("| direction | identities | target (se) | " + " | ".join(RETRIEVAL_METHODS) + " |")
+    print("|" + "---|" * (3 + len(RETRIEVAL_METHODS)))
+    for d in retrieval_designs(sizes, metric):
+        t = time.perf_counter()
+        target, se = d.target()
+        c = retrieval_coverage(d, reps, n_boot=boot, target=target)
+        cells = " | ".join(f"{100 * c[m]:.1f}" for m in RETRIEVAL_METHODS)
+        print(
+            f"| {d.name} | {d.n_identities} | {100 * target:.2f} ({100 * se:.2f}) | {cells} |"
+            f"  ({time.perf_counter() - t:.0f} s)",
+            flush=True,
+        )
+
+
+def matching(reps: int, boot: int, sizes: tuple[int, ...], ns: str, workers: int) -> None:
+    """The 1:n matching tables, one per n."""
+    for n in (int(x) for x in ns.split(",")):
         print(f"\n1:{n} matching")
         print("| direction | identities | target | " + " | ".join(COLUMNS) + " |")
         print("|" + "---|" * (3 + len(COLUMNS)))
         for d in designs(sizes, n=n):
             t = time.perf_counter()
-            c = coverage(d, reps, n_boot=boot, workers=a.workers)
+            c = coverage(d, reps, n_boot=boot, workers=workers)
             cells = " | ".join(f"{100 * c[m]:.1f}" for m in COLUMNS)
             print(
                 f"| {d.name} | {d.n_identities} | {100 * d.target:.1f} | {cells} |"
                 f"  ({time.perf_counter() - t:.0f} s, load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="40 replicates, 300 bootstrap draws")
+    ap.add_argument(
+        "--replicates", type=int, default=None, help="test sets (1000 matching, 400 retrieval)"
+    )
+    ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--n", default="2", help="candidates per trial (1:n matching), e.g. 2,5,10")
+    ap.add_argument("--sizes", default="80,189,500", help="test identities per set")
+    ap.add_argument("--workers", type=int, default=2, help="processes (matching)")
+    ap.add_argument("--task", choices=("matching", "retrieval"), default="matching")
+    ap.add_argument("--metric", default="mAP", help="retrieval figure: mAP or p@k")
+    a = ap.parse_args()
+    default_reps = 1000 if a.task == "matching" else 400
+    reps = 40 if a.quick else (a.replicates or default_reps)
+    boot = 300 if a.quick else a.boot
+    t_all = time.perf_counter()
+    print(
+        f"load average {os.getloadavg()[0]:.2f}; {reps} replicates x {boot} bootstrap draws, "
+        f"{a.workers} worker(s)"
+    )
+    sizes = tuple(int(x) for x in a.sizes.split(","))
+    if a.task == "retrieval":
+        retrieval(reps, boot, sizes, a.metric)
+    else:
+        matching(reps, boot, sizes, a.n, a.workers)
     se = 100 * (0.95 * 0.05 / reps) ** 0.5
     print(f"\nMonte-Carlo standard error of a coverage near 95%: {se:.1f} points")
     print(f"total {time.perf_counter() - t_all:.0f} s, load average {os.getloadavg()[0]:.2f}")
