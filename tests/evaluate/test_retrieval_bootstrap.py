@@ -289,3 +289,74 @@ def test_jackknife_values_are_the_metric_with_one_identity_left_out():
     assert (est.low, est.high, est.n) == pytest.approx(
         (0.4 - 1.959964 * se, 0.4 + 1.959964 * se, 9)
     )
+
+
+def _stats_before(c, w, ks):
+    """The per-query-major formula :func:`retrieval_stats` had before its item-major,
+    in-place rewrite (the reference its figures must equal bit for bit)."""
+    qb, r = c.mask.shape
+    b = w.shape[1]
+    w32 = np.asarray(w, dtype=np.float32)
+    m = c.mask[..., None]
+    n_rel = c.mask.sum(1).astype(np.float64)
+    inv_rel = np.where(n_rel > 0, 1.0 / np.maximum(n_rel, 1), 0.0)[:, None]
+    n_hi = (c.hi @ w32).reshape(qb, r, b) + c.rel_hi[..., None]
+    out = {"mAP": (c.rel_hi[..., None] / np.maximum(n_hi, 1.0)).sum(1) * inv_rel}
+    if c.lo is None and np.array_equal(c.rel_lo, c.rel_hi - c.mask):
+        above = np.where(m, n_hi - 1.0, np.inf)
+
+        def hits(k):
+            kk = np.asarray(k, dtype=np.float32)
+            return (above < (kk[:, None, None] if kk.ndim else kk)).sum(1).astype(np.float64)
+
+    else:
+        nw_lo = n_hi - c.rel_hi[..., None] if c.lo is None else (c.lo @ w32).reshape(qb, r, b)
+        n_lo = nw_lo + c.rel_lo[..., None]
+        tie = np.maximum(n_hi - n_lo, 1.0)
+
+        def hits(k):
+            kk = np.asarray(k, dtype=np.float32)
+            kk = kk[:, None, None] if kk.ndim else kk
+            return np.where(m, np.clip((kk - n_lo) / tie, 0.0, 1.0), 0.0).sum(1)
+
+    out["R-precision"] = hits(n_rel) * inv_rel
+    for k in ks:
+        out[f"p@{k}"] = hits(k) / k
+        out[f"recall@{k}"] = hits(k) * inv_rel
+    return out
+
+
+@pytest.mark.parametrize(
+    ("ap", "levels"),
+    [("sklearn", 0), ("sklearn", 3), ("sklearn", 40), ("ssnet", 3)],
+)
+def test_item_major_stats_equal_the_previous_formula_bit_for_bit(ap, levels):
+    """Demo-sized sets (80 identities, 5 gallery items and 8 queries each, 1,080 replicate
+    and jackknife weights): continuous scores (no ties), scores on a coarse grid (relevant
+    items tie with each other and with distractors: the ``lo`` tables), a finer grid (fewer
+    ties), SSNet order; queries with fewer relevant items (padding) included."""
+    from vfbench.evaluate.confidence import rank_counts, retrieval_stats
+
+    rng = np.random.default_rng(levels)
+    n_ids = 80
+    gc = np.repeat(np.arange(n_ids), 5)[:-7]  # the last identities hold fewer items
+    qc = np.repeat(np.arange(n_ids), 8)
+    s = rng.normal(size=(qc.size, gc.size)).astype(np.float32)
+    if levels:
+        s = np.round(s * levels / 4).astype(np.float32)
+    w = bootstrap_weights(n_ids, 1000, rng).T
+    w = np.concatenate([w, 1.0 - np.eye(n_ids)], axis=1)
+    lo_seen = False
+    for a in range(0, qc.size, 211):  # uneven query blocks
+        c = rank_counts(s[a : a + 211], qc[a : a + 211], gc, n_ids, ap)
+        lo_seen = lo_seen or c.lo is not None
+        new, old = retrieval_stats(c, w, (1, 5, 10)), _stats_before(c, w, (1, 5, 10))
+        assert new.keys() == old.keys()
+        for name in old:
+            assert new[name].dtype == old[name].dtype, name
+            np.testing.assert_array_equal(new[name], old[name], err_msg=name)
+        has_rel = c.mask.any(1)  # the last identity has no gallery items left
+        assert (new["mAP"][has_rel] > 0).all() and (new["mAP"][~has_rel] == 0).all()
+        assert ((new["p@10"] >= 0) & (new["p@10"] <= 1)).all()
+    assert not has_rel.all()
+    assert lo_seen == (levels in (3, 40) and ap == "sklearn")  # the distractor-tie tables

@@ -1052,35 +1052,60 @@ def retrieval_stats(
     AP = mean over relevant items of rel_hi / n_hi; expected hits in the top k =
     clip((k - n_lo) / (n_hi - n_lo), 0, 1) (a random order inside a tie block, as
     :func:`~vfbench.evaluate.metrics.retrieval_block`; for ssnet n_hi - n_lo = 1 and this is
-    [rank <= k]). With ``w`` all ones these are the plain figures."""
+    [rank <= k]). With ``w`` all ones these are the plain figures.
+
+    The (R, Qb, b) tables are laid out item-major, so that every sum over a query's relevant
+    items adds R contiguous planes, and are reused in place across the figures (the same
+    float32 operations on the same values as a per-query loop: bit-identical figures).
+    """
     qb, r = c.mask.shape
     b = w.shape[1]
     w32 = np.asarray(w, dtype=np.float32)
-    m = c.mask[..., None]
     n_rel = c.mask.sum(1).astype(np.float64)
     inv_rel = np.where(n_rel > 0, 1.0 / np.maximum(n_rel, 1), 0.0)[:, None]
-    n_hi = (c.hi @ w32).reshape(qb, r, b)
-    n_hi += c.rel_hi[..., None]
+    rel_hi = c.rel_hi.T[..., None]  # (R, Qb, 1)
+    mask = c.mask.T[..., None]
+
+    def item_major(t: np.ndarray) -> np.ndarray:  # (Qb x R, I) -> (R x Qb, I)
+        return t.reshape(qb, r, -1).transpose(1, 0, 2).reshape(r * qb, -1)
+
+    n_hi = (item_major(c.hi) @ w32).reshape(r, qb, b)  # integer counts: exact in float32
+    n_hi += rel_hi
+    buf = np.empty_like(n_hi)
     out: dict[str, np.ndarray] = {}
-    out["mAP"] = (c.rel_hi[..., None] / np.maximum(n_hi, 1.0)).sum(1) * inv_rel  # pads: 0
+    np.maximum(n_hi, 1.0, out=buf)
+    np.divide(rel_hi, buf, out=buf)  # pads: rel_hi = 0
+    out["mAP"] = buf.sum(0) * inv_rel
     if c.lo is None and np.array_equal(c.rel_lo, c.rel_hi - c.mask):
         # no tie block holds two items (always for SSNet): the item is in the top k iff
         # fewer than k items are strictly above it - a comparison, no clip (pads: +inf)
-        above = np.where(m, n_hi - 1.0, np.inf)
+        above = np.subtract(n_hi, 1.0, out=n_hi)
+        np.copyto(above, np.float32(np.inf), where=~mask)
+        flags = np.empty(above.shape, dtype=bool)
 
         def hits(k: np.ndarray | int) -> np.ndarray:
             kk = np.asarray(k, dtype=np.float32)
-            return (above < (kk[:, None, None] if kk.ndim else kk)).sum(1).astype(np.float64)
+            np.less(above, kk[None, :, None] if kk.ndim else kk, out=flags)
+            return np.count_nonzero(flags, axis=0).astype(np.float64)
 
     else:
-        nw_lo = n_hi - c.rel_hi[..., None] if c.lo is None else (c.lo @ w32).reshape(qb, r, b)
-        n_lo = nw_lo + c.rel_lo[..., None]
-        tie = np.maximum(n_hi - n_lo, 1.0)
+        if c.lo is None:  # n_hi - n_lo = rel_hi - rel_lo: the relevant items' tie only
+            d = c.rel_hi - c.rel_lo
+            n_lo = np.subtract(n_hi, d.T[..., None], out=n_hi)
+            tie = np.maximum(d, 1.0).T[..., None]
+        else:
+            n_lo = (item_major(c.lo) @ w32).reshape(r, qb, b)
+            n_lo += c.rel_lo.T[..., None]
+            tie = np.maximum(n_hi - n_lo, 1.0)
+        n_lo *= mask  # pads: n_lo = 0 and an infinite tie -> (k - 0) / inf = 0 hits
+        tie = np.where(mask, tie, np.float32(np.inf)).astype(np.float32)
 
         def hits(k: np.ndarray | int) -> np.ndarray:
             kk = np.asarray(k, dtype=np.float32)
-            kk = kk[:, None, None] if kk.ndim else kk
-            return np.where(m, np.clip((kk - n_lo) / tie, 0.0, 1.0), 0.0).sum(1)
+            np.subtract(kk[None, :, None] if kk.ndim else kk, n_lo, out=buf)
+            np.divide(buf, tie, out=buf)
+            np.clip(buf, 0.0, 1.0, out=buf)
+            return buf.sum(0)
 
     out["R-precision"] = hits(n_rel) * inv_rel
     for k in ks:
