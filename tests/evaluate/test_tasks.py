@@ -166,3 +166,70 @@ def test_identity_extra_columns_are_read_from_manifest_like_objects():
 
     attrs = identity_attributes({"a": Ident("a", "yt"), "b": {"gender": "f", "channel": "x"}})
     assert attrs["a"]["source"] == "yt" and attrs["b"]["channel"] == "x"
+
+
+def test_repeated_sets_share_one_score_matrix_and_keep_their_figures(make_emb, monkeypatch):
+    """Every random set scores its voices x faces once; its matching and verification trials
+    in both directions read their pairs from that matrix. The figures agree with scoring each
+    task's pairs separately (up to float32 rounding of a dot product: 1e-6 at most here),
+    and sets too large for the matrix (``SHARED_SCORE_CELLS``) fall back to that path."""
+    from vfbench.evaluate.tasks import repeated
+
+    v, f, attrs = make_emb(n_ids=40, per=4, noise=1.0)
+    p = small(("repeated",))
+    p.repeated.sizes = [10, 20]
+    p.repeated.repeats = 4
+    p.repeated.n_trials = 300
+    p.repeated.max_overlap = 1.0
+    p.repeated.tasks = ["match", "verify", "retrieve"]
+    calls = {"matrix": 0, "pairs": 0}
+    real_matrix, real_pairs = repeated.score_matrix, repeated.pair_scores
+
+    def matrix(*a, **k):
+        calls["matrix"] += 1
+        return real_matrix(*a, **k)
+
+    def pairs(*a, **k):
+        calls["pairs"] += 1
+        return real_pairs(*a, **k)
+
+    monkeypatch.setattr(repeated, "score_matrix", matrix)
+    monkeypatch.setattr(repeated, "pair_scores", pairs)
+    shared = evaluate(v, f, attrs, p)
+    assert calls == {"matrix": 2 * 4, "pairs": 0}  # one matrix a set, no pair scoring
+    monkeypatch.setattr(repeated, "SHARED_SCORE_CELLS", 0)
+    alone = evaluate(v, f, attrs, p)
+    assert calls == {"matrix": 2 * 4, "pairs": 2 * 4 * 2}  # verify: per set and direction
+    rows_s = {(m.direction, m.setting): m for m in shared.metrics if m.task == "repeated"}
+    rows_a = {(m.direction, m.setting): m for m in alone.metrics if m.task == "repeated"}
+    assert rows_s.keys() == rows_a.keys() and len(rows_s) == 3 * 2 * 2
+    for key, m in rows_s.items():
+        np.testing.assert_allclose(m.params["values"], rows_a[key].params["values"], atol=1e-6)
+        assert len(set(m.params["values"])) > 1  # the sets differ: a real comparison
+
+
+def test_repeated_shares_the_matrix_only_where_it_pays(make_emb):
+    """The matrix is used when it holds at most ``SHARED_SCORE_CELLS`` cells and costs less
+    than scoring the pairs (``_MATMUL_ADVANTAGE`` pair dots per matrix cell)."""
+    from vfbench.evaluate.results import EvaluationResult
+    from vfbench.evaluate.scoring import _MATMUL_ADVANTAGE, prepare, score_matrix
+    from vfbench.evaluate.tasks.context import Context
+    from vfbench.evaluate.tasks.repeated import _set_scores
+    from vfbench.evaluate.trials import Universe
+
+    v, f, attrs = make_emb(n_ids=10, per=4, noise=1.0)
+    p = small(("repeated",))
+    p.repeated.tasks = ["verify"]
+    vv, ff = prepare(v.vectors, f.vectors, "cosine")
+    u = Universe.build(v.identities, f.identities, attrs)
+    codes = np.searchsorted(u.names, v.identities)
+    sub = Context(vv, ff, codes, codes, u, p, "cosine", EvaluationResult(), print)
+    cells = 40 * 40
+    p.repeated.n_trials = int(np.ceil(cells / _MATMUL_ADVANTAGE / 2))  # 2 directions
+    s = _set_scores(sub, sub)
+    assert s is not None and np.array_equal(s, score_matrix(vv, ff, "cosine", prepared=True))
+    p.repeated.n_trials -= 1  # fewer pairs than the matrix is worth
+    assert _set_scores(sub, sub) is None
+    p.repeated.tasks = ["retrieve"]  # no pairs at all
+    p.repeated.n_trials = 10**6
+    assert _set_scores(sub, sub) is None

@@ -21,7 +21,7 @@ from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.inputs import Attributes
 from vfbench.evaluate.metrics import auc_from_roc, match_outcomes, rank_retrieval, roc
 from vfbench.evaluate.results import Curve, EvaluationResult, Metric
-from vfbench.evaluate.scoring import pair_scores, prepare
+from vfbench.evaluate.scoring import _MATMUL_ADVANTAGE, pair_scores, prepare, score_matrix
 from vfbench.evaluate.seeding import task_rng
 from vfbench.evaluate.tasks.context import Context, match_scores
 from vfbench.evaluate.trials import Universe, match_trials, retrieval_sets, verify_pairs
@@ -33,17 +33,52 @@ NAMES = {
 }
 
 
-def _one_set(ctx: Context, sub: Context, task: str, d: str, size: int, r: int) -> float:
+#: a set's voice x face score matrix is computed once and shared by its matching and
+#: verification trials in both directions when it holds at most this many cells (16 MB)
+#: and costs less than scoring the trials' pairs one by one (``scoring._MATMUL_ADVANTAGE``)
+SHARED_SCORE_CELLS = 4_000_000
+
+
+def _set_scores(ctx: Context, sub: Context) -> np.ndarray | None:
+    """The voice x face scores of one random set, when sharing them pays (see
+    :data:`SHARED_SCORE_CELLS`); else None and every task scores its own pairs."""
+    rc = ctx.p.repeated
+    pairs_per_direction = (2 * ("match" in rc.tasks) + ("verify" in rc.tasks)) * rc.n_trials
+    cells = sub.v.shape[0] * sub.f.shape[0]
+    pairs = pairs_per_direction * len(ctx.p.directions)
+    if cells == 0 or cells > SHARED_SCORE_CELLS or cells > _MATMUL_ADVANTAGE * pairs:
+        return None
+    return score_matrix(sub.v, sub.f, ctx.scorer, prepared=True)
+
+
+def _one_set(
+    ctx: Context,
+    sub: Context,
+    task: str,
+    d: str,
+    size: int,
+    r: int,
+    scores: np.ndarray | None = None,
+) -> float:
+    """One figure of one random set; ``scores``: the set's voice x face score matrix
+    (:func:`_set_scores`), from which the matching and verification pairs are read."""
     rc = ctx.p.repeated
     rng = task_rng(ctx.p.seed, "repeated", task, d, size, r)
     su = sub.u
     if task == "match":
         t = match_trials(su, d, 2, rc.n_trials, rng, "U", ctx.p.matching.gender_balanced)
-        o = match_outcomes(match_scores(sub, d, t["query"], t["cands"]), ctx.p.tie_rule)
-        return float(o.mean())
+        q, c = t["query"], t["cands"]
+        if scores is not None and q.ndim == 1 and c.ndim == 2:
+            s = scores[q[:, None], c] if d == "v2f" else scores[c, q[:, None]]
+        else:
+            s = match_scores(sub, d, q, c)
+        return float(match_outcomes(s, ctx.p.tie_rule).mean())
     if task == "verify":
         t = verify_pairs(su, d, rc.n_trials, rng, "U", ctx.p.matching.gender_balanced)
-        s = pair_scores(sub.v, sub.f, t["voice"], t["face"], ctx.scorer, prepared=True)
+        if scores is not None:
+            s = scores[t["voice"], t["face"]]
+        else:
+            s = pair_scores(sub.v, sub.f, t["voice"], t["face"], ctx.scorer, prepared=True)
         return float(auc_from_roc(roc(s, t["label"])))
     pr = ctx.p.retrieval
     t = retrieval_sets(
@@ -103,10 +138,11 @@ def evaluate_repeated(
                 res=EvaluationResult(),
                 log=ctx.log,
             )
+            scores = _set_scores(ctx, sub)
             for d in ctx.p.directions:
                 for task in rc.tasks:
                     values.setdefault((task, d, size), []).append(
-                        _one_set(ctx, sub, task, d, size, r)
+                        _one_set(ctx, sub, task, d, size, r, scores)
                     )
         distinct[size] = len(seen)
     chances: dict[str, float | None] = {
