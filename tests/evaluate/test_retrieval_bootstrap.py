@@ -360,3 +360,43 @@ def test_item_major_stats_equal_the_previous_formula_bit_for_bit(ap, levels):
         assert ((new["p@10"] >= 0) & (new["p@10"] <= 1)).all()
     assert not has_rel.all()
     assert lo_seen == (levels in (3, 40) and ap == "sklearn")  # the distractor-tie tables
+
+
+@pytest.mark.parametrize("ties", ["none", "relevant", "distractors"])
+def test_cache_sized_tiles_give_the_untiled_figures_bit_for_bit(ties, monkeypatch):
+    """counts_figures evaluates the per-query figures in cache-sized (query x replicate)
+    tiles, one formula per block (a tile without ties uses the block's tie formula when the
+    block has ties), and sums over the block's queries as before: the figures equal one
+    whole-block pass exactly, also against the previous formula (``_stats_before``).
+    Ties on the last 40 queries only: among their relevant items (no ``lo`` tables), or
+    with distractors too."""
+    from vfbench.evaluate import confidence
+    from vfbench.evaluate.confidence import counts_figures, rank_counts
+
+    rng = np.random.default_rng(len(ties))
+    n_ids = 80
+    gc = np.repeat(np.arange(n_ids), 5)
+    qc = np.repeat(np.arange(n_ids), 8)
+    s = rng.normal(size=(qc.size, gc.size)).astype(np.float32)
+    if ties == "relevant":  # two relevant items of each query share a score
+        s[np.arange(600, 640), 5 * qc[600:] + 1] = s[np.arange(600, 640), 5 * qc[600:]]
+    elif ties == "distractors":
+        s[600:] = np.round(s[600:] * 1.5)
+    w = np.concatenate([bootstrap_weights(n_ids, 300, rng).T, 1.0 - np.eye(n_ids)], axis=1)
+    blocks = [rank_counts(s, qc, gc, n_ids)]  # 640 queries x 5 relevant items
+    assert (blocks[0].lo is not None) == (ties == "distractors")
+    q_rows = confidence.STATS_TILE_ELEMS // (5 * confidence.STATS_TILE_COLS)
+    assert q_rows < 600  # tiles with ties and tiles without
+    ks = (1, 5, 10)
+    tiled = counts_figures(blocks, w, ks)
+    monkeypatch.setattr(confidence, "STATS_TILE_ELEMS", 1 << 40)
+    monkeypatch.setattr(confidence, "STATS_TILE_COLS", 1 << 40)
+    whole = counts_figures(blocks, w, ks)
+    monkeypatch.setattr(
+        confidence, "retrieval_stats", lambda c, wb, k, _=None: _stats_before(c, wb, k)
+    )
+    before = counts_figures(blocks, w, ks)
+    for name in whole:
+        np.testing.assert_array_equal(tiled[name], whole[name], err_msg=name)
+        np.testing.assert_array_equal(tiled[name], before[name], err_msg=name)
+    assert np.isfinite(tiled["mAP"]).all() and np.ptp(tiled["mAP"]) > 0

@@ -80,6 +80,7 @@ from vfbench.evaluate import _kernels
 from vfbench.evaluate.metrics import AP_VARIANTS, auc_from_roc, eer_from_roc, roc, tar_at_far
 from vfbench.evaluate.results import Estimate
 from vfbench.evaluate.scoring import score_matrix
+from vfbench.utils.parallel import blas_single_thread_if_small
 
 
 def _z(level: float) -> float:
@@ -1041,8 +1042,25 @@ def rank_counts(
     )
 
 
+def _no_tied_items(c: RankCounts) -> bool:
+    """No tie block of any query holds two of its items (relevant or distractor copies)."""
+    return c.lo is None and bool(np.array_equal(c.rel_lo, c.rel_hi - c.mask))
+
+
+def query_rows(c: RankCounts, a: int, b: int) -> RankCounts:
+    """The :class:`RankCounts` of queries ``a..b`` of a block (views, no copies)."""
+    r = c.mask.shape[1]
+    lo = None if c.lo is None else c.lo[a * r : b * r]
+    return RankCounts(
+        c.code[a:b], c.mask[a:b], c.rel_hi[a:b], c.rel_lo[a:b], c.hi[a * r : b * r], lo
+    )
+
+
 def retrieval_stats(
-    c: RankCounts, w: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)
+    c: RankCounts,
+    w: np.ndarray,
+    ks: tuple[int, ...] = (1, 5, 10),
+    no_ties: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-query retrieval figures on resampled test sets: ``w`` (I, b) identity
     multiplicities -> name -> (Qb, b): ``mAP`` (AP), ``R-precision``, ``p@k``, ``recall@k``.
@@ -1052,7 +1070,9 @@ def retrieval_stats(
     AP = mean over relevant items of rel_hi / n_hi; expected hits in the top k =
     clip((k - n_lo) / (n_hi - n_lo), 0, 1) (a random order inside a tie block, as
     :func:`~vfbench.evaluate.metrics.retrieval_block`; for ssnet n_hi - n_lo = 1 and this is
-    [rank <= k]). With ``w`` all ones these are the plain figures.
+    [rank <= k]). With ``w`` all ones these are the plain figures. ``no_ties``: whether
+    the block holds no tie of two items (decides the formula and its precision: a count in
+    float64, else expected hits summed in float32); default: checked on ``c`` itself.
 
     The (R, Qb, b) tables are laid out item-major, so that every sum over a query's relevant
     items adds R contiguous planes, and are reused in place across the figures (the same
@@ -1076,7 +1096,7 @@ def retrieval_stats(
     np.maximum(n_hi, 1.0, out=buf)
     np.divide(rel_hi, buf, out=buf)  # pads: rel_hi = 0
     out["mAP"] = buf.sum(0) * inv_rel
-    if c.lo is None and np.array_equal(c.rel_lo, c.rel_hi - c.mask):
+    if _no_tied_items(c) if no_ties is None else no_ties:
         # no tie block holds two items (always for SSNet): the item is in the top k iff
         # fewer than k items are strictly above it - a comparison, no clip (pads: +inf)
         above = np.subtract(n_hi, 1.0, out=n_hi)
@@ -1241,6 +1261,14 @@ def score_figures(
     return counts_figures(blocks(), w, ks, block_elems)
 
 
+#: :func:`counts_figures` evaluates the per-query figures in tiles of at most this many
+#: (relevant item, query, replicate) cells (1 MB float32 tables: they stay in the cache
+#: across the ~15 passes of :func:`retrieval_stats`) and this many replicates; the sums
+#: over a block's queries are then taken as without tiles, so the figures are bit-identical
+STATS_TILE_ELEMS = 1 << 18
+STATS_TILE_COLS = 128
+
+
 def counts_figures(
     blocks: Iterable[RankCounts],
     w: np.ndarray,
@@ -1257,15 +1285,39 @@ def counts_figures(
     for c in blocks:
         if c.hi.shape[1] != w.shape[0]:
             raise EvaluationError(f"counts over {c.hi.shape[1]} identities, weights {w.shape}")
-        b_cols = max(1, block_elems // max(c.hi.shape[0], 1))
-        for b0 in range(0, n_boot, b_cols):
-            wb = w[:, b0 : b0 + b_cols]
-            wq = wb[c.code].astype(np.float64)  # (Qb, b): each query's own weight
-            den[b0 : b0 + b_cols] += wq.sum(0)
-            for name, v in retrieval_stats(c, wb, ks).items():
-                num[name][b0 : b0 + b_cols] += (wq * v).sum(0)
+        qb, r = c.mask.shape
+        b_cols = min(STATS_TILE_COLS, max(1, block_elems // max(c.hi.shape[0], 1)))
+        q_rows = max(1, STATS_TILE_ELEMS // (r * b_cols))
+        no_ties = _no_tied_items(c)  # one formula for the whole block, as without tiles
+        with blas_single_thread_if_small(q_rows * r * b_cols * w.shape[0]):
+            _block_figures(c, w, ks, b_cols, q_rows, no_ties, num, den)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {name: num[name] / den for name in names}
+
+
+def _block_figures(
+    c: RankCounts,
+    w: np.ndarray,
+    ks: tuple[int, ...],
+    b_cols: int,
+    q_rows: int,
+    no_ties: bool,
+    num: dict[str, np.ndarray],
+    den: np.ndarray,
+) -> None:
+    """Add one query block's weighted figures to ``num`` and its weights to ``den``."""
+    qb = c.mask.shape[0]
+    for b0 in range(0, w.shape[1], b_cols):
+        wb = w[:, b0 : b0 + b_cols]
+        wq = wb[c.code].astype(np.float64)  # (Qb, b): each query's own weight
+        den[b0 : b0 + b_cols] += wq.sum(0)
+        stats: dict[str, np.ndarray] = {}
+        for a in range(0, qb, q_rows):  # per-query figures, tile by tile
+            part = retrieval_stats(query_rows(c, a, a + q_rows), wb, ks, no_ties)
+            for name, v in part.items():
+                stats.setdefault(name, np.empty((qb, wb.shape[1]), v.dtype))[a : a + q_rows] = v
+        for name, v in stats.items():  # summed over the block's queries at once
+            num[name][b0 : b0 + b_cols] += (wq * v).sum(0)
 
 
 def save_counts(blocks: list[RankCounts]) -> dict[str, np.ndarray]:
