@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from vfbench.errors import EvaluationError
-from vfbench.evaluate.scoring import score_matrix
+from vfbench.evaluate import _kernels
+from vfbench.evaluate.scoring import score_matrix, scoring_threads
 
 TIE_RULES = ("half", "correct")
 AP_VARIANTS = ("sklearn", "ssnet")
@@ -211,28 +212,59 @@ def _ties_before(
     return before
 
 
-def _ssnet_block(
+#: Score entries of a block from which :func:`rank_counts` uses the compiled kernel (its
+#: first call in a process loads it: ~0.5 s from numba's disk cache, a few s without).
+_RANK_KERNEL_MIN = 1 << 20
+
+
+@dataclass
+class RankCounts:
+    """Where each relevant item of each query lands in the ranking of its row, as counts.
+
+    All (Q, R) int64, 0 on padding: ``n_gt`` gallery items scoring higher, ``n_ge`` scoring
+    higher or equal (the item itself included), ``before`` (stable order only) the equal
+    ones ahead of it in gallery order. Every retrieval statistic is a function of these.
+    """
+
+    n_gt: np.ndarray
+    n_ge: np.ndarray
+    before: np.ndarray
+
+
+def rank_counts(
     s: np.ndarray,
     rel_idx: np.ndarray,
     rel_mask: np.ndarray,
-    ks: tuple[int, ...],
     col_pos: np.ndarray | None = None,
-) -> QueryStats:
-    """SSNet-style AP (ranking by a stable descending sort: ties in gallery order) without
-    sorting indices: a relevant item's rank is 1 + the number of gallery items scoring
-    higher (binary search on the sorted row) + the equal ones before it in gallery order.
-    ``col_pos`` (G,): each column's position in the caller's gallery (default: the column
-    order itself), which decides the order of tied items."""
+    stable: bool = False,
+) -> RankCounts:
+    """Rank counts of the relevant items of a block of queries (see :class:`RankCounts`).
+
+    ``s`` (Q, G) float32 scores of each query against the whole gallery; ``rel_idx`` (Q, R)
+    the relevant columns, real where ``rel_mask``; ``col_pos`` (G,) each column's gallery
+    position (default: column order), the tie order when ``stable``. Large blocks go to the
+    compiled kernel (:func:`vfbench.evaluate._kernels._make_rank_counts`: no row is sorted,
+    O(G log R) per row); small ones, or without numba, to numpy (one bulk row sort, two
+    binary searches per query, and a stable argsort of the rows where a relevant item shares
+    its score). Both give the same counts: exact float comparisons.
+    """
+    s = np.asarray(s, dtype=np.float32)
     q, g = s.shape
     pos = np.arange(g) if col_pos is None else np.asarray(col_pos, dtype=np.int64)
+    rel_mask = np.asarray(rel_mask, dtype=bool)
+    ri = np.where(rel_mask, rel_idx, 0)
     rows = np.arange(q)[:, None]
-    ssort = np.sort(s, axis=1)
-    rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
-    n_ge, n_gt = _row_counts(ssort, rs)
-    own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
+    rs = s[rows, ri]  # the relevant scores, from the very matrix they are compared with
+    if s.size >= _RANK_KERNEL_MIN:
+        got = _kernels.rank_counts(s, pos, rs, pos[ri], rel_mask, stable, scoring_threads())
+        if got is not None:
+            return RankCounts(*got)
+    rs = np.where(rel_mask, rs, np.float32(-np.inf))
+    n_ge, n_gt = _row_counts(np.sort(s, axis=1), rs)
     before = np.zeros(rs.shape, dtype=np.int64)
-    tie_rows = np.flatnonzero((rel_mask & (n_ge - n_gt - own > 0)).any(axis=1))
-    if tie_rows.size:
+    own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
+    tie_rows = np.flatnonzero((rel_mask & (n_ge - n_gt - own > 0)).any(axis=1)) if stable else []
+    if len(tie_rows):
         # rows where a relevant item shares its score (float32 cosines collide often on
         # large galleries): one stable argsort of those rows with the columns in gallery
         # order puts equal scores in gallery order, so an item's place inside its block
@@ -241,11 +273,11 @@ def _ssnet_block(
         o = np.argsort(s[tie_rows][:, at_pos], axis=1, kind="stable")
         place = np.empty_like(o)
         np.put_along_axis(place, o, np.broadcast_to(np.arange(g), o.shape), axis=1)
-        rp = np.where(rel_mask[tie_rows], pos[np.maximum(rel_idx[tie_rows], 0)], 0)
+        rp = np.where(rel_mask[tie_rows], pos[ri[tie_rows]], 0)
         n_lt = g - n_ge[tie_rows]
         inside = np.take_along_axis(place, rp, axis=1) - n_lt
         before[tie_rows] = np.where(rel_mask[tie_rows], inside, 0)
-    return _ssnet_stats(n_gt + before + 1, rel_mask, ks)
+    return RankCounts(np.where(rel_mask, n_gt, 0), np.where(rel_mask, n_ge, 0), before)
 
 
 def retrieval_block(
@@ -260,21 +292,20 @@ def retrieval_block(
 
     ``s`` (Q, G) scores of each query against the whole gallery; ``rel_idx`` (Q, R) the
     gallery columns relevant to each query, padded, with ``rel_mask`` (Q, R) marking real
-    entries. Cost: one bulk row sort of ``s`` plus two binary searches per query (sklearn),
-    or a stable argsort (ssnet). ``col_pos``: each column's gallery position, the tie order
-    of the SSNet AP (default: column order).
+    entries. Cost: :func:`rank_counts` (the relevant items' places in each row, without
+    sorting rows when the compiled kernel is there). ``col_pos``: each column's gallery
+    position, the tie order of the SSNet AP (default: column order).
     """
-    s = np.asarray(s, dtype=np.float32)
-    q, g = s.shape
-    rows = np.arange(q)[:, None]
-    if ap == "ssnet":
-        return _ssnet_block(s, rel_idx, rel_mask, ks, col_pos)
-    if ap != "sklearn":
+    if ap not in AP_VARIANTS:
         raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
-    ssort = np.sort(s, axis=1)
-    rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
-    n_ge, n_gt = _row_counts(ssort, rs)  # gallery items scoring >= / > each relevant score
-    return _sklearn_stats(rs, rel_mask, n_ge, n_gt, ks)
+    s = np.asarray(s, dtype=np.float32)
+    rel_mask = np.asarray(rel_mask, dtype=bool)
+    c = rank_counts(s, rel_idx, rel_mask, col_pos, stable=ap == "ssnet")
+    if ap == "ssnet":  # rank in the stable descending order: ties in gallery order
+        return _ssnet_stats(c.n_gt + c.before + 1, rel_mask, ks)
+    rows = np.arange(s.shape[0])[:, None]
+    rs = np.where(rel_mask, s[rows, np.where(rel_mask, rel_idx, 0)], np.float32(-np.inf))
+    return _sklearn_stats(rs, rel_mask, c.n_ge, c.n_gt, ks)
 
 
 def _sklearn_stats(
@@ -283,7 +314,8 @@ def _sklearn_stats(
     """sklearn-AP statistics from each relevant item's score ``rs`` (Q, R) and the counts of
     gallery items scoring >= (``n_ge``) and > (``n_gt``) it."""
     n_rel = rel_mask.sum(axis=1)
-    h_ge, _ = _row_counts(np.sort(rs, axis=1), rs)  # relevant items scoring >= (pads: -inf)
+    # relevant items scoring >= each relevant one (Q, R, R): R ~ 100, cheap
+    h_ge = ((rs[:, None, :] >= rs[:, :, None]) & rel_mask[:, None, :]).sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(rel_mask, h_ge / np.maximum(n_ge, 1), 0.0)
     apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
@@ -313,6 +345,15 @@ def average_precision(scores: np.ndarray, relevant: np.ndarray, ap: str = "sklea
     return float(st.ap[0])
 
 
+def _block_scores(qb: np.ndarray, gb: np.ndarray, scorer: Any, direction: str) -> np.ndarray:
+    """(Q, G) scores of a block of queries against gallery rows, C-contiguous (the counting
+    reads rows). The built-in scorers are symmetric, so face queries are scored as the
+    first argument too; a callable takes the voices first (a transposed copy)."""
+    if direction == "v2f" or not callable(scorer):
+        return score_matrix(qb, gb, scorer, prepared=True)
+    return np.ascontiguousarray(score_matrix(gb, qb, scorer, prepared=True).T)
+
+
 def rank_retrieval(
     qv: np.ndarray,
     gv: np.ndarray,
@@ -323,7 +364,7 @@ def rank_retrieval(
     ks: tuple[int, ...] = (1, 5, 10),
     direction: str = "v2f",
     attrs: tuple[np.ndarray, np.ndarray] | None = None,
-    block_elems: int = 4 << 20,
+    block_elems: int | None = None,
     gallery_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Rank a whole gallery for every query, in memory-bounded query blocks.
@@ -335,8 +376,11 @@ def rank_retrieval(
     (``(q_attr, g_attr)``, "" = unknown): 1 or 0, the ties left as ties - the gender-only
     baseline ("same-gender items first, otherwise at random"); with ``ap="sklearn"`` its
     p@k / recall@k / R-precision are the exact expectations under a random tie order.
-    Returns per-query arrays ``ap``, ``rprec``, ``n_rel`` and ``hits@k``. Peak extra
-    memory is about 40 bytes x ``block_elems`` (default 4M scores -> ~160 MB).
+    Returns per-query arrays ``ap``, ``rprec``, ``n_rel`` and ``hits@k``. Queries are
+    scored in blocks of ``block_elems`` scores: default 16M (64 MB of float32 scores;
+    larger GEMMs run closer to BLAS speed) when the compiled counting kernel takes the
+    blocks, which needs no more than the block itself; 4M otherwise (the numpy path's
+    row sort needs about 40 bytes a score: ~160 MB).
 
     Galleries that do not fit in memory: pass ``gv`` as a memory map (``np.load(path,
     mmap_mode="r")`` of prepared rows) or set ``gallery_rows``; the gallery is then read in
@@ -344,6 +388,9 @@ def rank_retrieval(
     whole, at twice the scoring cost (see :func:`_stream_retrieval`); same figures.
     """
 
+    if block_elems is None:
+        big = qv.shape[0] * gv.shape[0] >= 4 * _RANK_KERNEL_MIN
+        block_elems = 16 << 20 if big and _kernels.rank_counts_kernel() is not None else 4 << 20
     if attrs is None and (gallery_rows is not None or isinstance(gv, np.memmap)):
         rows_g = int(gallery_rows or 65536)
         if rows_g < 1:
@@ -370,10 +417,8 @@ def rank_retrieval(
         if attrs is not None:
             qa = np.asarray(attrs[0])[a : a + rows]
             s = ((qa[:, None] == ga[None, :]) & (qa != "")[:, None]).astype(np.float32)
-        elif direction == "v2f":
-            s = score_matrix(qv[a : a + rows], gv_s, scorer, prepared=True)
         else:
-            s = score_matrix(gv_s, qv[a : a + rows], scorer, prepared=True).T
+            s = _block_scores(qv[a : a + rows], gv_s, scorer, direction)
         r = cnt[qcb]
         rmax = max(int(r.max(initial=0)), 1)
         ar = np.arange(rmax)
@@ -427,10 +472,7 @@ def _stream_retrieval(
         out[f"hits@{k}"] = []
 
     def scores(qb: np.ndarray, b0: int, b1: int) -> np.ndarray:
-        gb = np.asarray(gv[b0:b1], dtype=np.float32)
-        if direction == "v2f":
-            return score_matrix(qb, gb, scorer, prepared=True)
-        return score_matrix(gb, qb, scorer, prepared=True).T
+        return _block_scores(qb, np.asarray(gv[b0:b1], dtype=np.float32), scorer, direction)
 
     for a in range(0, qv.shape[0], q_rows):
         qb = np.asarray(qv[a : a + q_rows], dtype=np.float32)
@@ -452,6 +494,16 @@ def _stream_retrieval(
         before = np.zeros(mask.shape, dtype=np.int64)
         for b0, b1 in bounds:  # pass 2: counts
             s = scores(qb, b0, b1)
+            got = None
+            if s.size >= _RANK_KERNEL_MIN:  # compiled: no sort (see rank_counts)
+                got = _kernels.rank_counts(
+                    s, pos[b0:b1], rs, rel, mask, ap == "ssnet", scoring_threads()
+                )
+            if got is not None:
+                n_gt += got[0]
+                n_ge += got[1]
+                before += got[2]
+                continue
             ge, gt = _row_counts(np.sort(s, axis=1), rs)
             n_ge += ge
             n_gt += gt
