@@ -190,3 +190,40 @@ def test_kernel_counts_do_not_depend_on_the_thread_count() -> None:
     assert one is not None and two is not None
     for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("ap", ["sklearn", "ssnet"])
+@pytest.mark.parametrize("block_elems", [2600, 1 << 20])
+def test_one_matrix_for_both_directions_equals_ranking_each_apart(
+    monkeypatch, ap: str, block_elems: int
+) -> None:
+    """rank_retrieval_pair (rows -> voice queries, columns -> face queries, diagonal
+    blocks first) against rank_retrieval per direction: integer vectors, so every dot
+    product is exact and ties abound; identities present on one side only; blocks of
+    ~10 voice rows (many blocks, identities cut at block edges) and one block."""
+    pytest.importorskip("numba")
+    monkeypatch.setattr(metrics, "_PAIR_MIN", 0)
+    rng = np.random.default_rng(17)
+    v = rng.integers(-1, 2, size=(300, 6)).astype(np.float32)
+    f = rng.integers(-1, 2, size=(260, 6)).astype(np.float32)
+    vc = rng.integers(0, 25, 300)
+    fc = rng.integers(2, 27, 260)  # codes 0-1 voices only, 25-26 faces only
+    got = metrics.rank_retrieval_pair(v, f, vc, fc, "dot", ap, (1, 5, 20), block_elems)
+    assert got is not None
+    refs = (
+        rank_retrieval(v, f, vc, fc, "dot", ap, (1, 5, 20), "v2f"),
+        rank_retrieval(f, v, fc, vc, "dot", ap, (1, 5, 20), "f2v"),
+    )
+    for g, ref in zip(got, refs, strict=True):
+        assert set(g) == set(ref)
+        for key in ref:
+            np.testing.assert_allclose(g[key], ref[key], rtol=0, atol=1e-12, err_msg=key)
+        assert 0.0 < ref["ap"].mean() < 1.0
+    assert (refs[1]["n_rel"][fc >= 25] == 0).all() and (got[1]["ap"][fc >= 25] == 0).all()
+
+
+def test_pair_without_the_kernel_says_so(monkeypatch) -> None:
+    monkeypatch.setattr(metrics, "_PAIR_MIN", 0)
+    monkeypatch.setenv("VFBENCH_NUMBA", "0")
+    z = np.zeros((3, 2), np.float32)
+    assert metrics.rank_retrieval_pair(z, z, np.arange(3), np.arange(3)) is None

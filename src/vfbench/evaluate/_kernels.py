@@ -261,6 +261,71 @@ def _make_rank_counts(prange: Any) -> Callable[..., None]:
     return rank_counts
 
 
+def _make_column_counts(prange: Any) -> Callable[..., None]:
+    """The counting kernel of :func:`_make_rank_counts` with the queries in the *columns*
+    of the block, accumulated over row blocks (one score matrix serves both retrieval
+    directions: its rows rank the faces for each voice, its columns the voices for each
+    face).
+
+    ``column_counts(s, row_pos, srt, spos, nrel, stable, lt, le, bf)``: ``s`` (B, N) a
+    block of rows (gallery items at gallery positions ``row_pos`` (B,)) x N query columns;
+    ``srt`` (N, R) each column's relevant scores sorted ascending (the first ``nrel[j]``
+    real), ``spos`` (N, R) their gallery positions. Adds to the histograms ``lt`` / ``le``
+    (N, R + 1) - per column, the number of gallery scores with exactly p relevant scores
+    strictly below (``lt``) / below or equal (``le``) - and to ``bf`` (N, R) the equal
+    scores ahead in gallery order (when ``stable``). After the last block, suffix sums of
+    ``lt`` / ``le`` give n_gt / n_ge as in ``rank_counts``. Columns run in tiles of 128,
+    one thread per tile: the tile's histograms stay in cache, the result does not depend
+    on the thread count.
+    """
+
+    def column_counts(
+        s: Any,
+        row_pos: Any,
+        srt: Any,
+        spos: Any,
+        nrel: Any,
+        stable: bool,
+        lt: Any,
+        le: Any,
+        bf: Any,
+    ) -> None:  # pragma: no cover - compiled
+        b_n, n = s.shape
+        tile = 128
+        for t in prange((n + tile - 1) // tile):
+            j0 = t * tile
+            j1 = min(n, j0 + tile)
+            for i in range(b_n):
+                for j in range(j0, j1):
+                    r = nrel[j]
+                    if r == 0:
+                        continue
+                    x = s[i, j]
+                    if not x >= srt[j, 0]:
+                        continue
+                    if x > srt[j, r - 1]:
+                        lt[j, r] += 1
+                        le[j, r] += 1
+                        continue
+                    a = 0
+                    b = r
+                    while a < b:
+                        mid = (a + b) >> 1
+                        if srt[j, mid] < x:
+                            a = mid + 1
+                        else:
+                            b = mid
+                    u = a
+                    while u < r and srt[j, u] == x:
+                        if stable and row_pos[i] < spos[j, u]:
+                            bf[j, u] += 1
+                        u += 1
+                    lt[j, a] += 1
+                    le[j, u] += 1
+
+    return column_counts
+
+
 def _count_distinct_py(idx: Any, n: int) -> int:  # pragma: no cover - compiled
     seen = np.zeros(n, np.bool_)
     c = 0
@@ -308,6 +373,11 @@ def _compile(name: str) -> Callable[..., Any] | None:
                     i2 = np.zeros((1, 1), np.int64)
                     fn(z, np.zeros(1, np.int64), z, i2, np.ones((1, 1), np.bool_), True,
                        i2.copy(), i2.copy(), i2.copy())  # fmt: skip
+                elif name == "column_counts":
+                    fn = jit(_make_column_counts(numba.prange))
+                    i2 = np.zeros((1, 2), np.int64)
+                    fn(z, np.zeros(1, np.int64), z, np.zeros((1, 1), np.int64),
+                       np.ones(1, np.int64), True, i2, i2.copy(), i2[:, :1].copy())  # fmt: skip
                 elif name == "inv_norms":
                     fn = jit(_make_inv_norms(numba.prange))
                     fn(z, np.zeros(1, np.float32))
@@ -420,6 +490,11 @@ def rank_counts_kernel() -> Callable[..., Any] | None:
     return _compile("rank_counts")
 
 
+def column_counts_kernel() -> Callable[..., Any] | None:
+    """The compiled column-counting kernel, or None without numba (or when disabled)."""
+    return _compile("column_counts")
+
+
 def rank_counts(
     s: np.ndarray,
     col_pos: np.ndarray,
@@ -461,3 +536,38 @@ def rank_counts(
     finally:
         numba.set_num_threads(old)
     return n_gt, n_ge, before
+
+
+def column_counts(
+    s: np.ndarray,
+    row_pos: np.ndarray,
+    srt: np.ndarray,
+    spos: np.ndarray,
+    nrel: np.ndarray,
+    stable: bool,
+    acc: tuple[np.ndarray, np.ndarray, np.ndarray],
+    threads: int,
+) -> bool:
+    """Add one row block to the column histograms ``acc = (lt, le, bf)`` (see
+    :func:`_make_column_counts`; int64, C-contiguous, (N, R+1), (N, R+1), (N, R)).
+    False without the kernel (nothing added)."""
+    fn = column_counts_kernel()
+    if fn is None:
+        return False
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, int(numba.config.NUMBA_NUM_THREADS))))  # type: ignore[attr-defined]
+    try:
+        fn(
+            np.ascontiguousarray(s, dtype=np.float32),
+            np.ascontiguousarray(row_pos, dtype=np.int64),
+            srt,
+            spos,
+            nrel,
+            bool(stable),
+            *acc,
+        )
+    finally:
+        numba.set_num_threads(old)
+    return True

@@ -144,6 +144,7 @@ def evaluate(
         scorer=sc,
         res=res,
         log=say,
+        trials=trials,
     )
     for key in trials.keys():
         meta = trials.meta(key)

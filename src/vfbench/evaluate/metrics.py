@@ -216,6 +216,10 @@ def _ties_before(
 #: first call in a process loads it: ~0.5 s from numba's disk cache, a few s without).
 _RANK_KERNEL_MIN = 1 << 20
 
+#: Scores (voices x faces) from which both retrieval directions over the same items share
+#: one score matrix (:func:`rank_retrieval_pair`).
+_PAIR_MIN = 4 * _RANK_KERNEL_MIN
+
 
 @dataclass
 class RankCounts:
@@ -263,8 +267,9 @@ def rank_counts(
     n_ge, n_gt = _row_counts(np.sort(s, axis=1), rs)
     before = np.zeros(rs.shape, dtype=np.int64)
     own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
-    tie_rows = np.flatnonzero((rel_mask & (n_ge - n_gt - own > 0)).any(axis=1)) if stable else []
-    if len(tie_rows):
+    tie = (rel_mask & (n_ge - n_gt - own > 0)).any(axis=1) if stable else np.zeros(q, bool)
+    tie_rows = np.flatnonzero(tie)
+    if tie_rows.size:
         # rows where a relevant item shares its score (float32 cosines collide often on
         # large galleries): one stable argsort of those rows with the columns in gallery
         # order puts equal scores in gallery order, so an item's place inside its block
@@ -431,6 +436,171 @@ def rank_retrieval(
         for k in ks:
             out[f"hits@{k}"].append(st.hits_at[k])
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _stats_dict(
+    rs: np.ndarray,
+    mask: np.ndarray,
+    n_gt: np.ndarray,
+    n_ge: np.ndarray,
+    before: np.ndarray,
+    ap: str,
+    ks: tuple[int, ...],
+    chunk: int = 2048,
+) -> dict[str, np.ndarray]:
+    """Per-query statistics from rank counts (in chunks of queries: the AP works on
+    (chunk, R, R) arrays)."""
+    out: dict[str, list[np.ndarray]] = {"ap": [], "rprec": [], "n_rel": []}
+    for k in ks:
+        out[f"hits@{k}"] = []
+    for a in range(0, max(mask.shape[0], 1), chunk):
+        sl = slice(a, a + chunk)
+        if ap == "ssnet":
+            st = _ssnet_stats(n_gt[sl] + before[sl] + 1, mask[sl], ks)
+        else:
+            st = _sklearn_stats(rs[sl], mask[sl], n_ge[sl], n_gt[sl], ks)
+        out["ap"].append(st.ap)
+        out["rprec"].append(st.r_prec)
+        out["n_rel"].append(st.n_rel)
+        for k in ks:
+            out[f"hits@{k}"].append(st.hits_at[k])
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def rank_retrieval_pair(
+    v: np.ndarray,
+    f: np.ndarray,
+    vc: np.ndarray,
+    fc: np.ndarray,
+    scorer: Any = "cosine",
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    block_elems: int = 16 << 20,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """Both retrieval directions over the same items from one score matrix: ``(v2f, f2v)``,
+    each as :func:`rank_retrieval` returns it (voices ranking the faces, faces ranking the
+    voices), or None without the compiled kernels or below ``_PAIR_MIN`` scores (where
+    loading the kernels would cost more than the second GEMM saves): then rank each
+    direction apart.
+
+    ``v`` (Nv, D) / ``f`` (Nf, D) prepared vectors, ``vc`` / ``fc`` identity codes. The
+    voices x faces matrix is computed once, in blocks of whole identities' voice rows
+    (about ``block_elems`` scores): its rows are complete, so each voice query is counted
+    as in :func:`rank_counts`; its columns are the face queries, counted block by block
+    into per-column histograms (:func:`vfbench.evaluate._kernels._make_column_counts`).
+    A face query's relevant voices all lie in one block, and their scores are needed
+    before the first block: the "diagonal" scores (a block's voices x the faces of the
+    same identities, ~1/n_blocks of the matrix) are computed first, and replace that part
+    of the block in the column counts, so that every column is compared with the very
+    values its relevant scores were taken from. Half the GEMM work of ranking the two
+    directions apart; same definitions (each direction ranks one set of float32 scores;
+    the two directions' scores of a pair may differ in the last bit, as they do apart).
+    """
+    if ap not in AP_VARIANTS:
+        raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
+    if v.shape[0] * f.shape[0] < _PAIR_MIN:
+        return None
+    if _kernels.rank_counts_kernel() is None or _kernels.column_counts_kernel() is None:
+        return None
+    threads = scoring_threads()
+    stable = ap == "ssnet"
+    vc = np.asarray(vc, dtype=np.int64)
+    fc = np.asarray(fc, dtype=np.int64)
+    ov = np.argsort(vc, kind="stable")  # voices by identity: original index = position
+    of = np.argsort(fc, kind="stable")
+    vcode, fcode = vc[ov], fc[of]
+    vs = np.ascontiguousarray(v[ov], dtype=np.float32)
+    fs = np.ascontiguousarray(f[of], dtype=np.float32)
+    nv, nf = vs.shape[0], fs.shape[0]
+    n_codes = int(max(vc.max(initial=0), fc.max(initial=0))) + 1
+    vcnt = np.bincount(vcode, minlength=n_codes)
+    fcnt = np.bincount(fcode, minlength=n_codes)
+    vstart = np.concatenate([[0], np.cumsum(vcnt)[:-1]])
+    fstart = np.concatenate([[0], np.cumsum(fcnt)[:-1]])
+    target = max(1, block_elems // max(nf, 1))
+    bounds = []
+    a = 0
+    while a < nv:  # blocks of whole identities
+        b = min(nv, a + target)
+        if b < nv:
+            c = vcode[b - 1]
+            b = int(vstart[c] + vcnt[c])
+        bounds.append((a, b))
+        a = b
+
+    # f2v relevant scores, from the diagonal blocks, sorted per face (pads +inf, last)
+    nrel_f = vcnt[fcode].astype(np.int64)
+    rf = max(int(nrel_f.max(initial=0)), 1)
+    arf = np.arange(rf)
+    srt = np.full((nf, rf), np.inf, np.float32)
+    spos = np.zeros((nf, rf), np.int64)
+    diag: list[tuple[int, int, np.ndarray | None]] = []
+    for a, b in bounds:
+        c0, c1 = vcode[a], vcode[b - 1]
+        fa, fb = int(fstart[c0]), int(fstart[c1] + fcnt[c1])
+        if fb <= fa:
+            diag.append((fa, fb, None))
+            continue
+        d = score_matrix(vs[a:b], fs[fa:fb], scorer, prepared=True)
+        diag.append((fa, fb, d))
+        cj = fcode[fa:fb]
+        m = arf[None, :] < vcnt[cj][:, None]
+        rows = np.where(m, vstart[cj][:, None] - a + arf[None, :], 0)
+        vals = d[rows, np.arange(fb - fa)[:, None]]
+        srt[fa:fb] = np.where(m, vals, np.float32(np.inf))
+        spos[fa:fb] = np.where(m, ov[a + rows], 0)
+    o = np.argsort(srt, axis=1, kind="stable")
+    srt = np.ascontiguousarray(np.take_along_axis(srt, o, axis=1))
+    spos = np.ascontiguousarray(np.take_along_axis(spos, o, axis=1))
+    acc = (
+        np.zeros((nf, rf + 1), np.int64),
+        np.zeros((nf, rf + 1), np.int64),
+        np.zeros((nf, rf), np.int64),
+    )
+
+    rv = max(int(fcnt[vcode].max(initial=0)), 1)
+    arv = np.arange(rv)
+    v_mask = arv[None, :] < fcnt[vcode][:, None]
+    v_rs = np.full((nv, rv), -np.inf, np.float32)
+    v_gt = np.zeros((nv, rv), np.int64)
+    v_ge = np.zeros((nv, rv), np.int64)
+    v_bf = np.zeros((nv, rv), np.int64)
+    for (a, b), (fa, fb, dg) in zip(bounds, diag, strict=True):
+        s = score_matrix(vs[a:b], fs, scorer, prepared=True)
+        m = v_mask[a:b]
+        idx = np.where(m, fstart[vcode[a:b]][:, None] + arv[None, :], 0)
+        rs = s[np.arange(b - a)[:, None], idx]
+        got = _kernels.rank_counts(s, of, rs, of[idx], m, stable, threads)
+        if got is None:
+            return None
+        v_gt[a:b], v_ge[a:b], v_bf[a:b] = got
+        v_rs[a:b] = np.where(m, rs, np.float32(-np.inf))
+        if dg is not None:  # the columns' own-identity part: the values their scores came from
+            s[:, fa:fb] = dg
+        if not _kernels.column_counts(s, ov[a:b], srt, spos, nrel_f, stable, acc, threads):
+            return None
+    lt, le, bf = acc
+    f_gt = np.cumsum(lt[:, ::-1], axis=1)[:, ::-1][:, 1:]  # places > m
+    f_ge = np.cumsum(le[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    f_mask = arf[None, :] < nrel_f[:, None]
+    f_rs = np.where(f_mask, srt, np.float32(-np.inf))
+    zero = np.int64(0)
+    sv = _stats_dict(v_rs, v_mask, v_gt, v_ge, v_bf, ap, ks)
+    sf = _stats_dict(
+        f_rs,
+        f_mask,
+        np.where(f_mask, f_gt, zero),
+        np.where(f_mask, f_ge, zero),
+        np.where(f_mask, bf, zero),
+        ap,
+        ks,
+    )
+    out_v = {k: np.empty_like(x) for k, x in sv.items()}
+    out_f = {k: np.empty_like(x) for k, x in sf.items()}
+    for k in sv:  # back to the callers' query order
+        out_v[k][ov] = sv[k]
+        out_f[k][of] = sf[k]
+    return out_v, out_f
 
 
 def _stream_retrieval(
