@@ -1,6 +1,6 @@
 """End-to-end time a user waits in ``vfbench evaluate`` (issue 20.3), beside the peers' figures.
 
-    .venv/bin/python benchmarks/bench_evaluate_e2e.py [--quick] [--keep DIR]
+    .venv/bin/python benchmarks/bench_evaluate_e2e.py [--quick] [--keep DIR] [--only N]
 
 Every figure is one ``python -m vfbench evaluate ... --formats json`` process, timed from
 the parent: Python start-up, imports, embeddings load, list parsing / import, scoring,
@@ -11,8 +11,9 @@ intervals and ``results.json`` included. Peak memory is the child's ``ru_maxrss`
    512-d) given straight to ``--trials``: cold (empty parse cache) and warm (the parsed list
    is cached under the file's sha256). Target <= 1 s. Peers: SSNet's eval.py 65 s,
    the peers' own code 76-136 s (issue 20).
-2. CMPC's retrieval layout, 20,000 voices x 20,000 faces (250 identities), both directions.
-   Target <= 10 s and < 2 GB. CMPC's retrieval.py: 478-545 s, 8.7 GB.
+2. CMPC's retrieval layout, 20,000 voices x 20,000 faces (250 identities), both directions,
+   with the default AP (``ap=sklearn``) and SSNet's (``ap=ssnet``). Target <= 10 s and
+   < 2 GB. CMPC's retrieval.py: 478-545 s, 8.7 GB.
 3. The demo's full protocol (``configs/demo.yaml``: every task, both directions, repeated
    sets) on a demo-sized test split (80 identities x 8 voices x 8 faces, 128-d), with
    json only and with every report format. Target <= 5 s (11 s before, idle).
@@ -208,7 +209,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10x smaller inputs (smoke test)")
     ap.add_argument("--keep", type=Path, help="generate the inputs here and keep them")
+    ap.add_argument("--only", type=int, choices=(1, 2, 3), help="run one case (1M list, "
+                    "retrieval, demo) without the start-up rows and the breakdown")  # fmt: skip
     a = ap.parse_args()
+    run = {1, 2, 3} if a.only is None else {a.only}
     scale = 10 if a.quick else 1
     tmp = tempfile.TemporaryDirectory(prefix="vfbench-e2e-")
     work = a.keep or Path(tmp.name)
@@ -216,6 +220,36 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} (2-core machine expected)")
 
     rows: list[tuple[str, str, str, str]] = []
+    if a.only is None:
+        startup_rows(rows, cache)
+    if 1 in run:
+        matching_rows(rows, work, cache, scale)
+    if 2 in run:
+        retrieval_rows(rows, work, cache, scale)
+    if 3 in run:
+        demo_rows(rows, work, cache)
+
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    width = max(len(x[0]) for x in rows)
+    print(f"{'figure':<{width}}  {'wall':>8}  {'peak RSS':>10}  target / peer")
+    for name, wall, rss, target in rows:
+        print(f"{name:<{width}}  {wall:>8}  {rss:>10}  {target}")
+    if 1 in run and a.only is None:
+        n_trials = 1_000_000 // scale
+        print(f"\nwhere the seconds go, {n_trials:,}-trial list, one process (load average "
+              f"{os.getloadavg()[0]:.2f}):")  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", BREAKDOWN, str(work / "match"),
+             str(work / "match" / "match_v2f_2_big.txt"), str(work / "cache2")],
+            env=_env(cache),
+            check=True,
+        )  # fmt: skip
+
+
+Row = tuple[str, str, str, str]
+
+
+def startup_rows(rows: list[Row], cache: Path) -> None:
     t_imp = min(run_py("import vfbench.cli", cache) for _ in range(3))
     t_eval = min(
         run_py("import vfbench.evaluate.api, vfbench.evaluate.importers, vfbench.report", cache)
@@ -230,6 +264,8 @@ def main() -> None:
         ("python + the evaluate path's imports (api, importers, report)", f"{t_eval:.2f} s", "", "")
     )
 
+
+def matching_rows(rows: list[Row], work: Path, cache: Path, scale: int) -> None:
     n_trials = 1_000_000 // scale
     m = make_matching(work / "match", n_trials, 20_000 // scale, 1000 // scale)
     lst = str(work / "match" / "match_v2f_2_big.txt")
@@ -253,18 +289,23 @@ def main() -> None:
         ("same, warm, 10 bootstrap replicates instead of 1,000", f"{w:.2f} s", f"{rss:,.0f} MiB", "")
     )  # fmt: skip
 
+
+def retrieval_rows(rows: list[Row], work: Path, cache: Path, scale: int) -> None:
     n = 20_000 // scale
     r = make_retrieval(work / "retr", n, 250)
-    w, rss = run_cli(
-        ["evaluate", *r, "--trials", str(work / "retr/wav_20k.csv"),
-         "--trials", str(work / "retr/jpg_20k.csv"), "--formats", "json",
-         "-o", str(work / "retr" / "run")], cache
-    )  # fmt: skip
-    rows.append(
-        (f"retrieval {n:,} voices x {n:,} faces, both directions (CMPC lists)",
-         f"{w:.2f} s", f"{rss:,.0f} MiB", "<= 10 s, < 2 GB; CMPC 478-545 s, 8.7 GB")
-    )  # fmt: skip
+    for ap in ("sklearn", "ssnet"):
+        w, rss = run_cli(
+            ["evaluate", *r, "--trials", str(work / "retr/wav_20k.csv"),
+             "--trials", str(work / "retr/jpg_20k.csv"), "--formats", "json",
+             "--set", f"ap={ap}", "-o", str(work / "retr" / "run")], cache
+        )  # fmt: skip
+        rows.append(
+            (f"retrieval {n:,} voices x {n:,} faces, both directions (CMPC lists), ap={ap}",
+             f"{w:.2f} s", f"{rss:,.0f} MiB", "<= 10 s, < 2 GB; CMPC 478-545 s, 8.7 GB")
+        )  # fmt: skip
 
+
+def demo_rows(rows: list[Row], work: Path, cache: Path) -> None:
     dm = make_demo_split(work / "demo", 80, 8)
     for fm in ("json", "json,md,csv,html,png,svg"):
         w, rss = run_cli(
@@ -274,19 +315,6 @@ def main() -> None:
             (f"demo full protocol, 80 ids x 8 x 8, --formats {fm}",
              f"{w:.2f} s", f"{rss:,.0f} MiB", "<= 5 s (11 s before, idle)")
         )  # fmt: skip
-
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    width = max(len(x[0]) for x in rows)
-    print(f"{'figure':<{width}}  {'wall':>8}  {'peak RSS':>10}  target / peer")
-    for name, wall, rss, target in rows:
-        print(f"{name:<{width}}  {wall:>8}  {rss:>10}  {target}")
-    print(f"\nwhere the seconds go, {n_trials:,}-trial list, one process (load average "
-          f"{os.getloadavg()[0]:.2f}):")  # fmt: skip
-    subprocess.run(
-        [sys.executable, "-c", BREAKDOWN, str(work / "match"), lst, str(work / "cache2")],
-        env=_env(cache),
-        check=True,
-    )
 
 
 if __name__ == "__main__":

@@ -565,8 +565,9 @@ def rank_retrieval_pair(
     v_gt = np.zeros((nv, rv), np.int64)
     v_ge = np.zeros((nv, rv), np.int64)
     v_bf = np.zeros((nv, rv), np.int64)
+    buf = np.empty((max(b - a for a, b in bounds), nf), np.float32)  # one block buffer
     for (a, b), (fa, fb, dg) in zip(bounds, diag, strict=True):
-        s = score_matrix(vs[a:b], fs, scorer, prepared=True)
+        s = score_matrix(vs[a:b], fs, scorer, prepared=True, out=buf[: b - a])
         m = v_mask[a:b]
         idx = np.where(m, fstart[vcode[a:b]][:, None] + arv[None, :], 0)
         rs = s[np.arange(b - a)[:, None], idx]

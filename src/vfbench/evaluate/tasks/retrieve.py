@@ -168,15 +168,15 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
     queries, gallery = np.asarray(g["queries"]), np.asarray(g["gallery"])
     qc = qcodes[first(queries)]
     gc = ccodes[first(gallery)]
-    qv = qx[queries] if queries.ndim == 1 else group_vectors(qx, queries, ctx.scorer)
-    gv = cx[gallery] if gallery.ndim == 1 else group_vectors(cx, gallery, ctx.scorer)
     ks = tuple(sorted(set(ctx.p.retrieval.ks)))
     st = _from_shared_matrix(ctx, key, meta, queries, gallery, ks)
     if st is None:
+        qv = qx[queries] if queries.ndim == 1 else group_vectors(qx, queries, ctx.scorer)
+        gv = cx[gallery] if gallery.ndim == 1 else group_vectors(cx, gallery, ctx.scorer)
         st = rank_retrieval(qv, gv, qc, gc, ctx.scorer, ctx.p.ap, ks, d)
     gst = gender_baseline(ctx, d, qc, gc, ks) if ctx.u.has_gender() else None
     n_rel = st["n_rel"].astype(np.float64)
-    ng = gv.shape[0]
+    ng = gallery.shape[0]
     none = int((n_rel == 0).sum())
     if none:
         ctx.res.warnings.append(f"{key}: {none} queries have no relevant gallery item (AP 0)")
@@ -189,7 +189,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
         params = {"variant": meta.get("variant", "")}
     params.update(
         {
-            "n_queries": int(qv.shape[0]),
+            "n_queries": int(queries.shape[0]),
             "n_gallery": int(ng),
             "n_gallery_identities": int(np.unique(gc).size),
             "ap": ctx.p.ap,
