@@ -199,17 +199,40 @@ def test_missing_identities(tmp_path: Path) -> None:
 
 def test_unreadable_or_wrong_shape_files(tmp_path: Path) -> None:
     (tmp_path / "x.npz").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match=r"x\.npz: cannot read feature file"):
+    with pytest.raises(DataError, match=r"x\.npz: cannot read vectors \(not a \.npz archive"):
         read_feature_file(tmp_path / "x.npz")
     p = _bad(tmp_path, features=np.zeros(3), ids=["a", "b", "c"], identities=["p"] * 3)
     with pytest.raises(DataError, match=r"2-D .* shape \(3,\)"):
         read_feature_file(p)
-    (tmp_path / "y.txt").write_text("1 2\n", "utf-8")
-    with pytest.raises(DataError, match=r"unknown feature format '\.txt'"):
-        read_feature_file(tmp_path / "y.txt")
+    (tmp_path / "y.bin").write_text("1 2\n", "utf-8")
+    with pytest.raises(DataError, match=r"unknown vectors format '\.bin'"):
+        read_feature_file(tmp_path / "y.bin")
     (tmp_path / "z.csv").write_text("id,identity,x\na,p,1.0\nb,p,oops\n", "utf-8")
-    with pytest.raises(DataError, match=r"z\.csv:3: feature value 'oops' is not a number"):
+    with pytest.raises(DataError, match=r"z\.csv:3: column 3 value 'oops' is not a number"):
         read_feature_file(tmp_path / "z.csv")
+    (tmp_path / "h.csv").write_text("id,identity,x\n", "utf-8")
+    with pytest.raises(DataError, match=r"h\.csv: a header row but no vectors"):
+        read_feature_file(tmp_path / "h.csv")
+    (tmp_path / "m.csv").write_text("a,1.0,2.0\nb,3.0,4.0\n", "utf-8")  # ids but no header
+    with pytest.raises(DataError, match=r"m\.csv:1: the first row mixes text and numbers"):
+        read_feature_file(tmp_path / "m.csv")
+
+
+def test_text_tables_read_alike(tmp_path: Path) -> None:
+    """One reader for .csv / .tsv / whitespace .txt (import-features and embeddings import)."""
+    from vfbench.evaluate.embeddings import read_vectors
+
+    want = np.array([[1.0, -2.5], [3.0, 4e-3]])
+    (tmp_path / "a.csv").write_text("id,identity,d0,d1\nx,p,1,-2.5\ny,q,3,0.004\n", "utf-8")
+    (tmp_path / "a.tsv").write_text("d0\tid\td1\tidentity\n1\tx\t-2.5\tp\n3\ty\t4e-3\tq\n")
+    (tmp_path / "a.txt").write_text("1 -2.5\n\n3   0.004\n", "utf-8")
+    for name in ("a.csv", "a.tsv"):
+        t = read_feature_file(tmp_path / name)
+        np.testing.assert_array_equal(t.vectors, want.astype(np.float32))
+        assert t.ids.tolist() == ["x", "y"] and t.identities.tolist() == ["p", "q"]
+    vec, ids, idents = read_vectors(tmp_path / "a.txt")
+    np.testing.assert_array_equal(vec, want)
+    assert ids is None and idents is None
 
 
 def test_unpaired_identities_are_dropped_and_reported(tmp_path: Path) -> None:

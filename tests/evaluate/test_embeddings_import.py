@@ -73,7 +73,7 @@ def test_errors_name_the_problem(tmp_path, vecs):
     with pytest.raises(EvaluationError, match=r"2 vector\(s\) have NaN/inf values, first row 4"):
         import_vectors(tmp_path / "bad.npy", "voice", IDS, identity_from_path=True)
     np.save(tmp_path / "v1.npy", vecs[0])
-    with pytest.raises(EvaluationError, match=r"must be 2-D"):
+    with pytest.raises(EvaluationError, match=r"v1\.npy: vectors must be a 2-D .* shape \(4,\)"):
         import_vectors(tmp_path / "v1.npy", "voice", IDS, identity_from_path=True)
     (tmp_path / "t.csv").write_text("id,d0\na,1.0\nb,x\n")
     with pytest.raises(EvaluationError, match=r"t\.csv:3: column 2 value 'x' is not a number"):

@@ -31,6 +31,8 @@ import numpy as np
 from vfbench.collect.pipeline import load_collection
 from vfbench.collect.review.decisions import load_decisions
 from vfbench.data.manifest import Manifest
+from vfbench.data.recipes.folder import prepare_folder
+from vfbench.data.recipes.splits import split_identities
 from vfbench.errors import DataError, VfbenchError
 from vfbench.utils.io import atomic_write_json, atomic_write_text, resolve_under
 from vfbench.utils.provenance import Provenance
@@ -82,7 +84,6 @@ def export_collection(
     Raises :class:`VfbenchError` if ``corpus`` exists and ``overwrite`` is false, or when
     nothing survives review.
     """
-    from vfbench.data.recipes.splits import split_identities
 
     src = Path(collection_dir)
     coll = load_collection(src)
@@ -182,7 +183,6 @@ def load_corpus_manifest(
     corpus: Path, seed: int = 0, ratios: tuple[float, ...] = (0.8, 0.1, 0.1), save: bool = True
 ) -> Manifest:
     """The exported corpus through the ``folder`` recipe; saved to ``corpus/manifest``."""
-    from vfbench.data.recipes.folder import prepare_folder
 
     try:
         m = prepare_folder(

@@ -50,6 +50,7 @@ from vfbench.collect.voice import dominant_voice, voice_embedding
 from vfbench.config import to_dict
 from vfbench.errors import DataError, VfbenchError
 from vfbench.utils.io import atomic_write_json, atomic_write_text, sha256_file
+from vfbench.utils.parallel import limit_worker_threads
 from vfbench.utils.provenance import Provenance
 
 SCHEMA_VERSION = 1
@@ -525,7 +526,6 @@ def _exit_with_parent(parent_pid: int, poll_s: float = 0.5) -> None:
 
 
 def _worker_init(parent_pid: int) -> None:
-    from vfbench.utils.parallel import limit_worker_threads
 
     limit_worker_threads()
     _exit_with_parent(parent_pid)

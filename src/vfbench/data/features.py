@@ -22,7 +22,11 @@ Input formats (one row per item; voice dim and face dim may differ):
 ``.pt``    ``torch.save`` of a dict with the same keys (tensors or lists), or a bare tensor;
 ``.csv``   a header with ``id``, ``identity`` (optional ``language``) and numeric feature
            columns; or no header at all (every column numeric: the FAME baseline's CSVs);
+           ``.tsv`` and ``.txt`` alike, tab-, comma- or (``.txt``) whitespace-separated;
 ``.npy``   a bare (N, D) array.
+
+:func:`read_vectors_file` is the one reader of users' vector files: ``vfbench embeddings
+import`` (:func:`vfbench.evaluate.embeddings.read_vectors`) uses it too.
 
 Files without ids/identities take them from a sidecar list (``--voice-list``): one line
 per row, ``id identity [language]``, whitespace or comma separated, an optional header
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,16 +47,19 @@ from typing import Any
 
 import numpy as np
 
+from vfbench.config import apply_overrides, read_yaml
 from vfbench.data.manifest import FaceItem, Identity, Manifest, VoiceItem
+from vfbench.data.recipes.folder import read_folder_meta
+from vfbench.data.recipes.splits import split_identities
 from vfbench.errors import DataError, ManifestError
 from vfbench.utils.io import atomic_save_npz, atomic_write_json, atomic_write_text, sha256_file
 
 STORE_SCHEMA_VERSION = 1
 STORE_FILE = "features.json"
 STORE_KIND = "vfbench-feature-store"
-FORMATS = (".npz", ".npy", ".csv", ".pt", ".pth")
+FORMATS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".pt", ".pth")
 
-_FEATURE_KEYS = ("features", "vectors", "embeddings", "feats", "X")
+_FEATURE_KEYS = ("features", "vectors", "embeddings", "feats", "X", "x")
 _ID_KEYS = ("ids", "id", "keys", "names")
 _IDENTITY_KEYS = ("identities", "identity", "labels", "y")
 _LANGUAGE_KEYS = ("languages", "language")
@@ -90,22 +98,38 @@ def _as_str_array(x: Any) -> np.ndarray:
     return np.asarray([str(v) for v in np.asarray(x).reshape(-1).tolist()], dtype=str)
 
 
-def _from_mapping(d: dict[str, Any], path: Path) -> tuple[Any, Any, Any, Any]:
+@dataclass(frozen=True)
+class RawVectors:
+    """What one vectors file holds, unchecked beyond its layout: ``vectors`` (N, D) numeric
+    and, where the file names them, ``ids``, ``identities``, ``languages`` (N,)."""
+
+    vectors: np.ndarray
+    ids: np.ndarray | None = None
+    identities: np.ndarray | None = None
+    languages: np.ndarray | None = None
+
+
+def _from_mapping(d: Mapping[str, Any], path: Path) -> RawVectors:
     keys = list(d)
     fk = _pick(keys, _FEATURE_KEYS, path, "feature matrix")
-    if fk is None:
-        raise DataError(
-            f"{path}: no feature matrix; expected one of {list(_FEATURE_KEYS)}, found {keys}"
-        )
     ik = _pick(keys, _ID_KEYS, path, "item ids")
     nk = _pick(keys, _IDENTITY_KEYS, path, "identities")
     lk = _pick(keys, _LANGUAGE_KEYS, path, "languages")
-    return (
-        d[fk],
-        None if ik is None else d[ik],
-        None if nk is None else d[nk],
-        None if lk is None else d[lk],
-    )
+    if fk is None:
+        rest = [k for k in keys if k not in (ik, nk, lk)]
+        if len(rest) != 1:
+            raise DataError(
+                f"{path}: no feature matrix; expected one of {list(_FEATURE_KEYS)}, found {keys}"
+            )
+        fk = rest[0]  # the file's only array is the matrix
+
+    def strs(k: str | None) -> np.ndarray | None:
+        return None if k is None else _as_str_array(d[k])
+
+    vec = d[fk]
+    if hasattr(vec, "detach"):
+        vec = vec.detach().float().cpu().numpy()
+    return RawVectors(np.asarray(vec), strs(ik), strs(nk), strs(lk))
 
 
 def _is_number(s: str) -> bool:
@@ -116,43 +140,109 @@ def _is_number(s: str) -> bool:
     return True
 
 
-def _read_csv(path: Path) -> tuple[Any, Any, Any, Any]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+_META_COLUMNS = ("id", "identity", "language")
+
+
+def _read_table(path: Path) -> RawVectors:
+    """CSV (``,``) or TSV (tab; ``.tsv``/``.txt`` with tabs): a header naming ``id``,
+    ``identity``, ``language`` (each optional) and numeric columns, or no header at all
+    (every column numeric: the FAME baseline's CSVs). Cells are converted in one vectorised
+    pass; a bad cell is then located and named with its line and column."""
+    text = path.read_text(encoding="utf-8-sig")
+    head = text[:4096]
+    if path.suffix.lower() in (".tsv", ".txt") and "\t" in head:
+        delim: str | None = "\t"
+    elif path.suffix.lower() == ".txt" and "," not in head:
+        delim = None  # whitespace-separated text
+    else:
+        delim = ","
+    if delim is None:
+        lines = list(enumerate((ln.split() for ln in text.splitlines()), 1))
+    else:
+        lines = list(enumerate(csv.reader(text.splitlines(), delimiter=delim), 1))
+    rows = [(n, [c.strip() for c in r]) for n, r in lines if r and any(c.strip() for c in r)]
     if not rows:
-        raise DataError(f"{path}: empty feature file")
-    first = [c.strip() for c in rows[0]]
-    has_header = not all(_is_number(c) for c in first)
-    header = [c.lower() for c in first] if has_header else []
-    body = rows[1:] if has_header else rows
-    start = 2 if has_header else 1
-    meta_cols = {c: header.index(c) for c in ("id", "identity", "language") if c in header}
-    if has_header and ("id" not in meta_cols or "identity" not in meta_cols):
+        raise DataError(f"{path}: empty vectors file")
+    first = rows[0][1]
+    numeric = [_is_number(c) for c in first]
+    named = [c.lower() for c in first]
+    if all(numeric):
+        header: list[str] = []
+    elif any(c in _META_COLUMNS for c in named) or not any(numeric):
+        header = named
+    else:
         raise DataError(
-            f"{path}:1: a feature CSV header needs columns 'id' and 'identity' "
-            f"(or no header and a sidecar list); found {first[:5]}"
+            f"{path}:{rows[0][0]}: the first row mixes text and numbers but names no "
+            f"{'/'.join(_META_COLUMNS)} column; add a header row (e.g. id,identity,d0,d1,...)"
         )
-    feat_cols = [k for k in range(len(first)) if k not in meta_cols.values()]
-    if not feat_cols:
+    body = rows[1:] if header else rows
+    if not body:
+        raise DataError(f"{path}: a header row but no vectors")
+    meta = {c: header.index(c) for c in _META_COLUMNS if c in header}
+    cols = [k for k in range(len(first)) if k not in meta.values()]
+    if not cols:
         raise DataError(f"{path}: no feature columns")
-    vec = np.empty((len(body), len(feat_cols)), dtype=np.float64)
-    for n, row in enumerate(body):
-        if len(row) != len(first):
-            raise DataError(f"{path}:{n + start}: expected {len(first)} fields, found {len(row)}")
-        try:
-            vec[n] = [float(row[k]) for k in feat_cols]
-        except ValueError:
-            bad = next(row[k] for k in feat_cols if not _is_number(row[k]))
-            raise DataError(
-                f"{path}:{n + start}: feature value {bad.strip()!r} is not a number"
-            ) from None
+    for n, r in body:
+        if len(r) != len(first):
+            raise DataError(f"{path}:{n}: expected {len(first)} fields, found {len(r)}")
+    cells = np.asarray([r for _, r in body], dtype=str).reshape(len(body), len(first))
+    try:
+        vec = cells[:, cols].astype(np.float64)
+    except ValueError:
+        for n, r in body:
+            for k in cols:
+                if not _is_number(r[k]):
+                    raise DataError(
+                        f"{path}:{n}: column {k + 1} value {r[k]!r} is not a number "
+                        "(name id / identity / language columns in a header row)"
+                    ) from None
+        raise
 
-    def col(name: str) -> list[str] | None:
-        if name not in meta_cols:
-            return None
-        return [row[meta_cols[name]].strip() for row in body]
+    def col(name: str) -> np.ndarray | None:
+        return cells[:, meta[name]] if name in meta else None
 
-    return vec, col("id"), col("identity"), col("language")
+    return RawVectors(vec, col("id"), col("identity"), col("language"))
+
+
+def read_vectors_file(path: str | Path) -> RawVectors:
+    """The one reader of users' vector files (``vfbench data import-features`` and
+    ``vfbench embeddings import``): the matrix and whatever ids / identities / languages the
+    file names, with a :class:`DataError` naming the file for an unreadable or
+    wrongly shaped file. Formats: :data:`FORMATS` (module docstring); ``.pt`` is read with
+    ``weights_only=True`` (never unpickling code)."""
+    p = Path(path)
+    if p.is_dir():
+        raise DataError(f"{p}: is a directory, expected a vectors file")
+    if not p.is_file():
+        raise DataError(f"{p}: vectors file not found")
+    ext = p.suffix.lower()
+    if ext not in FORMATS:
+        raise DataError(f"{p}: unknown vectors format {ext!r}; use one of {list(FORMATS)}")
+    try:
+        if ext == ".npz":
+            if not zipfile.is_zipfile(p):  # np.load would blame "pickled data"
+                raise DataError(f"{p}: cannot read vectors (not a .npz archive: not a zip file)")
+            with np.load(p, allow_pickle=False) as z:
+                raw = _from_mapping({k: z[k] for k in z.files}, p)
+        elif ext == ".npy":
+            raw = RawVectors(np.load(p, allow_pickle=False))
+        elif ext in (".csv", ".tsv", ".txt"):
+            raw = _read_table(p)
+        else:
+            import torch
+
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+            raw = _from_mapping(obj, p) if isinstance(obj, dict) else _from_mapping({"x": obj}, p)
+    except DataError:
+        raise
+    except Exception as exc:  # numpy / torch / zip raise many types for a bad file
+        raise DataError(f"{p}: cannot read vectors ({type(exc).__name__}: {exc})") from None
+    vec = raw.vectors
+    if vec.dtype.kind not in "fiu":
+        raise DataError(f"{p}: vectors have dtype {vec.dtype}, expected numbers")
+    if vec.ndim != 2 or vec.shape[1] < 1:
+        raise DataError(f"{p}: vectors must be a 2-D (items, dim) matrix, got shape {vec.shape}")
+    return raw
 
 
 def read_id_list(path: str | Path) -> tuple[list[str], list[str], list[str]]:
@@ -194,41 +284,11 @@ def read_feature_file(
     the row and id), duplicate ids (with both rows), empty ids or identities.
     """
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: feature file not found")
-    ext = p.suffix.lower()
-    if ext not in FORMATS:
-        raise DataError(f"{p}: unknown feature format {ext!r}; use one of {list(FORMATS)}")
-    ids: Any = None
-    idents: Any = None
-    langs: Any = None
-    try:
-        if ext == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                vec, ids, idents, langs = _from_mapping({k: z[k] for k in z.files}, p)
-        elif ext == ".npy":
-            vec = np.load(p, allow_pickle=False)
-        elif ext == ".csv":
-            vec, ids, idents, langs = _read_csv(p)
-        else:
-            import torch
-
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict):
-                vec, ids, idents, langs = _from_mapping(obj, p)
-            else:
-                vec = obj
-            if hasattr(vec, "detach"):
-                vec = vec.detach().float().cpu().numpy()
-    except DataError:
-        raise
-    except Exception as exc:  # corrupt file, pickled objects, bad zip ...
-        raise DataError(f"{p}: cannot read feature file ({type(exc).__name__}: {exc})") from None
-    vec = np.asarray(vec)
-    if vec.ndim != 2 or vec.shape[1] < 1:
-        raise DataError(f"{p}: features must be a 2-D (items, dim) matrix, got shape {vec.shape}")
-    if not np.issubdtype(vec.dtype, np.number):
-        raise DataError(f"{p}: features are not numeric (dtype {vec.dtype})")
+    raw = read_vectors_file(p)
+    vec = raw.vectors
+    ids: Sequence[str] | np.ndarray | None = raw.ids
+    idents: Sequence[str] | np.ndarray | None = raw.identities
+    langs: Sequence[str] | np.ndarray | None = raw.languages
     n = vec.shape[0]
     where = str(p)
     if rows is not None:
@@ -407,7 +467,6 @@ def import_features(
     (else :class:`ManifestError`); identities with only one modality are dropped (listed
     in the result and in ``manifest.meta``) unless ``keep_unpaired``.
     """
-    from vfbench.data.recipes.folder import read_folder_meta
 
     o = Path(out)
     if is_feature_store(o / "features") and not overwrite:
@@ -501,7 +560,6 @@ def _import_tables(
     split: str = "",
 ) -> ImportResult:
     """The checks and writes shared by the importers (``split``: every identity's split)."""
-    from vfbench.data.recipes.splits import split_identities
 
     all_idents = sorted(set(vt.identities.tolist()) | set(ft.identities.tolist()))
     if meta is not None:
@@ -602,8 +660,6 @@ def _write_configs(out: Path, sets: list[str]) -> None:
     """OUT/train.yaml (the TriNet CPU config resolved over the imported features) and
     OUT/benchmark.yaml (every method's CPU config over them)."""
     import yaml
-
-    from vfbench.config import apply_overrides, read_yaml
 
     configs = Path(__file__).resolve().parents[1] / "configs"
     cfg = apply_overrides(

@@ -14,7 +14,6 @@ Identity attributes (gender, nationality, language) come from a manifest passed 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from vfbench.errors import EvaluationError
+from vfbench.errors import DataError, EvaluationError
 from vfbench.utils.io import atomic_save_npz
 
 EMB_SCHEMA_VERSION = 1
@@ -114,7 +113,6 @@ class Embeddings:
 
 
 # ------------------------------------------------------------------ importing users' vectors
-VECTOR_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt", ".pt", ".pth")
 
 
 def _read_id_list(path: Path) -> tuple[list[str], list[str] | None]:
@@ -140,114 +138,26 @@ def _read_id_list(path: Path) -> tuple[list[str], list[str] | None]:
     return [x[0].strip() for x in split], [x[1].strip() for x in split]
 
 
-def _vectors_from_csv(path: Path) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
-    """CSV/TSV: optional ``id``/``identity`` columns (by header), every other column numeric."""
-
-    text = path.read_text(encoding="utf-8-sig")
-    delim = "\t" if path.suffix in (".tsv", ".txt") and "\t" in text[:4096] else ","
-    rows = [r for r in csv.reader(text.splitlines(), delimiter=delim) if r]
-    if not rows:
-        raise EvaluationError(f"{path}: no rows")
-    head = [h.strip().lower() for h in rows[0]]
-    has_header = any(h in ("id", "identity") for h in head) or not _is_number(rows[0][-1])
-    ids = identities = None
-    body = rows[1:] if has_header else rows
-    cols = list(range(len(rows[0])))
-    if has_header:
-        if "id" in head:
-            j = head.index("id")
-            ids = [r[j].strip() for r in body]
-            cols.remove(j)
-        if "identity" in head:
-            j = head.index("identity")
-            identities = [r[j].strip() for r in body]
-            cols.remove(j)
-    try:
-        vec = np.array([[float(r[c]) for c in cols] for r in body], dtype=np.float64)
-    except (ValueError, IndexError):
-        for i, r in enumerate(body):
-            if len(r) != len(rows[0]):
-                raise EvaluationError(
-                    f"{path}:{i + 1 + has_header}: {len(r)} fields, header has {len(rows[0])}"
-                ) from None
-            for c in cols:
-                if not _is_number(r[c]):
-                    raise EvaluationError(
-                        f"{path}:{i + 1 + has_header}: column {c + 1} value {r[c]!r} is not a "
-                        "number (name id / identity columns in a header row)"
-                    ) from None
-        raise
-    return vec, ids, identities
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-def _strs(x: Any) -> list[str] | None:
-    return None if x is None else [str(v) for v in np.asarray(x).reshape(-1).tolist()]
-
-
 def read_vectors(path: str | Path) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
     """(N, D) vectors and, where the file holds them, ids and identities.
 
-    ``.npy`` (an (N, D) array), ``.npz`` (``vectors``/``embeddings``/``features`` or its only
-    array, plus optional ``ids``/``identities``), ``.csv``/``.tsv`` (numeric columns, optional
-    ``id``/``identity`` columns named in a header), ``.pt``/``.pth`` (a tensor, or a dict
-    with those keys; read with ``weights_only=True``, never unpickling code).
+    The one reader of users' vector files (:func:`vfbench.data.features.read_vectors_file`:
+    ``.npy``, ``.npz``, ``.csv``/``.tsv``/``.txt`` with an optional header naming
+    ``id``/``identity`` columns, ``.pt``/``.pth`` read with ``weights_only=True``); its
+    errors are re-raised as :class:`EvaluationError` with the same message.
     """
-    p = Path(path)
-    if p.is_dir():
-        raise EvaluationError(f"{p}: is a directory, expected a vectors file")
-    if not p.is_file():
-        raise EvaluationError(f"{p}: vectors file not found")
-    suf = p.suffix.lower()
-    ids = identities = None
-    try:
-        if suf == ".npy":
-            vec = np.load(p, allow_pickle=False)
-        elif suf == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                names = [k for k in ("vectors", "embeddings", "features", "x") if k in z.files]
-                arrays = [k for k in z.files if k not in ("ids", "identities")]
-                if not names and len(arrays) != 1:
-                    raise EvaluationError(
-                        f"{p}: no 'vectors' array (has {z.files}); name the array 'vectors'"
-                    )
-                vec = z[names[0] if names else arrays[0]]
-                ids = _strs(z["ids"]) if "ids" in z.files else None
-                identities = _strs(z["identities"]) if "identities" in z.files else None
-        elif suf in (".csv", ".tsv", ".txt"):
-            vec, ids, identities = _vectors_from_csv(p)
-        elif suf in (".pt", ".pth"):
-            import torch
+    # imported here: vfbench.data (manifest) is not on the evaluate path otherwise (start-up)
+    from vfbench.data.features import read_vectors_file
 
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict):
-                key = next((k for k in ("vectors", "embeddings", "features") if k in obj), None)
-                if key is None:
-                    raise EvaluationError(f"{p}: dict without 'vectors' (keys {sorted(obj)})")
-                ids, identities = _strs(obj.get("ids")), _strs(obj.get("identities"))
-                obj = obj[key]
-            vec = obj.detach().float().numpy() if hasattr(obj, "detach") else np.asarray(obj)
-        else:
-            raise EvaluationError(
-                f"{p}: unknown vectors format {suf!r}; known: {list(VECTOR_SUFFIXES)}"
-            )
-    except EvaluationError:
-        raise
-    except Exception as exc:  # numpy / torch / csv raise many types for a bad file
-        raise EvaluationError(f"{p}: cannot read vectors ({type(exc).__name__}: {exc})") from None
-    vec = np.asarray(vec)
-    if vec.dtype.kind not in "fiu":
-        raise EvaluationError(f"{p}: vectors have dtype {vec.dtype}, expected numbers")
-    if vec.ndim != 2:
-        raise EvaluationError(f"{p}: vectors must be 2-D (N, D), got shape {vec.shape}")
-    return vec, ids, identities
+    try:
+        raw = read_vectors_file(path)
+    except DataError as exc:
+        raise EvaluationError(str(exc)) from None
+
+    def strs(x: np.ndarray | None) -> list[str] | None:
+        return None if x is None else x.tolist()
+
+    return raw.vectors, strs(raw.ids), strs(raw.identities)
 
 
 def import_vectors(

@@ -39,10 +39,15 @@ from vfbench.config import to_dict
 from vfbench.data.manifest import Manifest, load_manifest
 from vfbench.data.splits import kfold_split
 from vfbench.errors import ConfigError
+from vfbench.evaluate.api import evaluate, make_trials
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import EvaluationResult, Metric
 from vfbench.evaluate.trials import TrialSet
+from vfbench.methods import get_method
+from vfbench.train.config import load_train_config
+from vfbench.train.embed import embed_manifest, load_trained
+from vfbench.train.loop import train
 from vfbench.utils.io import atomic_write_json, stable_hash
 
 POOLED_TASKS = ("match", "verify")
@@ -150,11 +155,6 @@ def run_crossval(
     finished fold is reused; an interrupted fold with the same key resumes; a fold whose
     key changed is retrained from scratch (its previous run is replaced).
     """
-    from vfbench.evaluate.api import evaluate, make_trials
-    from vfbench.methods import get_method
-    from vfbench.train.config import load_train_config
-    from vfbench.train.embed import embed_manifest, load_trained
-    from vfbench.train.loop import train
 
     say = log or (lambda _m: None)
     if checkpoint not in ("best", "last"):

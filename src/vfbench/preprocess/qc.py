@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from vfbench.preprocess.cache import FeatureCache
+from vfbench.preprocess.face import ALIGN_TEMPLATE
 from vfbench.utils.io import atomic_write, atomic_write_json, atomic_write_text
 from vfbench.utils.provenance import Provenance
 
@@ -147,8 +148,6 @@ def contact_sheet(cache: FeatureCache, n: int = 48, cols: int = 8, marks: bool =
     With ``marks``, red dots show the alignment targets (eye centres, nose base).
     """
     from PIL import Image, ImageDraw
-
-    from vfbench.preprocess.face import ALIGN_TEMPLATE
 
     ids = cache.ids("face")
     if not ids:

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from vfbench.config import to_dict
 from vfbench.data.manifest import FaceItem, Manifest, VoiceItem, load_manifest
 from vfbench.errors import ConfigError, DataError, ManifestError, PathEscapeError, VfbenchError
-from vfbench.preprocess.audio import ItemRejected
+from vfbench.preprocess.audio import ItemRejected, process_voice
 from vfbench.preprocess.cache import (
     modality_dir_name,
     remove_stale_temps,
@@ -39,7 +40,10 @@ from vfbench.preprocess.cache import (
     write_shard,
 )
 from vfbench.preprocess.config import AudioConfig, FaceConfig, PreprocessConfig
+from vfbench.preprocess.face import get_detector, process_face
+from vfbench.preprocess.qc import write_report
 from vfbench.utils.io import LockHeld, exclusive_lock
+from vfbench.utils.parallel import limit_worker_threads
 from vfbench.utils.progress import progress_bar
 from vfbench.utils.provenance import Provenance
 
@@ -146,8 +150,6 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     qc: dict[str, dict[str, Any]] = {}
     process: Callable[[str], tuple[np.ndarray, dict[str, Any]]]
     if task.modality == "voice":
-        from vfbench.preprocess.audio import process_voice
-
         acfg = task.settings
         assert isinstance(acfg, AudioConfig)
 
@@ -155,8 +157,6 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
             return process_voice(path, acfg)
 
     else:
-        from vfbench.preprocess.face import get_detector, process_face
-
         fcfg = task.settings
         assert isinstance(fcfg, FaceConfig)
         detector = get_detector(fcfg)
@@ -317,8 +317,6 @@ def _preprocess_locked(
         s.failed_by_code = dict(codes)
         s.seconds = time.perf_counter() - t0
     if write_qc:
-        from vfbench.preprocess.qc import write_report
-
         write_report(cache_dir, provenance=prov, n_faces=cfg.contact_sheet)
     return RunSummary(cache_dir, summaries, time.perf_counter() - t_start)
 
@@ -338,13 +336,10 @@ def _preload(cfg: PreprocessConfig, modality: str) -> None:
         import scipy.signal  # noqa: F401
         import soundfile  # noqa: F401
     else:
-        from vfbench.preprocess.face import get_detector
-
         get_detector(cfg.face)
 
 
 def _cfg_dict(cfg: PreprocessConfig) -> dict[str, Any]:
-    from vfbench.config import to_dict
 
     d: dict[str, Any] = to_dict(cfg)
     return d
@@ -363,7 +358,6 @@ def _execute(tasks: list[ShardTask], workers: int) -> Any:
     # stdin (spawn re-imports __main__); they use no torch, so inherited threads are harmless
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
-    from vfbench.utils.parallel import limit_worker_threads
 
     with ProcessPoolExecutor(
         max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=limit_worker_threads

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from vfbench.errors import CheckpointError
+from vfbench.models.encoders import packaged_info
 from vfbench.utils.io import atomic_write_bytes
 
 CKPT_VERSION = 1
@@ -139,7 +140,6 @@ def load_module_state(
 def packaged_prefixes(model: torch.nn.Module) -> tuple[str, ...]:
     """State-dict prefixes of the packaged frozen encoders of a VoiceFaceModel (never
     stored; an older checkpoint that holds them has them ignored)."""
-    from vfbench.models.encoders import packaged_info
 
     out = []
     for name in ("voice_backbone", "face_backbone"):
@@ -154,7 +154,6 @@ def check_packaged(
 ) -> list[str]:
     """Compare the packaged encoders recorded in a checkpoint with the installed ones;
     returns warnings (another version or weight file: features may differ)."""
-    from vfbench.models.encoders import packaged_info
 
     notes = []
     for mod, rec in recorded.items():

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfbench.config import apply_overrides, check_override_keys, from_dict, read_yaml
+from vfbench.errors import ConfigError
+
 
 @dataclass
 class DataConfig:
@@ -203,8 +206,6 @@ class TrainConfig:
 def read_config_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a config YAML; a top-level ``base: other.yaml`` (relative to the file) is read
     first and this file's keys are merged over it (nested mappings merge key by key)."""
-    from vfbench.config import read_yaml
-    from vfbench.errors import ConfigError
 
     p = Path(path).resolve()
     if p in _seen:
@@ -230,7 +231,6 @@ def load_train_config(
     path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
 ) -> TrainConfig:
     """Load and validate a training config (YAML with optional ``base:`` + overrides)."""
-    from vfbench.config import apply_overrides, check_override_keys, from_dict
 
     check_override_keys(TrainConfig, overrides)
     data = read_config_tree(path) if path is not None else {}

@@ -17,7 +17,11 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from vfbench.data.features import FeatureStore, is_feature_store
+from vfbench.data.manifest import load_manifest
 from vfbench.errors import DataError
+from vfbench.preprocess.cache import FeatureCache
+from vfbench.preprocess.datasets import FaceDataset, VoiceDataset
 
 
 class Source(Protocol):
@@ -66,7 +70,6 @@ class CacheSource:
         seed: int = 0,
         augment: bool = True,
     ) -> None:
-        from vfbench.preprocess.datasets import FaceDataset, VoiceDataset
 
         self.modality = modality
         self.train_ds: Any
@@ -194,9 +197,6 @@ def load_split(
     also be an imported feature store (:mod:`vfbench.data.features`): the sources then
     serve the stored vectors.
     """
-    from vfbench.data.features import FeatureStore, is_feature_store
-    from vfbench.data.manifest import load_manifest
-    from vfbench.preprocess.cache import FeatureCache
 
     if not manifest_dir or not cache_dir:
         raise DataError("data.manifest and data.cache must be set (or pass data explicitly)")

@@ -30,6 +30,7 @@ from vfbench.errors import DataError
 from vfbench.models.encoders import input_kind, packaged_info
 from vfbench.train.data import SplitData
 from vfbench.utils.io import atomic_save_npz
+from vfbench.utils.progress import progress_bar
 
 
 def backbone_hash(encoder: nn.Module, name: str, kwargs: dict[str, Any]) -> str:
@@ -99,7 +100,6 @@ def extract_features(
 
     Shows a progress bar (items, ETA) unless ``progress`` is false. Raises DataError naming
     the first items whose features are not finite (NaN/inf in their media or cache)."""
-    from vfbench.utils.progress import progress_bar
 
     table = data.table(modality)
     idx = np.arange(len(table)) if idx is None else np.asarray(idx)

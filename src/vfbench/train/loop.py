@@ -43,6 +43,7 @@ from torch import nn
 
 from vfbench.config import dump_yaml, to_dict
 from vfbench.errors import CheckpointError, ConfigError, DataError
+from vfbench.evaluate.quick import validation_1to2
 from vfbench.models.encoders import (
     check_encoder_options,
     create_encoder,
@@ -62,9 +63,10 @@ from vfbench.train.checkpoint import (
 )
 from vfbench.train.config import EncoderConfig, TrainConfig
 from vfbench.train.data import SplitData, TensorSource, load_split
+from vfbench.train.features import cached_features
 from vfbench.train.protocol import Batch, Method
 from vfbench.train.sampler import triplet_arithmetic
-from vfbench.utils.io import atomic_write_json, atomic_write_text
+from vfbench.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from vfbench.utils.progress import progress_bar
 from vfbench.utils.provenance import Provenance
 
@@ -173,8 +175,6 @@ def pretrain_key(cfg: TrainConfig, modality: str, data: SplitData) -> str:
     }
     h.update(json.dumps(spec, sort_keys=True, default=str).encode())
     if enc.weights:
-        from vfbench.utils.io import sha256_file
-
         if Path(enc.weights).is_file():
             h.update(sha256_file(enc.weights).encode())
     for item, ident in zip(table.ids, table.identity, strict=True):
@@ -271,7 +271,6 @@ def pretrain_backbone(
         )
     buf = io.BytesIO()
     torch.save(state, buf)
-    from vfbench.utils.io import atomic_write_bytes
 
     atomic_write_bytes(out_path, buf.getvalue())
     return out_path
@@ -329,7 +328,6 @@ def validate(
     """1:2 voice->face matching accuracy (and 95% interval) on the validation split.
 
     ``features``: modalities whose sources hold cached backbone features."""
-    from vfbench.evaluate.quick import validation_1to2
 
     v = embed_split(method, model, data, "voice", "voice" in features, device)
     f = embed_split(method, model, data, "face", "face" in features, device)
@@ -436,7 +434,6 @@ def _to_features(
     modalities: tuple[str, ...],
     progress: bool = True,
 ) -> list[SplitData]:
-    from vfbench.train.features import cached_features
 
     out = []
     t0 = time.time()

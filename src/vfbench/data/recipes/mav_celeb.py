@@ -30,7 +30,9 @@ from vfbench.data.media import default_workers
 from vfbench.data.recipes._scan import (
     Found,
     RecipeReport,
+    build_face_items,
     build_items,
+    build_voice_items,
     list_subdirs,
     report_loose_files,
     scan_identity_folder,
@@ -203,7 +205,6 @@ def prepare_test_lists(
     the people are unknown), split ``test``; the language is the folder below
     ``voices/``/``faces/``. A listed file that does not exist raises :class:`DataError`.
     """
-    from vfbench.data.recipes._scan import build_face_items, build_voice_items
 
     root = Path(root)
     found: dict[str, dict[str, Found]] = {"voice": {}, "face": {}}

@@ -37,6 +37,7 @@ import numpy as np
 
 from vfbench import __version__
 from vfbench.data.manifest import Manifest
+from vfbench.data.recipes.folder import prepare_folder
 from vfbench.data.synthetic.config import GENERATOR_VERSION, SynthConfig
 from vfbench.data.synthetic.faces import encode_jpeg, face_look, jpeg_quality, render_face
 from vfbench.data.synthetic.traits import (
@@ -329,8 +330,6 @@ def generate_corpus(
     audio = float(sum(r.seconds for r in voices))
     manifest_dir: Path | None = None
     if prepare:
-        from vfbench.data.recipes.folder import prepare_folder
-
         m = prepare_folder(
             out, meta=out / "meta.csv", probe=probe, progress=False, name="synthetic"
         )
