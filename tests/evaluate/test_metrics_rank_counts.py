@@ -227,3 +227,19 @@ def test_pair_without_the_kernel_says_so(monkeypatch) -> None:
     monkeypatch.setenv("VFBENCH_NUMBA", "0")
     z = np.zeros((3, 2), np.float32)
     assert metrics.rank_retrieval_pair(z, z, np.arange(3), np.arange(3)) is None
+
+
+def test_within_row_counts_against_the_all_pairs_table() -> None:
+    """The O(R log R) helpers of the AP (relevant items >= / ranked above each one) equal
+    the (Q, R, R) comparison table they replace, with ties and pads."""
+    rng = np.random.default_rng(8)
+    rs = rng.integers(0, 4, size=(50, 30)).astype(np.float32)
+    mask = rng.random((50, 30)) < 0.6
+    ref = ((rs[:, None, :] >= rs[:, :, None]) & mask[:, None, :]).sum(axis=2)
+    np.testing.assert_array_equal(metrics._count_ge_within(rs, mask), np.where(mask, ref, 0))
+    rank = np.stack([rng.permutation(200)[:30] + 1 for _ in range(50)])  # distinct ranks
+    st = metrics._ssnet_stats(rank, mask, (1,))
+    above = ((rank[:, None, :] <= rank[:, :, None]) & mask[:, None, :]).sum(2)
+    n = mask.sum(1)
+    ap = np.where(n > 0, np.where(mask, above / rank, 0).sum(1) / np.maximum(n, 1), 0)
+    np.testing.assert_allclose(st.ap, ap, rtol=0, atol=1e-12)

@@ -182,9 +182,15 @@ def _ssnet_stats(rank: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]) ->
     """SSNet-AP statistics from each relevant item's exact 1-based rank (Q, R) in the stable
     descending order (ranks of distinct items are distinct)."""
     n_rel = rel_mask.sum(axis=1)
-    above = (rank[:, None, :] <= rank[:, :, None]) & rel_mask[:, None, :]
+    # relevant items ranked at or above each one = its place among the sorted ranks + 1
+    # (pads last); O(R log R) per query, no (R, R) table (R reaches thousands on
+    # galleries of few identities)
+    big = np.iinfo(np.int64).max
+    o = np.argsort(np.where(rel_mask, rank, big), axis=1, kind="stable")
+    above = np.empty_like(o)
+    np.put_along_axis(above, o, np.broadcast_to(np.arange(1, o.shape[1] + 1), o.shape), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(rel_mask, above.sum(2) / rank, 0.0)
+        prec = np.where(rel_mask, above / rank, 0.0)
     apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
     hits = {k: ((rank <= k) & rel_mask).sum(1).astype(np.float64) for k in ks}
     top_r = ((rank <= n_rel[:, None]) & rel_mask).sum(1)
@@ -313,14 +319,28 @@ def retrieval_block(
     return _sklearn_stats(rs, rel_mask, c.n_ge, c.n_gt, ks)
 
 
+def _count_ge_within(rs: np.ndarray, rel_mask: np.ndarray) -> np.ndarray:
+    """(Q, R): for each real entry, how many real entries of its row are >= it (ties
+    included); O(R log R) per row. Pads are moved below every real score."""
+    x = np.where(rel_mask, rs, -np.inf)
+    r = x.shape[1]
+    o = np.argsort(x, axis=1, kind="stable")
+    sv = np.take_along_axis(x, o, axis=1)
+    start = np.ones(sv.shape, bool)
+    start[:, 1:] = sv[:, 1:] != sv[:, :-1]
+    first = np.maximum.accumulate(np.where(start, np.arange(r)[None, :], 0), axis=1)
+    out = np.empty_like(o)
+    np.put_along_axis(out, o, r - first, axis=1)  # entries from the first of its value on
+    return np.where(rel_mask, out, 0)
+
+
 def _sklearn_stats(
     rs: np.ndarray, rel_mask: np.ndarray, n_ge: np.ndarray, n_gt: np.ndarray, ks: tuple[int, ...]
 ) -> QueryStats:
     """sklearn-AP statistics from each relevant item's score ``rs`` (Q, R) and the counts of
     gallery items scoring >= (``n_ge``) and > (``n_gt``) it."""
     n_rel = rel_mask.sum(axis=1)
-    # relevant items scoring >= each relevant one (Q, R, R): R ~ 100, cheap
-    h_ge = ((rs[:, None, :] >= rs[:, :, None]) & rel_mask[:, None, :]).sum(axis=2)
+    h_ge = _count_ge_within(rs, rel_mask)  # relevant items scoring >= each relevant one
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(rel_mask, h_ge / np.maximum(n_ge, 1), 0.0)
     apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
