@@ -292,18 +292,22 @@ def _make_column_counts(prange: Any) -> Callable[..., None]:
     ) -> None:  # pragma: no cover - compiled
         b_n, n = s.shape
         tile = 128
+        lo = np.empty(n, np.float32)  # each column's lowest / highest relevant score,
+        hi = np.empty(n, np.float32)  # contiguous: the common case is one compare
+        for j in range(n):
+            r = nrel[j]
+            lo[j] = srt[j, 0] if r > 0 else np.inf
+            hi[j] = srt[j, r - 1] if r > 0 else np.inf
         for t in prange((n + tile - 1) // tile):
             j0 = t * tile
             j1 = min(n, j0 + tile)
             for i in range(b_n):
                 for j in range(j0, j1):
-                    r = nrel[j]
-                    if r == 0:
-                        continue
                     x = s[i, j]
-                    if not x >= srt[j, 0]:
+                    if not x >= lo[j]:  # below every relevant score (or no relevant item)
                         continue
-                    if x > srt[j, r - 1]:
+                    r = nrel[j]
+                    if x > hi[j]:
                         lt[j, r] += 1
                         le[j, r] += 1
                         continue
