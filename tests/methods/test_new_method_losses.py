@@ -224,20 +224,21 @@ def _cross_logit_loop(
     x: torch.Tensor, y: torch.Tensor, lab: list[int], offset: float
 ) -> list[float]:
     out = []
-    for i in range(len(lab)):
-        xi = _unit(x[i])
-        sii = sum(a * float(b) for a, b in zip(xi, y[i], strict=True))
+    for i in range(len(lab)):  # raw anchor x_i, unit candidates y_j (the official code)
+        yu = [_unit(r) for r in y]
+        sii = sum(float(a) * b for a, b in zip(x[i], yu[i], strict=True))
         tot = 1.0 + offset
         for j in range(len(lab)):
             if lab[j] != lab[i]:
-                tot += math.exp(sum(a * float(b) for a, b in zip(xi, y[j], strict=True)) - sii)
+                tot += math.exp(sum(float(a) * b for a, b in zip(x[i], yu[j], strict=True)) - sii)
         out.append(math.log(tot))
     return out
 
 
 def test_wen_terms_and_weighted_total_equal_loop() -> None:
     v, lab, f, _ = _pairs(5, 3, labels=[0, 1, 2, 3, 1])
-    loss = create_loss("wen_adaptive", dim=3, num_classes=4, scale=2.0, offset=4.4).double()
+    loss = create_loss("wen_adaptive", dim=3, num_classes=4, scale=2.0, offset=4.4,
+                       normalize_weights=False).double()  # fmt: skip
     loss.weights.copy_(torch.tensor([1.0, 0.5, 0.0, 0.25]))
     loss.eval()  # no tracking
     got = loss(v, lab, f, lab)

@@ -51,8 +51,9 @@ VERSIONS: dict[str, tuple[str, str]] = {
 #: Published reference points (EER %), printed beside results; not reproduced here.
 REFERENCES: tuple[tuple[str, str], ...] = (
     ("FOP baseline, MAV-Celeb v1 (FAME 2024)", "overall 33.4 (29.3 / 37.9 / 40.4 / 25.8)"),
+    ("FOP baseline, FAME 2026 lists", "v1 46.2, v2 37.2, v3 40.2 (challenge README)"),
     ("FAME 2024 winner (HLT, NUS)", "overall 19.9"),
-    ("FAME 2026 best, v3 English-German", "overall 24.0"),
+    ("FAME 2026 best, v3 English-German", "overall 24.0 (23.99, arXiv 2512.04814)"),
 )
 
 

@@ -5,15 +5,18 @@ FC heads on both modalities trained with a two-level modality alignment - a glob
 classification shared by both modalities and a local N-pair-style term between each voice
 and face of a pair - whose per-sample terms are weighted by an identity-level dynamic
 re-weighting: after a warm-up, identities are ranked by an EMA of their classification loss
-("hardness"); training starts from the easiest 30 % and adds the next easiest ones
+("hardness"); training starts from the easiest half and adds the next easiest ones
 gradually while earlier weights decay, so hard-but-learnable identities enter late and the
-hardest (possibly unlearnable) 10 % never do. See :mod:`vfbench.train.losses.wen_adaptive`.
+hardest (possibly unlearnable) 10 % never do; the weights are rescaled to mean 1, as in the
+authors' code. See :mod:`vfbench.train.losses.wen_adaptive`.
 
 Options (``loss.kwargs``): ``warmup`` (fraction of the run with all weights 1, default
-0.2), ``update_every`` (steps between re-weighting rounds, 10 on CPU; the authors used 100
-at batch 256), ``init_ratio`` (0.3), ``add_fraction`` (0.025 of the identities per round,
-the authors' 22 of 901), ``decay`` (0.99), ``beta`` (0.9 hardness EMA), ``coverage`` (0.9),
-``offset`` (4.4), ``reweight`` (true; false = the two-level loss alone). Evaluated by cosine.
+0.2), ``update_every`` (steps between re-weighting rounds, 10 on CPU; the authors' re-weighting
+run used 100 at batch 64), ``init_ratio`` (0.5, the authors' first round), ``add_fraction``
+(0.024 of the identities per round, the authors' 22 of 924), ``decay`` (0.99), ``beta`` (0.9
+hardness EMA), ``coverage`` (0.9), ``offset`` (4.4), ``reweight`` (true; false = the two-level
+loss alone), ``normalize_weights`` (true: weights rescaled to mean 1 over the identities, the
+authors' ``get_weight``). Evaluated by cosine.
 """
 
 from __future__ import annotations
@@ -33,13 +36,14 @@ from vfbench.train.losses import create_loss
 class SSNetOptions:
     warmup: float = 0.2
     update_every: int = 10
-    init_ratio: float = 0.3
-    add_fraction: float = 0.025
+    init_ratio: float = 0.5
+    add_fraction: float = 0.024
     decay: float = 0.99
     beta: float = 0.9
     coverage: float = 0.9
     offset: float = 4.4
     reweight: bool = True
+    normalize_weights: bool = True
 
     def validate(self) -> None:
         if not 0.0 <= self.warmup < 1.0:
@@ -80,4 +84,5 @@ class SSNet(ZooMethod):
             beta=o.beta,
             coverage=o.coverage,
             reweight=o.reweight,
+            normalize_weights=o.normalize_weights,
         )

@@ -7,9 +7,11 @@ Per pair i (voice v_i, face f_i, identity y_i):
 * global term: identity cross-entropy through ONE classifier shared by both modalities,
   ``g_i = CE(W v_i, y_i) + CE(W f_i, y_i)`` (the paper's Eq. 7 loss, the hardness signal);
 * local term: ``l_i = (c(v, f)_i + c(f, v)_i) / 2`` with
-  ``c(x, y)_i = log(1 + offset + sum_{j: y_j != y_i} exp(<x_i/|x_i|, y_j> - <x_i/|x_i|, y_i>))``
-  (the official implementation's Eq. 10; its diagonal ``exp(0)`` and constant 3.4 are
-  ``offset = 4.4``);
+  ``c(x, y)_i = log(1 + offset + sum_{j: y_j != y_i} exp(<x_i, y_j/|y_j|> - <x_i, y_i/|y_i|>))``:
+  the anchor ``x_i`` is raw, the candidates are unit vectors, as in the official
+  implementation's ``Classifier.cross_logit`` (``KID-7391/seeking-the-shape-of-sound``,
+  ``models/backbones.py``: ``dist(F.normalize(x).unsqueeze(0), v.unsqueeze(1))``, row = the
+  raw anchor); its diagonal ``exp(0)`` and constant 3.4 are ``offset = 4.4``;
 * total ``mean_i w_{y_i} g_i + mean_i w_{y_i} l_i``.
 
 Identity weights ``w`` (the dynamic re-weighting, Sec. 3.3): all 1 for ``warmup`` steps;
@@ -18,7 +20,12 @@ then the hardness of each identity is an EMA (``beta``) of its unweighted ``g``;
 identities get 1 and the rest 0 (filtering the hardest, possibly unlearnable ones), later the
 ``add_fraction`` easiest identities still at 0 are switched on and all others decay by
 ``decay`` - a curriculum from easy to hard. Once ``coverage`` of the identities have a
-non-zero weight the weights are frozen. Weights and hardness are buffers (checkpointed).
+non-zero weight the weights are frozen. With ``normalize_weights`` (default) the weights
+a batch uses are rescaled to mean 1 over all identities, and a batch whose identities are
+all at 0 uses 1 each - the official ``center.get_weight`` (``models/center_model.py``), so
+switching identities off does not shrink the loss; its defaults are ``init_ratio`` 0.5
+(``add_ratio = 0.5`` on the first round) and ``add_fraction`` 0.024 (``add_ratio = 0.024``,
+22 of its 924 training identities). Weights and hardness are buffers (checkpointed).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ def cross_logit(
     x: torch.Tensor, y: torch.Tensor, labels: torch.Tensor, offset: float
 ) -> torch.Tensor:
     """(N,) local alignment terms of anchors ``x`` against candidates ``y`` (row i pairs)."""
-    s = F.normalize(x, dim=1) @ y.T
+    s = x @ F.normalize(y, dim=1).T
     neg = labels[:, None] != labels[None, :]
     diff = (s - s.diagonal()[:, None]).masked_fill(~neg, float("-inf"))
     lse = torch.logsumexp(diff, dim=1)  # -inf when no negative
@@ -61,12 +68,13 @@ class WenAdaptiveLoss(nn.Module):
         offset: float = 4.4,
         warmup: int = 0,
         update_every: int = 100,
-        init_ratio: float = 0.3,
-        add_fraction: float = 0.025,
+        init_ratio: float = 0.5,
+        add_fraction: float = 0.024,
         decay: float = 0.99,
         beta: float = 0.9,
         coverage: float = 0.9,
         reweight: bool = True,
+        normalize_weights: bool = True,
     ) -> None:
         super().__init__()
         if num_classes < 2:
@@ -82,6 +90,7 @@ class WenAdaptiveLoss(nn.Module):
         self.warmup, self.update_every = int(warmup), int(update_every)
         self.init_ratio, self.decay, self.beta = init_ratio, decay, beta
         self.coverage, self.reweight = coverage, bool(reweight)
+        self.normalize_weights = bool(normalize_weights)
         self.add_count = max(1, int(round(add_fraction * num_classes)))
         self.register_buffer("weights", torch.ones(num_classes))
         self.register_buffer("hardness", torch.zeros(num_classes))
@@ -109,13 +118,25 @@ class WenAdaptiveLoss(nn.Module):
     ) -> torch.Tensor:
         require_pairs(lv, lf, "wen_adaptive")
         g, loc = self.terms(v, f, lv)
-        w = self.weights[lv].to(g.dtype) if self.reweight else torch.ones_like(g)
+        w = self.batch_weights(lv).to(g.dtype) if self.reweight else torch.ones_like(g)
         loss = (w * g).mean() + (w * loc).mean()
         if self.training and self.reweight and self.step >= self.warmup and not bool(self.frozen):
             self.track(lv, g.detach())
             if (self.step - self.warmup + 1) % self.update_every == 0:
                 self.update_weights()
         return loss
+
+    @torch.no_grad()
+    def batch_weights(self, labels: torch.Tensor) -> torch.Tensor:
+        """(N,) weights of a batch's identities: raw, or (``normalize_weights``) rescaled so
+        the identity weights average 1, and 1 each when they are all 0 (official code)."""
+        w = self.weights[labels]
+        if not self.normalize_weights:
+            return w
+        total = float(self.weights.sum())
+        if total > 0.0:
+            w = w * (len(self.weights) / total)
+        return w + 1.0 if float(w.sum()) < 1e-3 else w
 
     @torch.no_grad()
     def track(self, labels: torch.Tensor, g: torch.Tensor) -> None:
