@@ -95,3 +95,51 @@ def test_pair_tables_give_the_per_trial_replicates(monkeypatch):
     monkeypatch.setattr(confidence, "_PAIR_CELLS", 0)
     slow = confidence._all_roles_ratio(v, np.ones(400), roles, 30, np.random.default_rng(1))
     assert np.allclose(fast, slow, rtol=1e-12)
+
+
+def _replicates_both_ways(v, d, roles, n_boot, monkeypatch):
+    fast = confidence._all_roles_ratio(v, d, roles, n_boot, np.random.default_rng(4))
+    with monkeypatch.context() as m:
+        m.setattr(confidence, "_F32_EXACT", 0.0)  # never exact: the float64 product
+        slow = confidence._all_roles_ratio(v, d, roles, n_boot, np.random.default_rng(4))
+    return fast, slow
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_float32_table_product_gives_the_float64_replicates(k, monkeypatch):
+    """1:2 (pair tables) and 1:3 (query-by-distractor tables) with every outcome type -
+    right (1), wrong (0), half-credit ties (0.5, and 1/4 steps) - and one-identity trials:
+    the float32 product is exact, so the replicates equal the float64 ones (bit for bit,
+    asserted to 1e-12), and both equal a plain loop over trials and replicates."""
+    rng = np.random.default_rng(11)
+    t, n_ids = 3000, 40
+    roles = rng.integers(0, n_ids, (t, k))
+    roles[:200, 1] = roles[:200, 0]  # one identity in two roles (dropped by distinct_roles)
+    v = rng.choice([0.0, 0.5, 1.0, 0.25], size=t, p=[0.3, 0.1, 0.55, 0.05])
+    fast, slow = _replicates_both_ways(v, np.ones(t), roles, 50, monkeypatch)
+    assert np.all(np.isfinite(fast))
+    assert np.allclose(fast, slow, rtol=1e-12, atol=0) and np.array_equal(fast, slow)
+    names = np.unique(roles)
+    w = bootstrap_weights(names.size, 50, np.random.default_rng(4))
+    code = np.searchsorted(names, roles)
+    for b in (0, 17, 49):  # a plain loop: product (k = 2) or w_q (1 + sum (w_j - 1))
+        x = np.empty(t)
+        for i in range(t):
+            others = set(code[i, 1:].tolist()) - {code[i, 0]}
+            wd = [w[b, j] for j in others]
+            x[i] = w[b, code[i, 0]] * (np.prod(wd) if k == 2 else 1.0 + sum(y - 1 for y in wd))
+        assert fast[b] == pytest.approx((x * v).sum() / x.sum(), rel=1e-12)
+
+
+def test_float32_table_product_falls_back_when_not_exact(monkeypatch):
+    """Values that are not dyadic (per-query AP, thirds) or sums beyond float32's integer
+    range take the float64 product: still the float64 replicates."""
+    rng = np.random.default_rng(12)
+    roles = rng.integers(0, 30, (2000, 2))
+    for v in (rng.random(2000), rng.choice([0.0, 1 / 3, 1.0], 2000), np.full(2000, 3e4)):
+        fast, slow = _replicates_both_ways(v, np.ones(2000), roles, 40, monkeypatch)
+        assert np.array_equal(fast, slow)
+    sv = np.full((3, 3), 1 / 3)
+    assert confidence._dyadic_scale(sv) is None
+    assert confidence._dyadic_scale(np.array([[0.5, 2.0], [0.25, 1.0]])) == 4.0
+    assert confidence._dyadic_scale(np.array([[np.inf, 0.5]])) is None

@@ -246,6 +246,74 @@ def test_parse_cache_keyed_by_content(tmp_path):
     assert read_table(p, cache_dir=cache).tokens[t3.codes].tolist() == t3.tokens[t3.codes].tolist()
 
 
+def _settle(p, age_s):
+    """Set the file's mtime ``age_s`` seconds into the past (ctime stays now)."""
+    import os
+    import time
+
+    t = time.time_ns() - int(age_s * 1e9)
+    os.utime(p, ns=(t, t))
+
+
+def test_parse_cache_remembers_the_hash_of_a_settled_file(tmp_path, monkeypatch):
+    """A cache hit on an unchanged file (same size, mtime, ctime, inode) neither reads nor
+    hashes it; any change to the file, even one keeping its size, is read and hashed."""
+    import hashlib
+    import time
+
+    from vfbench.evaluate import importers
+
+    p = tmp_path / "l.txt"
+    cache = tmp_path / "cache"
+    p.write_text("a.wav b.jpg c.jpg\nd.wav c.jpg b.jpg\n")
+    t1 = read_table(p, cache_dir=cache)
+    assert not (cache / "stat").exists()  # just written: ctime is too recent to trust
+    monkeypatch.setattr(importers, "_STAT_SETTLE_NS", 0)
+    read_table(p, cache_dir=cache)  # hashed again, memo recorded
+    (memo,) = (cache / "stat").iterdir()
+    assert t1.sha256 in memo.read_text()
+
+    def no_read(path):
+        raise AssertionError(f"{path} was read")
+
+    with monkeypatch.context() as m:
+        m.setattr(importers, "_read_bytes", no_read)
+        t2 = read_table(p, cache_dir=cache)
+    assert t2.sha256 == t1.sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+    assert t2.tokens[t2.codes].tolist() == t1.tokens[t1.codes].tolist()
+    # the same size, another content, the mtime put back where it was: ctime still moves
+    st = p.stat()
+    time.sleep(0.02)
+    p.write_text("a.wav b.jpg c.jpg\nd.wav b.jpg c.jpg\n")
+    import os
+
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    t3 = read_table(p, cache_dir=cache)
+    assert t3.sha256 == hashlib.sha256(p.read_bytes()).hexdigest() != t1.sha256
+    assert t3.tokens[t3.codes][1].tolist() == ["d.wav", "b.jpg", "c.jpg"]
+    # a damaged memo is ignored (and the parsed list still comes from the cache)
+    memo.write_text("{not json")
+    assert read_table(p, cache_dir=cache).sha256 == t3.sha256
+    # without a cache folder nothing is remembered or trusted
+    assert read_table(p).sha256 == t3.sha256
+
+
+def test_parse_cache_memo_written_only_for_settled_files(tmp_path):
+    from vfbench.evaluate import importers
+
+    p = tmp_path / "l.txt"
+    cache = tmp_path / "cache"
+    p.write_text("a.wav b.jpg\n")
+    st = p.stat()
+    assert importers._remembered_digest(cache, p, st) is None
+    importers._remember_digest(cache, p, st, "0" * 64)  # changed just now: not recorded
+    assert importers._remembered_digest(cache, p, st) is None
+    _settle(p, 10)
+    st = p.stat()
+    importers._remember_digest(cache, p, st, "0" * 64)  # ctime is still "now"
+    assert importers._remembered_digest(cache, p, st) is None
+
+
 def test_load_trials_records_each_list_by_hash(tdir, tmp_path):
     import hashlib
 

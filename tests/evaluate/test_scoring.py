@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -133,3 +135,97 @@ def test_score_matrix_into_a_buffer_gives_the_same_values(scorer: str) -> None:
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(buf[:7], ref)
     assert np.isnan(buf[7:]).all()
+
+
+def test_kernel_expected_by_pair_count_and_density(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfbench.evaluate import scoring
+
+    big = scoring._KERNEL_MIN_PAIRS
+    assert scoring.kernel_expected(2 * big, 20_000, 20_000)  # a 1M-trial 1:2 list
+    assert not scoring.kernel_expected(big - 1, 20_000, 20_000)  # numpy path below
+    assert not scoring.kernel_expected(2 * big, 1_000, 1_000)  # dense: the matmul wins
+    monkeypatch.setenv("VFBENCH_NUMBA", "0")
+    assert not scoring.kernel_expected(2 * big, 20_000, 20_000)
+
+
+def test_prefetch_loads_once_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prefetch thread loads each kernel once; a second request while it runs neither
+    waits for it nor starts another; a later use finds the kernel ready."""
+    import threading
+
+    from vfbench.evaluate import _kernels
+
+    monkeypatch.setattr(_kernels, "_KERNEL", {})
+    monkeypatch.setattr(_kernels, "_PREFETCHED", set())
+    gate = threading.Event()
+    loads: list[str] = []
+
+    def fake_compile(name: str) -> object:
+        with _kernels._LOCK:
+            if name not in _kernels._KERNEL:
+                gate.wait(10)
+                loads.append(name)
+                _kernels._KERNEL[name] = object()
+            return _kernels._KERNEL[name]
+
+    monkeypatch.setattr(_kernels, "_compile", fake_compile)
+    th = _kernels.prefetch("pair_dots")
+    assert th is not None and th.is_alive()
+    assert _kernels.prefetch("pair_dots") is None  # returns at once (the lock is held)
+    gate.set()
+    th.join(10)
+    assert loads == ["pair_dots"] and _kernels.prefetch("pair_dots") is None
+    assert _kernels._compile("pair_dots") is _kernels._KERNEL["pair_dots"]
+    assert loads == ["pair_dots"]
+    monkeypatch.setenv("VFBENCH_NUMBA", "off")
+    monkeypatch.setattr(_kernels, "_PREFETCHED", set())
+    assert _kernels.prefetch("inv_norms") is None
+
+
+def test_load_trials_prefetches_for_a_large_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vfbench.evaluate import _kernels, scoring
+    from vfbench.evaluate.embeddings import Embeddings
+    from vfbench.evaluate.importers import import_list, load_trials
+
+    rows = [f"id{i % 7}/v{i}.wav p{i % 5}/f{i}.jpg p{(i + 1) % 5}/f{i + 1}.jpg" for i in range(40)]
+    lst = tmp_path / "match_v2f_2_mine.txt"
+    lst.write_text("\n".join(rows) + "\n")
+    ts, _ = import_list("matching", [lst])
+    v = Embeddings(ts.voice_ids, ts.voice_identities, np.ones((ts.voice_ids.size, 2)), "voice")
+    f = Embeddings(ts.face_ids, ts.face_identities, np.ones((ts.face_ids.size, 2)), "face")
+    asked: list[tuple[str, ...]] = []
+    monkeypatch.setattr(_kernels, "prefetch", lambda *names: asked.append(names))
+    load_trials([lst], v, f)
+    assert asked == []  # 80 pairs: the numpy path, nothing to load
+    monkeypatch.setattr(scoring, "_KERNEL_MIN_PAIRS", 80)
+    monkeypatch.setattr(scoring, "_MATMUL_ADVANTAGE", 1.0)
+    load_trials([lst], v, f)
+    assert asked == [("pair_dots",)]
+    import_list("matching", [lst])  # importing without scoring: no prefetch
+    assert asked == [("pair_dots",)]
+
+
+def test_distinct_counts_kernel_and_numpy_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfbench.evaluate import scoring
+
+    idx = np.random.default_rng(3).integers(0, 5000, 20_000).astype(np.int32)
+    want = np.unique(idx).size
+    assert scoring._n_distinct(idx, 5000) == want  # numpy below _DISTINCT_KERNEL_MIN
+    monkeypatch.setattr(scoring, "_DISTINCT_KERNEL_MIN", 1)  # compiled loop (if numba)
+    assert scoring._n_distinct(idx, 5000) == want
+
+
+def test_prefetch_for_lists_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfbench.evaluate import _kernels, importers
+
+    asked: list[tuple[str, ...]] = []
+    monkeypatch.setattr(_kernels, "prefetch", lambda *names: asked.append(names))
+    small = tmp_path / "small.txt"
+    small.write_text("a.wav b.jpg c.jpg\n")
+    importers.prefetch_for_lists([small, tmp_path / "missing.txt"])
+    assert asked == []
+    monkeypatch.setattr(importers, "PREFETCH_LIST_BYTES", small.stat().st_size)
+    importers.prefetch_for_lists([small])
+    assert asked == [("pair_dots",)]

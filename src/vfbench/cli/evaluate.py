@@ -55,10 +55,17 @@ def evaluate_cmd(
     all_metrics: bool = typer.Option(False, "--all", help="Print every metric in the terminal."),
 ) -> None:
     """Evaluate embeddings on all tasks (1:n, U/G/N/GN, verification, retrieval, joint, repeated)."""
+    from vfbench.evaluate.importers import (
+        default_cache_dir,
+        file_sha256,
+        load_trials,
+        prefetch_for_lists,
+    )
+
+    prefetch_for_lists(trials)  # a 1M-trial list: numba loads while the inputs are read
     from vfbench.config import apply_overrides, from_dict, read_yaml, to_dict
     from vfbench.evaluate.api import apply_split, evaluate, make_trials
     from vfbench.evaluate.embeddings import Embeddings, check_against_manifest
-    from vfbench.evaluate.importers import default_cache_dir, file_sha256, load_trials
     from vfbench.evaluate.protocol import Protocol, protocol_for_trials
     from vfbench.report import write_report
     from vfbench.report.render import print_table

@@ -342,9 +342,48 @@ def _qd_sums(
     w: np.ndarray, av: np.ndarray, ad: np.ndarray, mv: np.ndarray, md: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(b,) numerators and denominators of the query-by-distractor replicates."""
-    num = w @ av + np.einsum("bi,bi->b", w @ mv, w)
-    den = w @ ad + np.einsum("bi,bi->b", w @ md, w)
+    wm, wd = _weights_times_tables(w, mv, md)
+    num = w @ av + np.einsum("bi,bi->b", wm, w)
+    den = w @ ad + np.einsum("bi,bi->b", wd, w)
     return num, den
+
+
+#: float32 holds every integer up to 2**24 exactly
+_F32_EXACT = float(1 << 24)
+
+
+def _weights_times_tables(w: np.ndarray, *tables: np.ndarray) -> list[np.ndarray]:
+    """``w @ t`` (float64) for each I x I table, as one product: the B x I^2 multiply-adds
+    are the all-roles bootstrap's whole cost (1,000 replicates over 1,000 identities: 4e9
+    flops). Multiplicities are integers and accuracy tables hold sums of outcomes in
+    halves (half-credit ties of 1:2 trials) or other dyadic fractions, so every product
+    and partial sum is a dyadic rational; when all of them stay below 2**24 in units of
+    the finest fraction, float32 represents each exactly and the float32 product (half
+    the time of float64) is the same number, whatever the summation order. Otherwise
+    (per-query AP values, thirds of a 1:3 tie, huge counts) float64, as before."""
+    t = np.concatenate(tables, axis=1) if len(tables) > 1 else tables[0]
+    scale = _dyadic_scale(t)
+    bound = float(w.max(initial=0.0)) * float(np.abs(t).sum(axis=0).max(initial=0.0))
+    if scale is not None and np.all(w == np.floor(w)) and bound * scale < _F32_EXACT:
+        prod = (w.astype(np.float32) @ t.astype(np.float32)).astype(np.float64)
+    else:
+        prod = w @ t
+    n = tables[0].shape[1]
+    return [prod[:, k * n : (k + 1) * n] for k in range(len(tables))]
+
+
+def _dyadic_scale(t: np.ndarray, max_shift: int = 6) -> float | None:
+    """The smallest 2**k (k <= ``max_shift``) with ``t * 2**k`` all integers, or None."""
+    with np.errstate(invalid="ignore"):
+        frac = t - np.floor(t)  # NaN for inf / NaN entries
+    rest = frac[frac != 0]  # few entries (ties) in an accuracy table
+    if not np.all(np.isfinite(rest)):
+        return None
+    for k in range(max_shift + 1):
+        x = rest * float(1 << k)
+        if np.array_equal(x, np.floor(x)):
+            return float(1 << k)
+    return None
 
 
 #: pair tables (two roles) are used while I x I stays below this many cells and below the
@@ -375,8 +414,9 @@ def _pair_sums(
     w: np.ndarray, sv: np.ndarray, sd: np.ndarray, v1: np.ndarray, d1: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """sum over trials of w_q w_o v = rowwise (W S) . W, plus W v1 for one-identity trials."""
-    num = np.einsum("bi,bi->b", w @ sv, w) + w @ v1
-    den = np.einsum("bi,bi->b", w @ sd, w) + w @ d1
+    ws, wd = _weights_times_tables(w, sv, sd)
+    num = np.einsum("bi,bi->b", ws, w) + w @ v1
+    den = np.einsum("bi,bi->b", wd, w) + w @ d1
     return num, den
 
 

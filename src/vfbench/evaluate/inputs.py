@@ -81,7 +81,8 @@ def embeddings_hash(e: Embeddings) -> str:
     h = hashlib.sha256()
     h.update("\n".join(e.ids.tolist()).encode() + b"\0")
     h.update("\n".join(e.identities.tolist()).encode() + b"\0")
-    h.update(np.ascontiguousarray(e.vectors).tobytes())
+    vec = np.ascontiguousarray(e.vectors)
+    h.update(vec.data.cast("B") if vec.size else b"")  # = tobytes(), without a copy
     return h.hexdigest()
 
 

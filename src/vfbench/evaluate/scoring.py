@@ -50,8 +50,10 @@ def _distinct(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _n_distinct(idx: np.ndarray, n: int) -> int:
-    """Number of distinct values of ``idx`` (all in [0, n)), O(n + len(idx))."""
-    if idx.size >= _KERNEL_MIN_PAIRS // 2:
+    """Number of distinct values of ``idx`` (all in [0, n)), O(n + len(idx)). numpy's
+    scatter costs ~3.5 ms per million indices, less than loading one more compiled kernel
+    from numba's cache (~20-50 ms), so the kernel serves only very large index arrays."""
+    if idx.size >= _DISTINCT_KERNEL_MIN:
         c = _kernels.count_distinct(idx, n)
         if c is not None:
             return c
@@ -248,9 +250,27 @@ def _gather_dots(
 
 #: Pairs below which the gather stays on one thread (thread start-up ~0.1 ms).
 _THREAD_MIN_PAIRS = 1 << 16
+#: Indices from which distinct values are counted by a compiled loop (:func:`_n_distinct`).
+_DISTINCT_KERNEL_MIN = 1 << 23
 #: Pairs from which the compiled kernel is used (its first call in a process loads or
 #: compiles it: ~0.5 s from numba's disk cache, a few s without).
 _KERNEL_MIN_PAIRS = 1 << 20
+
+
+def kernel_expected(n_pairs: int, n_voices: int, n_faces: int) -> bool:
+    """Will :func:`pair_scores` (``auto``) likely use the compiled kernel for ``n_pairs``
+    pairs over at most ``n_voices`` x ``n_faces`` items? (The matmul strategy wins when the
+    pairs fill more than 1/33 of that grid; the distinct counts can only lower it.)"""
+    if n_pairs < _KERNEL_MIN_PAIRS or not _kernels.enabled():
+        return False
+    return n_voices * n_faces / _MATMUL_ADVANTAGE >= n_pairs
+
+
+def prefetch_kernel(n_pairs: int, n_voices: int, n_faces: int) -> None:
+    """Start loading the pair kernel in the background when :func:`kernel_expected`: the
+    ~0.8 s numba costs on its first use in a process then overlaps reading the inputs."""
+    if kernel_expected(n_pairs, n_voices, n_faces):
+        _kernels.prefetch("pair_dots")
 
 
 def _thread_parts(n: int, step: int) -> list[tuple[int, int]]:

@@ -495,6 +495,19 @@ class TrialSet:
                     "for other labels - regenerate or re-import them"
                 )
 
+    def largest_pair_group(self) -> int:
+        """The most (voice, face) pairs one group scores item by item: a 1:n matching
+        group's trials x n, a verification group's pairs (retrieval and joint groups are
+        scored as matrices / mean vectors: 0)."""
+        most = 0
+        for key, g in self.groups.items():
+            task = str(self.meta(key).get("task", ""))
+            if task == "match" and "cands" in g and np.asarray(g["cands"]).ndim == 2:
+                most = max(most, int(np.asarray(g["cands"]).size))
+            elif task == "verify" and "voice" in g:
+                most = max(most, int(np.asarray(g["voice"]).size))
+        return most
+
     def meta(self, key: str) -> dict[str, Any]:
         return dict(self.config["keys"].get(key, {}))
 
@@ -512,7 +525,7 @@ class TrialSet:
             for name in sorted(self.groups[key]):
                 a = np.ascontiguousarray(self.groups[key][name])
                 h.update(f"{key}::{name}:{a.dtype.str}:{a.shape}".encode())
-                h.update(a.tobytes())
+                h.update(a.data.cast("B") if a.size else b"")  # = tobytes(), no copy
         return h.hexdigest()
 
     def save(self, path: str | Path, compressed: bool | None = None) -> str:
