@@ -65,3 +65,20 @@ def test_shared_matrix_gives_the_figures_of_each_direction_apart(tmp_path, monke
             assert iv.high == pytest.approx(y.intervals[k].high, abs=1e-12)
     maps = [m.value for m in a if m.name == "mAP"]
     assert all(0.0 < x < 1.0 for x in maps)
+
+
+def test_load_trials_prefetches_the_retrieval_kernels_for_large_lists(tmp_path, monkeypatch):
+    from vfbench.evaluate import _kernels
+    from vfbench.evaluate.importers import import_list
+
+    v, f = _cmpc_lists(tmp_path)
+    lists = [tmp_path / "wav_20k.csv", tmp_path / "jpg_20k.csv"]
+    asked: list[tuple[str, ...]] = []
+    monkeypatch.setattr(_kernels, "prefetch", lambda *names: asked.append(names))
+    load_trials(lists, v, f)
+    assert asked == []  # 240 x 240 scores: numpy, nothing to load
+    monkeypatch.setattr(metrics, "_PAIR_MIN", 240 * 240)
+    load_trials(lists, v, f)
+    assert asked == [("rank_counts", "column_counts")]
+    import_list("cmpc-retrieval", lists, v, f)  # importing without scoring: no prefetch
+    assert len(asked) == 1

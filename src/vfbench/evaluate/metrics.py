@@ -227,6 +227,19 @@ _RANK_KERNEL_MIN = 1 << 20
 _PAIR_MIN = 4 * _RANK_KERNEL_MIN
 
 
+def prefetch_retrieval(n_queries: int, n_gallery: int, both_directions: bool) -> None:
+    """Start loading the retrieval kernels in the background (see
+    :func:`vfbench.evaluate._kernels.prefetch`) when a retrieval of ``n_queries`` x
+    ``n_gallery`` items will use them: both directions over the same items from
+    ``_PAIR_MIN`` scores (:func:`rank_retrieval_pair`), one direction from the size where
+    :func:`rank_retrieval` takes 16M-score blocks to the kernel. Numba's first-use cost
+    (~1 s) then overlaps reading and preparing the inputs."""
+    if both_directions and n_queries * n_gallery >= _PAIR_MIN:
+        _kernels.prefetch("rank_counts", "column_counts")
+    elif n_queries * n_gallery >= 4 * _RANK_KERNEL_MIN:
+        _kernels.prefetch("rank_counts")
+
+
 @dataclass
 class RankCounts:
     """Where each relevant item of each query lands in the ranking of its row, as counts.
