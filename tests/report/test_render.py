@@ -76,4 +76,4 @@ def test_terminal_table(runs):
     con = Console(record=True, width=200)
     print_table(runs[0], con)
     text = con.export_text()
-    assert "vfbench evaluation" in text and "bootstrap-identity" in text and "gender-only" in text
+    assert "vfbench evaluation" in text and "bootstrap-all" in text and "gender-only" in text

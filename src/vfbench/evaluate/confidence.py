@@ -33,6 +33,17 @@ effect in every role and the query-by-distractor interaction, drops only the int
 among distractors, and equals the product when there is one distractor (1:2, where the
 coverage simulation validates it); it is summed through I x I tables (``_qd_tables``).
 
+**Retrieval** resamples query and gallery identities together with the same draws
+(:func:`retrieval_replicates`): a replicate is the figure of the test set in which every
+identity appears w_i times with its queries and its gallery items (a relevant item's rank
+is linear in the multiplicities of the other identities: one matrix product per query
+block), the query's own resampled copies left out of its gallery. AP and p@k are not
+linear in the rank, so those replicates are biased upward by the duplication itself; the
+interval is their percentile interval re-centred on the estimate (:func:`centred_interval`).
+The default retrieval interval is the delete-one-identity jackknife from the same counts
+(:func:`jackknife_interval`; each leave-one-out set is a real test set, and its coverage is
+the better one, docs/evaluation.md).
+
 Every bootstrap interval is a percentile interval of the replicates that are defined
 (:func:`percentile_interval`; a replicate with, e.g., no positive pair is NaN and is
 dropped, and the count is kept). **One p-value rule** (:func:`bootstrap_p_value`).
@@ -49,7 +60,7 @@ vectorised: a bootstrap replicate is one row of a (B, n_identities) weight matri
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -58,8 +69,9 @@ import numpy as np
 
 from vfbench.errors import EvaluationError
 from vfbench.evaluate import _kernels
-from vfbench.evaluate.metrics import auc_from_roc, eer_from_roc, roc, tar_at_far
+from vfbench.evaluate.metrics import AP_VARIANTS, auc_from_roc, eer_from_roc, roc, tar_at_far
 from vfbench.evaluate.results import Estimate
+from vfbench.evaluate.scoring import score_matrix
 
 
 def _z(level: float) -> float:
@@ -126,6 +138,7 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> Estimate:
 ALL = "bootstrap-all"  # identities resampled in every role of a trial (the default)
 QUERY = "bootstrap-identity"  # only the query identity resampled
 PAIRED = "paired-bootstrap"
+JACK = "jackknife-all"  # leave one identity out of every role (retrieval)
 
 
 def bootstrap_weights(n_clusters: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -252,6 +265,50 @@ def percentile_interval(
         return Estimate(point, float("nan"), float("nan"), n, method, level)
     lo, hi = np.quantile(r, [0.5 - level / 2, 0.5 + level / 2])
     return Estimate(point, float(lo), float(hi), n, method, level)
+
+
+def centred_interval(
+    point: float,
+    reps: np.ndarray,
+    level: float,
+    n: int,
+    method: str,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> tuple[Estimate, float]:
+    """Percentile interval of the defined replicates shifted by their mean offset from
+    ``point`` (the replicates re-centred on the estimate), clipped to ``bounds``; returns
+    the interval and the shift mean(reps) - point. For figures whose replicates carry a
+    resampling artefact rather than the estimator's bias (retrieval: a duplicated
+    distractor identity brings no new chance of outranking a relevant item, see
+    :func:`retrieval_figures` and docs/evaluation.md)."""
+    r = np.asarray(reps, dtype=np.float64).reshape(-1)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return Estimate(point, float("nan"), float("nan"), n, method, level), float("nan")
+    shift = float(r.mean()) - point
+    lo, hi = np.quantile(r, [0.5 - level / 2, 0.5 + level / 2]) - shift
+    lo, hi = max(bounds[0], float(lo)), min(bounds[1], float(hi))
+    return Estimate(point, lo, hi, n, method, level), shift
+
+
+def jackknife_interval(
+    point: float,
+    loo: np.ndarray,
+    level: float,
+    n: int,
+    method: str = JACK,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> Estimate:
+    """Normal interval ``point +- z * se`` with the delete-one jackknife standard error of
+    the defined leave-one-out values ``loo`` (m of them): se^2 = (m - 1) / m *
+    sum (loo - mean(loo))^2 (Quenouille-Tukey), clipped to ``bounds``."""
+    x = np.asarray(loo, dtype=np.float64).reshape(-1)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return Estimate(point, float("nan"), float("nan"), n, method, level)
+    se = float(np.sqrt((x.size - 1) / x.size * ((x - x.mean()) ** 2).sum()))
+    h = _z(level) * se
+    return Estimate(point, max(bounds[0], point - h), min(bounds[1], point + h), n, method, level)
 
 
 def bootstrap_p_value(reps: np.ndarray, null: bool = False) -> float:
@@ -768,3 +825,369 @@ def paired_auc_bootstrap(
     est = percentile_interval(a - b, reps, level, int(lab.size), PAIRED)
     null = bool(np.array_equal(np.asarray(score_a), np.asarray(score_b)))
     return a, b, est, bootstrap_p_value(reps, null)
+
+
+# --------------------------------------------------------- retrieval: identities in every role
+#: the all-roles retrieval bootstrap costs O(Q x R x I x B) (queries x relevant items per
+#: query x identities x replicates); above this many Q x R x I cells it falls back to the
+#: query-identity bootstrap and the row says why (a 20k x 20k gallery over 1,251 identities
+#: has ~4e8 cells: minutes of matrix products)
+RETRIEVAL_MAX_CELLS = 200_000_000
+
+
+@dataclass
+class RankCounts:
+    """What every retrieval figure of one query block needs, as a function of the identity
+    multiplicities of a bootstrap replicate (:func:`retrieval_replicates`).
+
+    For query q and its relevant item r (``mask`` (Qb, R) marks real entries):
+    ``rel_hi`` / ``rel_lo`` (Qb, R): relevant items ranked at-or-above r / strictly above
+    r's tie block (AP ``sklearn``: score >= / > r's, r itself counted in ``rel_hi``; AP
+    ``ssnet``: before r in the stable order plus r itself / minus r);
+    ``hi`` (Qb * R, I): per identity, its non-relevant gallery items counted the same way
+    (>= r's score, or before r in the stable order); ``lo`` (Qb * R, I) the strict count
+    (> r's score), None where it equals ``hi`` (no exact ties; always for ``ssnet``).
+    The query's own identity column is 0: its resampled copies are left out of its gallery
+    (see :func:`retrieval_replicates`). ``code`` (Qb,): each query's identity (0..I-1).
+    """
+
+    code: np.ndarray
+    mask: np.ndarray
+    rel_hi: np.ndarray
+    rel_lo: np.ndarray
+    hi: np.ndarray
+    lo: np.ndarray | None
+
+
+def rank_counts(
+    s: np.ndarray,
+    code: np.ndarray,
+    gcode: np.ndarray,
+    n_ids: int,
+    ap: str = "sklearn",
+    col_pos: np.ndarray | None = None,
+    block_elems: int = 1 << 22,
+) -> RankCounts:
+    """:class:`RankCounts` of a block of queries from their scores.
+
+    ``s`` (Qb, G) float32 scores against the whole gallery, ``code`` (Qb,) the query
+    identities and ``gcode`` (G,) the gallery identities (both 0..``n_ids``-1; relevant =
+    same identity); ``col_pos`` (G,) each column's gallery position (the SSNet tie order,
+    default the column order). Counts per identity are summed over the gallery columns
+    grouped by identity (``np.add.reduceat``) in (rows, R, G) blocks of ``block_elems``.
+    """
+    if ap not in AP_VARIANTS:
+        raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
+    s = np.asarray(s, dtype=np.float32)
+    q, g = s.shape
+    code = np.asarray(code, dtype=np.int64)
+    gcode = np.asarray(gcode, dtype=np.int64)
+    pos = np.arange(g) if col_pos is None else np.asarray(col_pos, dtype=np.int64)
+    order = np.argsort(gcode, kind="stable")  # columns grouped by identity
+    gs = gcode[order]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if g else np.zeros(0, np.int64)
+    seg_ids = gs[starts]
+    cnt = np.bincount(gcode, minlength=n_ids)
+    r_max = max(int(cnt[code].max(initial=0)), 1)
+    ar = np.arange(r_max)
+    mask = ar[None, :] < cnt[code][:, None]
+    first = np.searchsorted(gs, code)  # first sorted column of each query's identity
+    rel = order[np.where(mask, first[:, None] + ar[None, :], 0)]  # (Qb, R) columns
+    rows = np.arange(q)[:, None]
+    rs = np.where(mask, s[rows, rel], -np.inf).astype(np.float32)
+    rp = pos[rel]
+    ss, ps = s[:, order], pos[order]
+    hi = np.zeros((q, r_max, n_ids), dtype=np.float32)
+    lo = np.zeros((q, r_max, n_ids), dtype=np.float32) if ap == "sklearn" else None
+    step = max(1, block_elems // max(r_max * g, 1))
+    for a in range(0, q if g else 0, step):
+        sb, rb = ss[a : a + step, None, :], rs[a : a + step, :, None]
+        if ap == "sklearn":
+            hi[a : a + step][..., seg_ids] = np.add.reduceat(sb >= rb, starts, 2, np.float32)
+            assert lo is not None
+            lo[a : a + step][..., seg_ids] = np.add.reduceat(sb > rb, starts, 2, np.float32)
+        else:  # before r in the stable order: higher score, or equal and earlier in the gallery
+            before = (sb > rb) | ((sb == rb) & (ps[None, None, :] < rp[a : a + step, :, None]))
+            hi[a : a + step][..., seg_ids] = np.add.reduceat(before, starts, 2, np.float32)
+    hi[np.arange(q), :, code] = 0.0  # relevant items and the query's own resampled copies
+    r_i, r_j = rs[:, :, None], rs[:, None, :]  # (item r, other relevant item r')
+    m_j = mask[:, None, :]
+    if ap == "sklearn":
+        rel_hi = ((r_j >= r_i) & m_j).sum(2)
+        rel_lo = ((r_j > r_i) & m_j).sum(2)
+        lo_out: np.ndarray | None = None
+        if lo is not None:
+            lo[np.arange(q), :, code] = 0.0
+            lo_out = None if np.array_equal(lo, hi) else lo.reshape(q * r_max, n_ids)
+    else:
+        p_i, p_j = rp[:, :, None], rp[:, None, :]
+        rel_hi = (((r_j > r_i) | ((r_j == r_i) & (p_j <= p_i))) & m_j).sum(2)
+        rel_lo = rel_hi - 1
+        lo_out = None
+    return RankCounts(
+        code,
+        mask,
+        np.where(mask, rel_hi, 0).astype(np.float32),
+        np.where(mask, rel_lo, 0).astype(np.float32),
+        hi.reshape(q * r_max, n_ids),
+        lo_out,
+    )
+
+
+def retrieval_stats(
+    c: RankCounts, w: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)
+) -> dict[str, np.ndarray]:
+    """Per-query retrieval figures on resampled test sets: ``w`` (I, b) identity
+    multiplicities -> name -> (Qb, b): ``mAP`` (AP), ``R-precision``, ``p@k``, ``recall@k``.
+
+    A relevant item's place: ``n_hi = rel_hi + hi @ w`` items at-or-above it (sklearn: score
+    >= its; ssnet: its rank) and ``n_lo = rel_lo + lo @ w`` strictly above its tie block.
+    AP = mean over relevant items of rel_hi / n_hi; expected hits in the top k =
+    clip((k - n_lo) / (n_hi - n_lo), 0, 1) (a random order inside a tie block, as
+    :func:`~vfbench.evaluate.metrics.retrieval_block`; for ssnet n_hi - n_lo = 1 and this is
+    [rank <= k]). With ``w`` all ones these are the plain figures."""
+    qb, r = c.mask.shape
+    b = w.shape[1]
+    w32 = np.asarray(w, dtype=np.float32)
+    m = c.mask[..., None]
+    n_rel = c.mask.sum(1).astype(np.float64)
+    inv_rel = np.where(n_rel > 0, 1.0 / np.maximum(n_rel, 1), 0.0)[:, None]
+    n_hi = (c.hi @ w32).reshape(qb, r, b)
+    n_hi += c.rel_hi[..., None]
+    out: dict[str, np.ndarray] = {}
+    out["mAP"] = (c.rel_hi[..., None] / np.maximum(n_hi, 1.0)).sum(1) * inv_rel  # pads: 0
+    if c.lo is None and np.array_equal(c.rel_lo, c.rel_hi - c.mask):
+        # no tie block holds two items (always for SSNet): the item is in the top k iff
+        # fewer than k items are strictly above it - a comparison, no clip (pads: +inf)
+        above = np.where(m, n_hi - 1.0, np.inf)
+
+        def hits(k: np.ndarray | int) -> np.ndarray:
+            kk = np.asarray(k, dtype=np.float32)
+            return (above < (kk[:, None, None] if kk.ndim else kk)).sum(1).astype(np.float64)
+
+    else:
+        nw_lo = n_hi - c.rel_hi[..., None] if c.lo is None else (c.lo @ w32).reshape(qb, r, b)
+        n_lo = nw_lo + c.rel_lo[..., None]
+        tie = np.maximum(n_hi - n_lo, 1.0)
+
+        def hits(k: np.ndarray | int) -> np.ndarray:
+            kk = np.asarray(k, dtype=np.float32)
+            kk = kk[:, None, None] if kk.ndim else kk
+            return np.where(m, np.clip((kk - n_lo) / tie, 0.0, 1.0), 0.0).sum(1)
+
+    out["R-precision"] = hits(n_rel) * inv_rel
+    for k in ks:
+        h = hits(k)
+        out[f"p@{k}"] = h / k
+        out[f"recall@{k}"] = h * inv_rel
+    return out
+
+
+def retrieval_cells(qc: np.ndarray, gc: np.ndarray) -> int:
+    """Q x R x I of a retrieval set (queries x most relevant items of a query x identities
+    in either role): the size of the all-roles bootstrap's count tables."""
+    ids, inv = np.unique(np.concatenate([np.asarray(qc), np.asarray(gc)]), return_inverse=True)
+    gcnt = np.bincount(inv[len(qc) :], minlength=ids.size)
+    r_max = max(int(gcnt[inv[: len(qc)]].max(initial=0)), 1)
+    return int(len(qc)) * r_max * int(ids.size)
+
+
+def retrieval_replicates(
+    qv: np.ndarray,
+    gv: np.ndarray,
+    qc: np.ndarray,
+    gc: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    scorer: Any = "cosine",
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    direction: str = "v2f",
+    block_elems: int = 1 << 22,
+    keep: list[RankCounts] | None = None,
+    jackknife: bool = False,
+) -> dict[str, np.ndarray]:
+    """All-roles identity-bootstrap replicates of every retrieval figure (``mAP``,
+    ``R-precision``, ``p@k``, ``recall@k``): name -> (n_boot,).
+
+    Inputs as :func:`~vfbench.evaluate.metrics.rank_retrieval` (``qv`` (Q, D) / ``gv`` (G, D)
+    prepared vectors, ``qc`` / ``gc`` identity labels, relevant = same label). A replicate
+    draws the identities of either role with replacement (the one primitive,
+    :func:`bootstrap_weights`: I draws out of the I identities, in sorted label order) and
+    is :func:`retrieval_figures` of the test set those multiplicities make. Callers check
+    :func:`retrieval_cells` against :data:`RETRIEVAL_MAX_CELLS` first. ``keep``: a list that
+    receives the :class:`RankCounts` of every query block (to save them for ``compare``).
+    ``jackknife``: each array also holds, after the n_boot replicates, the I figures with
+    one identity left out of every role (identity order: sorted labels), for
+    :func:`jackknife_interval`.
+    """
+    n_ids = np.unique(np.concatenate([np.asarray(qc), np.asarray(gc)])).size
+    w = bootstrap_weights(n_ids, n_boot, rng).T  # (I, B)
+    if jackknife:  # leave-one-identity-out sets after the replicates, in the same pass
+        w = np.concatenate([w, 1.0 - np.eye(n_ids)], axis=1)
+    return retrieval_figures(qv, gv, qc, gc, w, scorer, ap, ks, direction, block_elems, keep)
+
+
+def retrieval_figures(
+    qv: np.ndarray,
+    gv: np.ndarray,
+    qc: np.ndarray,
+    gc: np.ndarray,
+    w: np.ndarray,
+    scorer: Any = "cosine",
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    direction: str = "v2f",
+    block_elems: int = 1 << 22,
+    keep: list[RankCounts] | None = None,
+) -> dict[str, np.ndarray]:
+    """Retrieval figures of B resampled test sets: ``w`` (I, B) multiplicities of the
+    identities of either role (sorted label order) -> name -> (B,).
+
+    Test set b holds identity i ``w[i, b]`` times, every copy with its queries and its
+    gallery items: a query's relevant items stay its own identity's items, each
+    non-relevant identity j contributes w_j copies of its items (a relevant item's rank:
+    1 + relevant items above it + sum_j w_j n_above[q, r, j], ties by the AP rule; SSNet's
+    stable order puts an item's copies beside it), and the query's AP enters the mean with
+    its identity's weight (mAP_b = sum_q w_id(q) AP_q(w) / sum_q w_id(q)). The other copies
+    of the query's own identity are left out of its gallery: a copy has the very same
+    media, so as a distractor it would tie exactly with the relevant items (no real test
+    set holds two people with identical faces), and as a relevant item it would double R;
+    leaving it out is what the matching bootstrap does (a trial never pits an identity
+    against itself). With all w = 1 each figure is the plain one.
+
+    Cost: one (Q x R, I) @ (I, B) matrix product per query block (two with exact score
+    ties under the sklearn AP) plus one pass over the scores; memory bounded by
+    ``block_elems``.
+    """
+
+    def rows(a: int, b: int) -> np.ndarray:
+        if direction == "v2f":
+            return score_matrix(qv[a:b], gv, scorer, prepared=True)
+        return score_matrix(gv, qv[a:b], scorer, prepared=True).T
+
+    return score_figures(rows, qc, gc, w, ap, ks, block_elems, keep)
+
+
+def score_figures(
+    scores: np.ndarray | Callable[[int, int], np.ndarray],
+    qc: np.ndarray,
+    gc: np.ndarray,
+    w: np.ndarray,
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    block_elems: int = 1 << 22,
+    keep: list[RankCounts] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`retrieval_figures` from scores: ``scores`` (Q, G) or a function giving the
+    rows a..b of that matrix (float32), ``qc`` (Q,) / ``gc`` (G,) identity labels."""
+    qc, gc = np.asarray(qc), np.asarray(gc)
+    n_q = qc.shape[0]
+    _, inv = np.unique(np.concatenate([qc, gc]), return_inverse=True)
+    inv = inv.reshape(-1).astype(np.int64)
+    qd, gd = inv[:n_q], inv[n_q:]
+    if n_q == 0 or gd.size == 0:
+        raise EvaluationError("retrieval bootstrap of an empty query or gallery set")
+    n_ids = int(inv.max()) + 1
+    w = np.asarray(w, dtype=np.float32)
+    if w.ndim != 2 or w.shape[0] != n_ids:
+        raise EvaluationError(
+            f"weights must be ({n_ids}, B) identity multiplicities, got {w.shape}"
+        )
+    rows = scores if callable(scores) else (lambda a, b: np.asarray(scores)[a:b])
+    r_max = max(int(np.bincount(gd, minlength=n_ids)[qd].max()), 1)
+    q_rows = max(1, block_elems // (r_max * max(n_ids, gd.size)))
+
+    def blocks() -> Iterator[RankCounts]:
+        for a in range(0, n_q, q_rows):
+            s = rows(a, min(a + q_rows, n_q))
+            c = rank_counts(s, qd[a : a + q_rows], gd, n_ids, ap, None, block_elems)
+            if keep is not None:
+                keep.append(c)
+            yield c
+
+    return counts_figures(blocks(), w, ks, block_elems)
+
+
+def counts_figures(
+    blocks: Iterable[RankCounts],
+    w: np.ndarray,
+    ks: tuple[int, ...] = (1, 5, 10),
+    block_elems: int = 1 << 22,
+) -> dict[str, np.ndarray]:
+    """Retrieval figures of B resampled test sets (``w`` (I, B)) from the
+    :class:`RankCounts` of every query block (:func:`retrieval_figures`)."""
+    w = np.asarray(w, dtype=np.float32)
+    n_boot = w.shape[1]
+    names = ["mAP", "R-precision"] + [f"{m}@{k}" for k in ks for m in ("p", "recall")]
+    num = {name: np.zeros(n_boot) for name in names}
+    den = np.zeros(n_boot)
+    for c in blocks:
+        if c.hi.shape[1] != w.shape[0]:
+            raise EvaluationError(f"counts over {c.hi.shape[1]} identities, weights {w.shape}")
+        b_cols = max(1, block_elems // max(c.hi.shape[0], 1))
+        for b0 in range(0, n_boot, b_cols):
+            wb = w[:, b0 : b0 + b_cols]
+            wq = wb[c.code].astype(np.float64)  # (Qb, b): each query's own weight
+            den[b0 : b0 + b_cols] += wq.sum(0)
+            for name, v in retrieval_stats(c, wb, ks).items():
+                num[name][b0 : b0 + b_cols] += (wq * v).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {name: num[name] / den for name in names}
+
+
+def save_counts(blocks: list[RankCounts]) -> dict[str, np.ndarray]:
+    """What ``vfbench compare`` needs to resample a retrieval set's mAP in every role,
+    as compact arrays for ``outcomes.npz``: ``rc_hi`` (Q, R, I) per-identity counts,
+    ``rc_rel`` (Q, R) relevant counts (0 = padding), ``rc_code`` (Q,) query identities."""
+    r = max(c.mask.shape[1] for c in blocks)
+    top = max(float(c.hi.max(initial=0)) for c in blocks)
+    dt = np.uint16 if top < 65536 and r < 65536 else np.uint32
+    his, rels = [], []
+    for c in blocks:
+        q, rb = c.mask.shape
+        h = np.zeros((q, r, c.hi.shape[1]), dt)
+        h[:, :rb] = c.hi.reshape(q, rb, -1)
+        his.append(h)
+        rels.append(np.pad(c.rel_hi, ((0, 0), (0, r - rb))).astype(dt))
+    return {
+        "rc_hi": np.concatenate(his),
+        "rc_rel": np.concatenate(rels),
+        "rc_code": np.concatenate([c.code for c in blocks]).astype(np.int32),
+    }
+
+
+def load_counts(arrays: dict[str, np.ndarray]) -> RankCounts:
+    """:class:`RankCounts` (AP only) from :func:`save_counts` arrays."""
+    hi = np.asarray(arrays["rc_hi"], np.float32)
+    rel = np.asarray(arrays["rc_rel"], np.float32)
+    q, r, i = hi.shape
+    return RankCounts(
+        np.asarray(arrays["rc_code"], np.int64), rel > 0, rel, rel - 1, hi.reshape(q * r, i), None
+    )
+
+
+def paired_retrieval_bootstrap(
+    a: dict[str, np.ndarray],
+    b: dict[str, np.ndarray],
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> tuple[Estimate, float]:
+    """All-roles identity bootstrap of mAP(A) - mAP(B) on the same retrieval set, from the
+    two runs' saved counts (:func:`save_counts`): the same identity multiplicities for
+    both systems, the difference's replicates re-centred (:func:`centred_interval`) and
+    the one p-value rule on the re-centred replicates."""
+    ca, cb = load_counts(a), load_counts(b)
+    if not np.array_equal(ca.code, cb.code) or ca.hi.shape[1] != cb.hi.shape[1]:
+        raise EvaluationError("the runs' retrieval sets differ (queries or identities)")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    w = bootstrap_weights(ca.hi.shape[1], n_boot, rng).T
+    ones = np.ones((ca.hi.shape[1], 1))
+    point = float(
+        counts_figures([ca], ones, ())["mAP"][0] - counts_figures([cb], ones, ())["mAP"][0]
+    )
+    reps = counts_figures([ca], w, ())["mAP"] - counts_figures([cb], w, ())["mAP"]
+    est, shift = centred_interval(point, reps, level, int(ca.code.size), PAIRED, (-1.0, 1.0))
+    null = bool(np.array_equal(ca.hi, cb.hi) and np.array_equal(ca.rel_hi, cb.rel_hi))
+    return est, bootstrap_p_value(reps - shift, null)

@@ -123,7 +123,15 @@ class Metric:
         """The interval of ``method``, or the preferred one (bootstrap > t > wilson > ...)."""
         if method is not None:
             return self.intervals.get(method)
-        for m in ("bootstrap-all", "bootstrap-identity", "t", "wilson", "binomial", "normal"):
+        for m in (
+            "jackknife-all",
+            "bootstrap-all",
+            "bootstrap-identity",
+            "t",
+            "wilson",
+            "binomial",
+            "normal",
+        ):
             if m in self.intervals:
                 return self.intervals[m]
         return next(iter(self.intervals.values()), None)

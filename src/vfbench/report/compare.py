@@ -8,7 +8,9 @@ module only assembles and renders rows:
   difference (identities resampled in every role when the runs saved ``roles``) and a
   trial-level test: McNemar's exact test when every outcome is 0/1, a sign-flip
   permutation test when half-credit ties make some fractional (the row says which);
-* retrieval (per-query AP): paired identity bootstrap of the mAP difference;
+* retrieval (per-query AP): paired identity bootstrap of the mAP difference, query and
+  gallery identities resampled together when the runs saved their rank counts (``rc_*``,
+  :func:`~vfbench.evaluate.confidence.paired_retrieval_bootstrap`), else the query's;
 * verification (per-pair ``score`` + ``label``): paired identity bootstrap of the AUC
   difference (the same replicate weights applied to both systems' ROC).
 
@@ -27,7 +29,12 @@ from rich.console import Console
 from rich.table import Table
 
 from vfbench.errors import EvaluationError
-from vfbench.evaluate.confidence import paired_auc_bootstrap, paired_test, verdict
+from vfbench.evaluate.confidence import (
+    paired_auc_bootstrap,
+    paired_retrieval_bootstrap,
+    paired_test,
+    verdict,
+)
 from vfbench.evaluate.results import Estimate, EvaluationResult
 from vfbench.evaluate.seeding import task_rng
 
@@ -107,6 +114,11 @@ def compare_results(
                 f"{key}: outcome arrays differ in length ({xa.size} vs {xb.size})"
             )
         is_match = key.startswith(("match", "joint_match"))
+        if "rc_hi" in oa and "rc_hi" in ob:  # retrieval counts saved: resample every role
+            diff, p = paired_retrieval_bootstrap(oa, ob, n_boot, level, rng)
+            va, vb = float(xa.mean()), float(xb.mean())
+            rows.append(ComparisonRow(key, "mAP", va, vb, diff, p, None, diff.n, "", "all roles"))
+            continue
         t = paired_test(xa, xb, roles, n_boot, level, rng, trial_level=is_match)
         rows.append(
             ComparisonRow(

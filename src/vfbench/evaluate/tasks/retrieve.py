@@ -5,7 +5,10 @@ Generation: ``retrieve/<d>/paper`` (``retrieval.n_identities`` identities, a gal
 ``retrieve/<d>/full`` (every item), each from its own generator. Rows: mAP, R-precision,
 p@k and recall@k, labelled with the sizes actually drawn, with chance (a uniformly random
 ranking) and the gender-only baseline as an exact expectation (no random draw, see
-:func:`gender_baseline`).
+:func:`gender_baseline`). Intervals, every role (query and gallery identities together,
+:func:`~vfbench.evaluate.confidence.retrieval_replicates`): the delete-one-identity
+jackknife (default) and the identity bootstrap; beside them the query-identity bootstrap
+and the normal interval over queries.
 """
 
 from __future__ import annotations
@@ -14,7 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from vfbench.evaluate.confidence import QUERY, cluster_bootstrap, mean_normal
+from vfbench.evaluate import confidence
+from vfbench.evaluate.confidence import (
+    ALL,
+    JACK,
+    QUERY,
+    RankCounts,
+    centred_interval,
+    cluster_bootstrap,
+    jackknife_interval,
+    mean_normal,
+    retrieval_cells,
+    retrieval_replicates,
+    save_counts,
+)
 from vfbench.evaluate.metrics import rank_retrieval, rank_retrieval_pair
 from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import Metric
@@ -169,10 +185,10 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
     qc = qcodes[first(queries)]
     gc = ccodes[first(gallery)]
     ks = tuple(sorted(set(ctx.p.retrieval.ks)))
+    qv = qx[queries] if queries.ndim == 1 else group_vectors(qx, queries, ctx.scorer)
+    gv = cx[gallery] if gallery.ndim == 1 else group_vectors(cx, gallery, ctx.scorer)
     st = _from_shared_matrix(ctx, key, meta, queries, gallery, ks)
     if st is None:
-        qv = qx[queries] if queries.ndim == 1 else group_vectors(qx, queries, ctx.scorer)
-        gv = cx[gallery] if gallery.ndim == 1 else group_vectors(cx, gallery, ctx.scorer)
         st = rank_retrieval(qv, gv, qc, gc, ctx.scorer, ctx.p.ap, ks, d)
     gst = gender_baseline(ctx, d, qc, gc, ks) if ctx.u.has_gender() else None
     n_rel = st["n_rel"].astype(np.float64)
@@ -221,11 +237,25 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
                     np.where(n_rel > 0, gst[f"hits@{k}"] / np.maximum(n_rel, 1), 0.0).mean()
                 )
             per[f"recall@{k}"] = (rec, float(min(k, ng) / ng), grec)
+    reps, skipped, counts = _all_roles(ctx, key, qv, gv, qc, gc, ks, d)
+    if skipped:
+        params["bootstrap_all_skipped"] = skipped
+        ctx.res.warnings.append(f"{key}: {skipped}")
     for name, (vals, chance, gb) in per.items():
         iv = {
             "normal": mean_normal(vals, ctx.p.level),
             QUERY: cluster_bootstrap(vals, qc, ctx.p.n_boot, ctx.p.level, ctx.rng(key, name)),
         }
+        row_params = dict(params)
+        if name in reps:
+            boot, loo = reps[name][: ctx.p.n_boot], reps[name][ctx.p.n_boot :]
+            point = float(np.mean(vals))
+            iv[JACK] = jackknife_interval(point, loo, ctx.p.level, vals.size)
+            iv[ALL], shift = centred_interval(point, boot, ctx.p.level, vals.size, ALL)
+            row_params["bootstrap_all_shift"] = round(shift, 6)
+            undefined = int((~np.isfinite(boot)).sum())
+            if undefined:
+                row_params["undefined_replicates"] = undefined
         ctx.res.metrics.append(
             Metric(
                 task=task,
@@ -234,7 +264,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
                 name=name,
                 value=float(np.mean(vals)),
                 n=int(vals.size),
-                params=dict(params),
+                params=row_params,
                 intervals=iv,
                 chance=chance,
                 gender_baseline=gb,
@@ -242,4 +272,59 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
                 key=key if name == "mAP" else "",
             )
         )
-    ctx.res.outcomes[key] = {"outcome": st["ap"].astype(np.float32), "cluster": qc.astype(np.int32)}
+    ctx.res.outcomes[key] = {
+        "outcome": st["ap"].astype(np.float32),
+        "cluster": qc.astype(np.int32),
+        **counts,
+    }
+
+
+#: retrieval sets of at most this many Q x R x I cells save their counts in outcomes.npz,
+#: so that ``vfbench compare`` resamples their mAP in every role (2 bytes a cell: the demo's
+#: sets are 0.3-0.5 M cells); larger ones are compared by the query-identity bootstrap
+SAVE_CELLS = 4_000_000
+
+
+def _all_roles(
+    ctx: Context,
+    key: str,
+    qv: np.ndarray,
+    gv: np.ndarray,
+    qc: np.ndarray,
+    gc: np.ndarray,
+    ks: tuple[int, ...],
+    direction: str,
+) -> tuple[dict[str, np.ndarray], str, dict[str, np.ndarray]]:
+    """All-roles bootstrap replicates of every figure of one retrieval set, or none and the
+    reason (a set whose count tables exceed ``confidence.RETRIEVAL_MAX_CELLS``: then only
+    the query-identity bootstrap is computed, and the row says so); and, for sets of at
+    most ``SAVE_CELLS`` cells, the counts ``vfbench compare`` resamples (else {})."""
+    cells = retrieval_cells(qc, gc)
+    limit = confidence.RETRIEVAL_MAX_CELLS
+    if cells > limit:
+        return (
+            {},
+            (
+                f"all-roles bootstrap not computed: {qc.size} queries x relevant items x "
+                f"identities = {cells:,} count cells > {limit:,} (cost grows with cells x n_boot); "
+                "interval: query-identity bootstrap"
+            ),
+            {},
+        )
+    rng = ctx.rng(key, ALL)
+    keep: list[RankCounts] | None = [] if cells <= SAVE_CELLS else None
+    reps = retrieval_replicates(
+        qv,
+        gv,
+        qc,
+        gc,
+        ctx.p.n_boot,
+        rng,
+        ctx.scorer,
+        ctx.p.ap,
+        ks,
+        direction,
+        keep=keep,
+        jackknife=True,
+    )
+    return reps, "", (save_counts(keep) if keep else {})
