@@ -93,8 +93,6 @@ def test_plots_in_percent_with_reader_captions(runs) -> None:
         assert "_" not in cap and " - " not in cap, cap  # no internal names
         svg = render_plot(curves[0].kind, curves, "svg").decode("utf-8")
         assert "(%)" in svg, name
-    import matplotlib.pyplot as plt
-
     from vfbench.report.plots import _figure
 
     for kind in ("roc", "1ton"):
@@ -102,4 +100,3 @@ def test_plots_in_percent_with_reader_captions(runs) -> None:
         ax = fig.axes[0]
         ys = [y for line in ax.get_lines() for y in line.get_ydata()]
         assert max(ys) > 1.5 and ax.get_ylim()[1] > 50  # percent, not fractions
-        plt.close(fig)

@@ -41,6 +41,7 @@ from vfbench.evaluate.tasks.curves import curves_from_metrics
 from vfbench.evaluate.tasks.generate import adder
 from vfbench.evaluate.tasks.repeated import evaluate_repeated
 from vfbench.evaluate.trials import TrialSet, Universe, index_map
+from vfbench.utils.parallel import blas_single_thread_if_small
 from vfbench.utils.provenance import Provenance
 
 __all__ = [
@@ -154,16 +155,19 @@ def evaluate(
         log=say,
         trials=trials,
     )
-    for key in trials.keys():
-        meta = trials.meta(key)
-        fn = EVALUATORS.get(str(meta.get("task")))
-        if fn is None:
-            raise EvaluationError(f"trial group {key!r} has unknown task {meta.get('task')!r}")
-        say(f"evaluating {key}")
-        fn(ctx, key, meta, trials.groups[key])
-    if "repeated" in p.tasks:
-        say("repeated random test sets")
-        evaluate_repeated(ctx, voices, faces, attrs)
+    # a small evaluation runs every BLAS call on one thread (its GEMMs are too small to
+    # split; two threads spin-wait against each other: utils.parallel)
+    with blas_single_thread_if_small(float(v.shape[0]) * f.shape[0] * v.shape[1]):
+        for key in trials.keys():
+            meta = trials.meta(key)
+            fn = EVALUATORS.get(str(meta.get("task")))
+            if fn is None:
+                raise EvaluationError(f"trial group {key!r} has unknown task {meta.get('task')!r}")
+            say(f"evaluating {key}")
+            fn(ctx, key, meta, trials.groups[key])
+        if "repeated" in p.tasks:
+            say("repeated random test sets")
+            evaluate_repeated(ctx, voices, faces, attrs)
     curves_from_metrics(res)
     res.summary = {
         "n_voices": len(voices),

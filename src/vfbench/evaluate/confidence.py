@@ -831,8 +831,9 @@ def paired_auc_bootstrap(
 #: the all-roles retrieval bootstrap costs O(Q x R x I x B) (queries x relevant items per
 #: query x identities x replicates); above this many Q x R x I cells it falls back to the
 #: query-identity bootstrap and the row says why (a 20k x 20k gallery over 1,251 identities
-#: has ~4e8 cells: minutes of matrix products)
-RETRIEVAL_MAX_CELLS = 200_000_000
+#: has ~4e8 cells: minutes of matrix products). 25M cells (10k x 2.5k, 500 identities) cost
+#: 4.4 s per direction at B = 1000 on 2 cores, so 5e7 keeps a row under ~10 s
+RETRIEVAL_MAX_CELLS = 50_000_000
 
 
 @dataclass

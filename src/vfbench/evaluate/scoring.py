@@ -27,6 +27,7 @@ import numpy as np
 
 from vfbench.errors import EvaluationError
 from vfbench.evaluate import _kernels
+from vfbench.utils.parallel import blas_single_thread_if_small
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Scorer = Union[str, ScoreFn]  # noqa: UP007 - used at runtime in isinstance-free code
@@ -127,7 +128,8 @@ def score_matrix(
             s -= (v * v).sum(1)[:, None]
             s -= (f * f).sum(1)[None, :]
         return s
-    s = v @ f.T
+    with blas_single_thread_if_small(v.shape[0] * f.shape[0] * v.shape[1]):
+        s = v @ f.T
     if scorer == "l2":
         s = 2.0 * s - (v * v).sum(1)[:, None] - (f * f).sum(1)[None, :]
     return s.astype(np.float32, copy=False)

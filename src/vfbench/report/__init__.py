@@ -20,9 +20,12 @@ def write_report(
     res: EvaluationResult, directory: str | Path, formats: tuple[str, ...] = DEFAULT_FORMATS
 ) -> list[Path]:
     """Write ``results.json`` (+ outcomes), ``report.md``, ``results.csv``, ``report.tex``,
-    ``report.html`` and ``plots/*.png|svg`` as asked; returns the written paths."""
+    ``report.html`` and ``plots/*.png|svg`` as asked; returns the written paths.
+
+    Each figure is drawn once: the PNG embedded in ``report.html`` is the one written to
+    ``plots/*.png`` (matplotlib is imported only when a figure is asked for)."""
     from vfbench.report.html import write_html
-    from vfbench.report.plots import write_plots
+    from vfbench.report.plots import render_all, write_plots
     from vfbench.report.render import to_csv, to_latex, to_markdown
     from vfbench.utils.io import atomic_write_text
 
@@ -43,11 +46,15 @@ def write_report(
     if "tex" in formats:
         atomic_write_text(d / "report.tex", to_latex(res))
         out.append(d / "report.tex")
-    if "html" in formats:
-        out.append(write_html(res, d / "report.html"))
     plot_fmts = tuple(f for f in ("png", "svg") if f in formats)
+    # report.html embeds the PNGs: drawn for it even when plots/*.png is not asked for
+    draw = ("png", *plot_fmts) if "html" in formats and "png" not in plot_fmts else plot_fmts
+    figs = render_all(res, draw) if draw else {}
+    if "html" in formats:
+        images = {name: by_fmt["png"] for name, by_fmt in figs.items()}
+        out.append(write_html(res, d / "report.html", images=images))
     if plot_fmts:
-        out.extend(write_plots(res, d / "plots", plot_fmts))
+        out.extend(write_plots(res, d / "plots", plot_fmts, rendered=figs))
     return out
 
 

@@ -148,10 +148,11 @@ def _ordered_plots(res: EvaluationResult) -> list[tuple[str, list[Curve]]]:
     return sorted(groups.items(), key=key)
 
 
-def _figures(res: EvaluationResult) -> str:
+def _figures(res: EvaluationResult, images: dict[str, bytes] | None = None) -> str:
     out = []
     for name, curves in _ordered_plots(res):
-        png = base64.b64encode(render_plot(curves[0].kind, curves, "png")).decode("ascii")
+        data = (images or {}).get(name) or render_plot(curves[0].kind, curves, "png")
+        png = base64.b64encode(data).decode("ascii")
         cap = caption(name, curves)
         out.append(
             f"<figure><img alt='{html.escape(cap)}' src='data:image/png;base64,{png}'>"
@@ -161,9 +162,14 @@ def _figures(res: EvaluationResult) -> str:
 
 
 def to_html(
-    res: EvaluationResult, title: str = "vfbench evaluation report", plots: bool = True
+    res: EvaluationResult,
+    title: str = "vfbench evaluation report",
+    plots: bool = True,
+    images: dict[str, bytes] | None = None,
 ) -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string. ``images``: the PNG of each plot group
+    (:func:`~vfbench.report.plots.plot_groups` name -> bytes) when already rendered for
+    ``plots/*.png``, so the figures are not drawn again; a group it lacks is rendered here."""
     title = res.summary.get("title") or title
     used: set[str] = set()
     sections: list[tuple[str, str, str]] = []  # (id, heading, body)
@@ -190,7 +196,7 @@ def to_html(
         section("Headline", body)
     # 2. key plots
     if plots and res.curves:
-        section("Key plots", _figures(res))
+        section("Key plots", _figures(res, images))
     # 3. the producer's detailed tables
     for t in tables:
         body = f"<p class='note'>{html.escape(str(t['note']))}</p>" if t.get("note") else ""
@@ -265,9 +271,13 @@ def to_html(
 
 
 def write_html(
-    res: EvaluationResult, path: str | Path, title: str = "vfbench evaluation report"
+    res: EvaluationResult,
+    path: str | Path,
+    title: str = "vfbench evaluation report",
+    images: dict[str, bytes] | None = None,
 ) -> Path:
-    """Write the self-contained report atomically; returns its path."""
+    """Write the self-contained report atomically; returns its path. ``images``: as in
+    :func:`to_html`."""
     p = Path(path)
-    atomic_write_text(p, to_html(res, title))
+    atomic_write_text(p, to_html(res, title, images=images))
     return p

@@ -8,7 +8,11 @@ holds a rate (accuracy, AUC, mAP, TPR/FPR) is in percent, as in the tables.
   error bars side by side (overlapping bands would hide each other);
 * ``roc``: verification ROC per direction.
 
-matplotlib is imported inside the functions so importing :mod:`vfbench.report` stays cheap.
+Each figure is laid out and drawn once per format from one :class:`~matplotlib.figure.Figure`
+(:func:`render_figure`); ``report.html`` embeds the same PNG bytes that ``plots/*.png``
+gets (:func:`render_all`), so a default report renders every figure once, not three times.
+matplotlib is imported inside the functions (the Agg canvas directly, never ``pyplot``: no
+backend selection, no global figure registry), so importing :mod:`vfbench.report` stays cheap.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from vfbench.errors import EvaluationError
 from vfbench.evaluate.results import Curve, EvaluationResult
 from vfbench.utils.io import atomic_write_bytes
 
@@ -63,12 +68,13 @@ def _pct(v: Any) -> list[float]:
 
 
 def _figure(kind: str, curves: list[Curve]) -> Any:
-    import matplotlib
+    """The laid-out :class:`~matplotlib.figure.Figure` of ``curves`` (on an Agg canvas)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    fig = Figure(figsize=(6.4, 4.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     n_series = len(curves)
     for k, c in enumerate(curves):
         d = str(c.params.get("direction", ""))
@@ -140,16 +146,36 @@ def _figure(kind: str, curves: list[Curve]) -> Any:
     return fig
 
 
+PLOT_FORMATS = ("png", "svg")
+
+
+def render_figure(kind: str, curves: list[Curve], formats: tuple[str, ...]) -> dict[str, bytes]:
+    """One figure of all ``curves`` of ``kind``, built and laid out once, saved in each of
+    ``formats`` (``png``, ``svg``); returns ``{format: bytes}``."""
+    bad = [f for f in formats if f not in PLOT_FORMATS]
+    if bad:
+        raise EvaluationError(f"unknown plot format {bad[0]!r}; known: {list(PLOT_FORMATS)}")
+    fig = _figure(kind, curves)
+    out = {}
+    for fmt in dict.fromkeys(formats):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt)
+        out[fmt] = buf.getvalue()
+    return out
+
+
 def render_plot(kind: str, curves: list[Curve], fmt: str = "png") -> bytes:
     """One figure of all ``curves`` of ``kind`` as PNG or SVG bytes."""
+    return render_figure(kind, curves, (fmt,))[fmt]
 
-    import matplotlib.pyplot as plt
 
-    fig = _figure(kind, curves)
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt)
-    plt.close(fig)
-    return buf.getvalue()
+def render_all(res: EvaluationResult, formats: tuple[str, ...]) -> dict[str, dict[str, bytes]]:
+    """Every plot group of ``res`` (:func:`plot_groups`) in each of ``formats``:
+    ``{group name: {format: bytes}}``; each figure is built once."""
+    return {
+        name: render_figure(curves[0].kind, curves, formats)
+        for name, curves in plot_groups(res).items()
+    }
 
 
 def plot_groups(res: EvaluationResult) -> dict[str, list[Curve]]:
@@ -167,16 +193,20 @@ def plot_groups(res: EvaluationResult) -> dict[str, list[Curve]]:
 
 
 def write_plots(
-    res: EvaluationResult, directory: str | Path, formats: tuple[str, ...] = ("png", "svg")
+    res: EvaluationResult,
+    directory: str | Path,
+    formats: tuple[str, ...] = PLOT_FORMATS,
+    rendered: dict[str, dict[str, bytes]] | None = None,
 ) -> list[Path]:
-    """Write every plot of ``res`` into ``directory``; returns the paths written."""
+    """Write every plot of ``res`` into ``directory``; returns the paths written.
+    ``rendered``: the figures already drawn by :func:`render_all` in (at least) ``formats``."""
+    figs = rendered if rendered is not None else render_all(res, formats)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, curves in plot_groups(res).items():
-        kind = curves[0].kind
+    for name, by_fmt in figs.items():
         for fmt in formats:
             p = d / f"{name}.{fmt}"
-            atomic_write_bytes(p, render_plot(kind, curves, fmt))
+            atomic_write_bytes(p, by_fmt[fmt])
             paths.append(p)
     return paths
