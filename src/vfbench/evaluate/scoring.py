@@ -122,7 +122,8 @@ def score_matrix(
             return out
         return s
     if out is not None:
-        s = np.matmul(v, f.T, out=out)
+        with blas_single_thread_if_small(v.shape[0] * f.shape[0] * v.shape[1]):
+            s = np.matmul(v, f.T, out=out)
         if scorer == "l2":  # the same float32 steps as below, in place
             s *= 2.0
             s -= (v * v).sum(1)[:, None]
