@@ -50,8 +50,10 @@ Log = Callable[[str], None]
 #: with the same content hash, so nothing downstream reruns); report 2: headline rows are
 #: grid-table cells.
 # evaluate 2: per-task seeding and all-roles intervals changed every figure (round 3), and
-# its records carry a hash of the figures so that the report follows them
-STAGE_VERSIONS = {"synth": 1, "preprocess": 2, "train": 1, "embed": 1, "evaluate": 2, "report": 2}
+# its records carry a hash of the figures so that the report follows them; evaluate 3:
+# retrieval intervals in every role (jackknife default) and the corrected crossed bootstrap
+# of matching (round 4)
+STAGE_VERSIONS = {"synth": 1, "preprocess": 2, "train": 1, "embed": 1, "evaluate": 3, "report": 2}
 
 
 @dataclass
