@@ -164,6 +164,90 @@ def _make_ratio_sums(prange: Any) -> Callable[..., None]:
     return ratio_sums
 
 
+def _make_verify_reps(prange: Any) -> Callable[..., None]:
+    """``verify_reps(w, codes, y, ends, fars, auc, eer, tar)``: AUC, EER and TAR@FAR of
+    every identity-bootstrap replicate of one verification list, with exactly the formulas
+    of :func:`~vfbench.evaluate.metrics.roc` and its readers.
+
+    ``w`` (B, I) identity multiplicities of the replicates; ``codes`` (P, k) identity codes
+    of each pair's roles *in descending score order* (-1 = none; column 0 always set);
+    ``y`` (P,) labels in that order, as 1.0 / 0.0; ``ends`` (K,) last index of each tie
+    group. A pair's weight is the product of its roles' multiplicities, formed on the fly:
+    the (B, P) matrix is never built. Each replicate is one thread's pass over the pairs,
+    keeping the weighted positive/negative counts at the group ends (sequential sums, like
+    ``np.cumsum``, and branch-free: ``x * y`` and ``x * (1 - y)`` add exact zeros), then a
+    pass over the K points: the ROC of ``roc``, the trapezoid, the interpolated EER
+    crossing and the best TPR at FPR <= FAR. Only the AUC's sum over the points runs in
+    another order than numpy's pairwise sum. A replicate without positive or without
+    negative weight is NaN everywhere. Replicates are split into one contiguous run per
+    thread, each with its own (K,) buffers."""
+
+    def verify_reps(
+        w: Any, codes: Any, y: Any, ends: Any, fars: Any, auc: Any, eer: Any, tar: Any
+    ) -> None:  # pragma: no cover - compiled
+        n_b = w.shape[0]
+        k = codes.shape[1]
+        n_k = ends.size
+        n_f = fars.size
+        nt = min(n_b, 64)
+        chunk = (n_b + nt - 1) // nt
+        for c in prange(nt):
+            tpk = np.empty(n_k)
+            fpk = np.empty(n_k)
+            for b in range(c * chunk, min(n_b, (c + 1) * chunk)):
+                wb = w[b]
+                tp = 0.0
+                fp = 0.0
+                p = 0
+                for g in range(n_k):
+                    while p <= ends[g]:
+                        x = wb[codes[p, 0]]
+                        for j in range(1, k):
+                            r = codes[p, j]
+                            if r >= 0:
+                                x *= wb[r]
+                        tp += x * y[p]
+                        fp += x * (1.0 - y[p])
+                        p += 1
+                    tpk[g] = tp
+                    fpk[g] = fp
+                if not (tp > 0.0 and fp > 0.0):
+                    auc[b] = np.nan
+                    eer[b] = np.nan
+                    for f in range(n_f):
+                        tar[b, f] = np.nan
+                    continue
+                for f in range(n_f):
+                    tar[b, f] = 0.0
+                t0 = 0.0  # previous ROC point, from (0, 0)
+                f0 = 0.0
+                d0 = 1.0  # (1 - tpr) - fpr at the previous point
+                area = 0.0
+                e = np.nan
+                found = False
+                for g in range(n_k):
+                    t1 = tpk[g] / tp
+                    f1 = fpk[g] / fp
+                    area += (f1 - f0) * (t1 + t0) / 2
+                    if not found:
+                        d1 = (1.0 - t1) - f1
+                        if d1 <= 0:
+                            u = d0 / (d0 - d1) if d0 - d1 > 0 else 0.0
+                            e = f0 + u * (f1 - f0)
+                            found = True
+                        else:
+                            d0 = d1
+                    for f in range(n_f):
+                        if f1 <= fars[f] + 1e-12 and t1 > tar[b, f]:
+                            tar[b, f] = t1
+                    t0 = t1
+                    f0 = f1
+                auc[b] = area
+                eer[b] = e
+
+    return verify_reps
+
+
 def _count_distinct_py(idx: Any, n: int) -> int:  # pragma: no cover - compiled
     seen = np.zeros(n, np.bool_)
     c = 0
@@ -206,6 +290,21 @@ def _compile(name: str) -> Callable[..., Any] | None:
                     fn = jit(_make_ratio_sums(numba.prange))
                     one64 = np.ones(1)
                     fn(np.ones((1, 1)), np.zeros((1, 1), np.int32), one64, one64, one64, one64)
+                elif name == "verify_reps":  # exact arithmetic: no fastmath
+                    fn = numba.njit(parallel=True, cache=cache, nogil=True)(
+                        _make_verify_reps(numba.prange)
+                    )
+                    one64 = np.ones(1)
+                    fn(
+                        np.ones((1, 1)),
+                        np.zeros((1, 1), np.int32),
+                        one64,
+                        np.zeros(1, np.int64),
+                        one64,
+                        one64.copy(),
+                        one64.copy(),
+                        np.ones((1, 1)),
+                    )
                 elif name == "inv_norms":
                     fn = jit(_make_inv_norms(numba.prange))
                     fn(z, np.zeros(1, np.float32))
@@ -268,6 +367,42 @@ def ratio_sums(
         den,
     )
     return num, den
+
+
+def verify_reps_kernel() -> Callable[..., Any] | None:
+    """The compiled ``verify_reps`` kernel, or None without numba (or when disabled)."""
+    return _compile("verify_reps")
+
+
+def verify_reps(
+    w: np.ndarray,
+    codes: np.ndarray,
+    labels: np.ndarray,
+    ends: np.ndarray,
+    fars: tuple[float, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Compiled verification bootstrap (see :func:`_make_verify_reps`), or None without the
+    kernel: ``(auc (B,), eer (B,), tar (B, len(fars)))``. ``w`` (B, I) multiplicities;
+    ``codes`` (P, k) role codes, ``labels`` (P,) and ``ends`` (K,) in descending score
+    order. Codes must lie in [0, I) (column 0) or [-1, I) (the others): not checked here."""
+    fn = _compile("verify_reps")
+    if fn is None:
+        return None
+    n_b = w.shape[0]
+    auc = np.empty(n_b)
+    eer = np.empty(n_b)
+    tar = np.empty((n_b, len(fars)))
+    fn(
+        np.ascontiguousarray(w, dtype=np.float64),
+        np.ascontiguousarray(codes, dtype=np.int32),
+        np.asarray(labels, dtype=bool).astype(np.float64),
+        np.ascontiguousarray(ends, dtype=np.int64),
+        np.asarray(fars, dtype=np.float64).reshape(-1),
+        auc,
+        eer,
+        tar,
+    )
+    return auc, eer, tar
 
 
 def count_distinct(idx: np.ndarray, n: int) -> int | None:
