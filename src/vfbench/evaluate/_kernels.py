@@ -165,52 +165,59 @@ def _make_ratio_sums(prange: Any) -> Callable[..., None]:
 
 
 def _make_verify_reps(prange: Any) -> Callable[..., None]:
-    """``verify_reps(w, codes, y, ends, fars, auc, eer, tar)``: AUC, EER and TAR@FAR of
-    every identity-bootstrap replicate of one verification list, with exactly the formulas
-    of :func:`~vfbench.evaluate.metrics.roc` and its readers.
+    """``verify_reps(w, codes, y, last, n_k, fars, auc, eer, tar)``: AUC, EER and TAR@FAR
+    of every identity-bootstrap replicate of one verification list, with exactly the
+    formulas of :func:`~vfbench.evaluate.metrics.roc` and its readers.
 
-    ``w`` (B, I) identity multiplicities of the replicates; ``codes`` (P, k) identity codes
-    of each pair's roles *in descending score order* (-1 = none; column 0 always set);
-    ``y`` (P,) labels in that order, as 1.0 / 0.0; ``ends`` (K,) last index of each tie
-    group. A pair's weight is the product of its roles' multiplicities, formed on the fly:
-    the (B, P) matrix is never built. Each replicate is one thread's pass over the pairs,
-    keeping the weighted positive/negative counts at the group ends (sequential sums, like
-    ``np.cumsum``, and branch-free: ``x * y`` and ``x * (1 - y)`` add exact zeros), then a
-    pass over the K points: the ROC of ``roc``, the trapezoid, the interpolated EER
-    crossing and the best TPR at FPR <= FAR. Only the AUC's sum over the points runs in
-    another order than numpy's pairwise sum. A replicate without positive or without
-    negative weight is NaN everywhere. Replicates are split into one contiguous run per
-    thread, each with its own (K,) buffers."""
+    ``w`` (B, I + 1) identity multiplicities of the replicates, column I all ones (the
+    "no identity" of an empty role); ``codes`` (P, k) identity codes of each pair's roles
+    *in descending score order* (I = none); ``y`` (P,) labels in that order, as 1.0 / 0.0;
+    ``last`` (P,) 1 at the last pair of each of the ``n_k`` tie groups, else 0. A pair's
+    weight is the product of its roles' multiplicities, formed on the fly: the (B, P)
+    matrix is never built. Each replicate is one thread's branch-free pass over the pairs
+    in score order - ``x * y`` and ``x * (1 - y)`` add exact zeros, sequential sums like
+    ``np.cumsum``, each pair storing the running sums at its group's slot (the group's
+    last pair leaves them there) - then a pass over the K points: the ROC of ``roc``, the
+    trapezoid, the interpolated EER crossing and the best TPR at FPR <= FAR. Only the
+    AUC's sum over the points runs in another order than numpy's pairwise sum. A
+    replicate without positive or without negative weight is NaN everywhere. Replicates
+    are split into contiguous runs, each with its own (K + 1,) buffers."""
 
     def verify_reps(
-        w: Any, codes: Any, y: Any, ends: Any, fars: Any, auc: Any, eer: Any, tar: Any
+        w: Any, codes: Any, y: Any, last: Any, n_k: int, fars: Any, auc: Any, eer: Any, tar: Any
     ) -> None:  # pragma: no cover - compiled
         n_b = w.shape[0]
+        n_p = codes.shape[0]
         k = codes.shape[1]
-        n_k = ends.size
         n_f = fars.size
         nt = min(n_b, 64)
         chunk = (n_b + nt - 1) // nt
         for c in prange(nt):
-            tpk = np.empty(n_k)
-            fpk = np.empty(n_k)
+            tpk = np.empty(n_k + 1)
+            fpk = np.empty(n_k + 1)
             for b in range(c * chunk, min(n_b, (c + 1) * chunk)):
                 wb = w[b]
                 tp = 0.0
                 fp = 0.0
-                p = 0
-                for g in range(n_k):
-                    while p <= ends[g]:
-                        x = wb[codes[p, 0]]
-                        for j in range(1, k):
-                            r = codes[p, j]
-                            if r >= 0:
-                                x *= wb[r]
+                g = 0
+                if k == 2:
+                    for p in range(n_p):
+                        x = wb[codes[p, 0]] * wb[codes[p, 1]]
                         tp += x * y[p]
                         fp += x * (1.0 - y[p])
-                        p += 1
-                    tpk[g] = tp
-                    fpk[g] = fp
+                        tpk[g] = tp
+                        fpk[g] = fp
+                        g += last[p]
+                else:
+                    for p in range(n_p):
+                        x = wb[codes[p, 0]]
+                        for j in range(1, k):
+                            x *= wb[codes[p, j]]
+                        tp += x * y[p]
+                        fp += x * (1.0 - y[p])
+                        tpk[g] = tp
+                        fpk[g] = fp
+                        g += last[p]
                 if not (tp > 0.0 and fp > 0.0):
                     auc[b] = np.nan
                     eer[b] = np.nan
@@ -296,10 +303,11 @@ def _compile(name: str) -> Callable[..., Any] | None:
                     )
                     one64 = np.ones(1)
                     fn(
-                        np.ones((1, 1)),
+                        np.ones((1, 2)),
                         np.zeros((1, 1), np.int32),
                         one64,
-                        np.zeros(1, np.int64),
+                        np.ones(1, np.int64),
+                        1,
                         one64,
                         one64.copy(),
                         one64.copy(),
@@ -384,19 +392,27 @@ def verify_reps(
     """Compiled verification bootstrap (see :func:`_make_verify_reps`), or None without the
     kernel: ``(auc (B,), eer (B,), tar (B, len(fars)))``. ``w`` (B, I) multiplicities;
     ``codes`` (P, k) role codes, ``labels`` (P,) and ``ends`` (K,) in descending score
-    order. Codes must lie in [0, I) (column 0) or [-1, I) (the others): not checked here."""
+    order. Codes must lie in [0, I) (column 0) or [-1, I) (the others, -1 = none): not
+    checked here."""
     fn = _compile("verify_reps")
     if fn is None:
         return None
-    n_b = w.shape[0]
+    n_b, n_i = w.shape
+    ext = np.ones((n_b, n_i + 1))
+    ext[:, :n_i] = w
+    c = np.asarray(codes)
+    c = np.where(c < 0, n_i, c).astype(np.int32)
+    last = np.zeros(c.shape[0], np.int64)
+    last[np.asarray(ends)] = 1
     auc = np.empty(n_b)
     eer = np.empty(n_b)
     tar = np.empty((n_b, len(fars)))
     fn(
-        np.ascontiguousarray(w, dtype=np.float64),
-        np.ascontiguousarray(codes, dtype=np.int32),
+        ext,
+        np.ascontiguousarray(c),
         np.asarray(labels, dtype=bool).astype(np.float64),
-        np.ascontiguousarray(ends, dtype=np.int64),
+        last,
+        int(np.asarray(ends).size),
         np.asarray(fars, dtype=np.float64).reshape(-1),
         auc,
         eer,
