@@ -202,8 +202,6 @@ def _ssnet_argsort(
 
 
 def test_ssnet_binary_search_path_equals_the_stable_argsort_reference() -> None:
-    from vfbench.evaluate.metrics import _ssnet_block
-
     rng = np.random.default_rng(11)
     q, g, r = 40, 300, 12
     s = rng.normal(size=(q, g)).astype(np.float32)
@@ -211,7 +209,7 @@ def test_ssnet_binary_search_path_equals_the_stable_argsort_reference() -> None:
     rel_idx = np.stack([rng.choice(g, r, replace=False) for _ in range(q)])
     rel_mask = rng.random((q, r)) < 0.8
     rel_mask[5] = False  # a query without relevant items
-    got = _ssnet_block(s, rel_idx, rel_mask, (1, 5, 50))
+    got = retrieval_block(s, rel_idx, rel_mask, (1, 5, 50), "ssnet")
     ref = _ssnet_argsort(s, rel_idx, rel_mask, (1, 5, 50))
     np.testing.assert_allclose(got.ap, ref.ap, atol=1e-12)
     np.testing.assert_allclose(got.r_prec, ref.r_prec, atol=1e-12)

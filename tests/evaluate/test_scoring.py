@@ -122,6 +122,21 @@ def test_compiled_kernel_matches_numpy_and_ignores_thread_count(
             assert np.allclose(got["1"], np.einsum("pkd,pkd->pk", v[vv], f[ff]), atol=1e-4)
 
 
+@pytest.mark.parametrize("scorer", ["cosine", "dot", "l2"])
+def test_score_matrix_into_a_buffer_gives_the_same_values(scorer: str) -> None:
+    from vfbench.evaluate.scoring import prepare
+
+    rng = np.random.default_rng(4)
+    v, f = prepare(rng.normal(size=(7, 5)), rng.normal(size=(9, 5)), scorer)
+    buf = np.full((10, 9), np.nan, np.float32)
+    got = score_matrix(v, f, scorer, prepared=True, out=buf[:7])
+    ref = score_matrix(v, f, scorer, prepared=True)
+    assert np.shares_memory(got, buf)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(buf[:7], ref)
+    assert np.isnan(buf[7:]).all()
+
+
 def test_kernel_expected_by_pair_count_and_density(monkeypatch: pytest.MonkeyPatch) -> None:
     from vfbench.evaluate import scoring
 

@@ -14,6 +14,7 @@ from test_methods_training import tiny_split
 
 from vfbench.cli import main
 from vfbench.errors import ConfigError
+from vfbench.evaluate.results import FIGURES_VERSION
 from vfbench.experiments.benchmark import BenchData, load_grid, run_benchmark
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -123,6 +124,18 @@ def test_rerun_skips_finished_rows(bench: Any) -> None:
     assert sum("done already" in s for s in said) == len(table["rows"]) == 14
     assert not any("training" in s for s in said)
     assert again["rows"][2]["cells"] == table["rows"][2]["cells"]
+    # figures of an older evaluation version: the row is scored again, never retrained
+    state = out / "rows" / "SVHF" / "row.json"
+    st = json.loads(state.read_text())
+    state.write_text(json.dumps({**st, "figures": FIGURES_VERSION - 1}))
+    said.clear()
+    fourth = run_benchmark(
+        load_grid(None, TINY), out, data=data, progress=False, say=said.append
+    ).to_dict()
+    assert [s.split(":")[0] for s in said if "re-evaluating" in s] == ["SVHF"]
+    assert not any("training" in s for s in said)
+    assert json.loads(state.read_text())["figures"] == FIGURES_VERSION
+    assert fourth["rows"][1]["cells"] == table["rows"][1]["cells"]  # same code, same figures
     # change one row's config: only that row reruns, on the same trials
     rows = ", ".join(
         f"{{name: {r}, config: methods/{c}_cpu.yaml"

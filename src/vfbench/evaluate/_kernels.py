@@ -255,6 +255,174 @@ def _make_verify_reps(prange: Any) -> Callable[..., None]:
     return verify_reps
 
 
+def _make_rank_counts(prange: Any) -> Callable[..., None]:
+    """The retrieval counting kernel (``numba.prange`` bound as a closure).
+
+    ``rank_counts(s, col_pos, rel_val, rel_pos, rel_mask, stable, n_gt, n_ge, before)``,
+    per query row ``q`` of the score block ``s`` (Q, G) float32 and each of its relevant
+    items ``m`` where ``rel_mask[q, m]`` (padding elsewhere: counts 0), of score
+    ``r_m = rel_val[q, m]`` (taken by the caller from the very matrix it compares against,
+    so that a tie is a tie) and gallery position ``rel_pos[q, m]``:
+
+    * ``n_gt[q, m]`` = #{j : s[q, j] > r_m},
+    * ``n_ge[q, m]`` = #{j : s[q, j] >= r_m} (the item itself included),
+    * ``before[q, m]`` (only when ``stable``) = #{j : s[q, j] == r_m and
+      col_pos[j] < rel_pos[q, m]}: the equal scores ahead of the item in a stable
+      descending sort with the columns in gallery order (``col_pos`` (G,): each column's
+      gallery position; the item's own column has its position and is not counted).
+
+    The block may be part of a gallery (a streamed gallery block): the caller sums the
+    counts over blocks.
+
+    Every ranking statistic (both APs, p@k, R-precision, recall@k) is a function of these
+    counts, so no row is sorted: the R relevant scores are sorted (R ~ 100) and each of the
+    G gallery scores is placed among them by a binary search, O(G log R) per row instead
+    of O(G log G). Two histograms over the R + 1 places - ``lt`` (by the number of relevant
+    scores strictly below x) and ``le`` (below or equal) - give the counts by suffix sums:
+    x > r_m exactly when more than m sorted relevant scores are < x. Exact float
+    comparisons: ties are counted, never approximated. Rows run in parallel, one thread
+    per row, so the result does not depend on the thread count. NaN scores count as below
+    every relevant score (scores are finite: cosine/dot of finite vectors, callables are
+    checked).
+
+    To extend it (e.g. counts per gallery identity for an identity bootstrap), add an
+    output indexed by the column's identity and increment it where ``lt``/``le`` are
+    incremented; the loop structure stays.
+    """
+
+    def rank_counts(
+        s: Any,
+        col_pos: Any,
+        rel_val: Any,
+        rel_pos: Any,
+        rel_mask: Any,
+        stable: bool,
+        n_gt: Any,
+        n_ge: Any,
+        before: Any,
+    ) -> None:  # pragma: no cover - compiled
+        q_n, g = s.shape
+        for q in prange(q_n):
+            real = np.flatnonzero(rel_mask[q])  # the real relevant entries of this row
+            r = real.size
+            if r == 0:
+                continue
+            row = s[q]
+            vals = rel_val[q][real]
+            o = np.argsort(vals)
+            order = real[o]  # relevant entries by ascending score
+            sr = vals[o]
+            rpos = rel_pos[q][order]  # gallery positions of the sorted relevant items
+            lt = np.zeros(r + 1, np.int64)
+            le = np.zeros(r + 1, np.int64)
+            bf = np.zeros(r, np.int64)
+            lo = sr[0]
+            hi = sr[r - 1]
+            for j in range(g):
+                x = row[j]
+                if not x >= lo:  # below every relevant score (or NaN): counts nothing
+                    continue
+                if x > hi:
+                    lt[r] += 1
+                    le[r] += 1
+                    continue
+                a = 0  # a = number of sorted relevant scores < x (lower bound)
+                b = r
+                while a < b:
+                    mid = (a + b) >> 1
+                    if sr[mid] < x:
+                        a = mid + 1
+                    else:
+                        b = mid
+                u = a
+                while u < r and sr[u] == x:  # equal relevant scores (rare)
+                    if stable and col_pos[j] < rpos[u]:
+                        bf[u] += 1
+                    u += 1
+                lt[a] += 1
+                le[u] += 1
+            c_gt = 0
+            c_ge = 0
+            for m in range(r - 1, -1, -1):  # suffix sums: places > m
+                c_gt += lt[m + 1]
+                c_ge += le[m + 1]
+                k = order[m]
+                n_gt[q, k] = c_gt
+                n_ge[q, k] = c_ge
+                before[q, k] = bf[m]
+
+    return rank_counts
+
+
+def _make_column_counts(prange: Any) -> Callable[..., None]:
+    """The counting kernel of :func:`_make_rank_counts` with the queries in the *columns*
+    of the block, accumulated over row blocks (one score matrix serves both retrieval
+    directions: its rows rank the faces for each voice, its columns the voices for each
+    face).
+
+    ``column_counts(s, row_pos, srt, spos, nrel, stable, lt, le, bf)``: ``s`` (B, N) a
+    block of rows (gallery items at gallery positions ``row_pos`` (B,)) x N query columns;
+    ``srt`` (N, R) each column's relevant scores sorted ascending (the first ``nrel[j]``
+    real), ``spos`` (N, R) their gallery positions. Adds to the histograms ``lt`` / ``le``
+    (N, R + 1) - per column, the number of gallery scores with exactly p relevant scores
+    strictly below (``lt``) / below or equal (``le``) - and to ``bf`` (N, R) the equal
+    scores ahead in gallery order (when ``stable``). After the last block, suffix sums of
+    ``lt`` / ``le`` give n_gt / n_ge as in ``rank_counts``. Columns run in tiles of 128,
+    one thread per tile: the tile's histograms stay in cache, the result does not depend
+    on the thread count.
+    """
+
+    def column_counts(
+        s: Any,
+        row_pos: Any,
+        srt: Any,
+        spos: Any,
+        nrel: Any,
+        stable: bool,
+        lt: Any,
+        le: Any,
+        bf: Any,
+    ) -> None:  # pragma: no cover - compiled
+        b_n, n = s.shape
+        tile = 128
+        lo = np.empty(n, np.float32)  # each column's lowest / highest relevant score,
+        hi = np.empty(n, np.float32)  # contiguous: the common case is one compare
+        for j in range(n):
+            r = nrel[j]
+            lo[j] = srt[j, 0] if r > 0 else np.inf
+            hi[j] = srt[j, r - 1] if r > 0 else np.inf
+        for t in prange((n + tile - 1) // tile):
+            j0 = t * tile
+            j1 = min(n, j0 + tile)
+            for i in range(b_n):
+                for j in range(j0, j1):
+                    x = s[i, j]
+                    if not x >= lo[j]:  # below every relevant score (or no relevant item)
+                        continue
+                    r = nrel[j]
+                    if x > hi[j]:
+                        lt[j, r] += 1
+                        le[j, r] += 1
+                        continue
+                    a = 0
+                    b = r
+                    while a < b:
+                        mid = (a + b) >> 1
+                        if srt[j, mid] < x:
+                            a = mid + 1
+                        else:
+                            b = mid
+                    u = a
+                    while u < r and srt[j, u] == x:
+                        if stable and row_pos[i] < spos[j, u]:
+                            bf[j, u] += 1
+                        u += 1
+                    lt[j, a] += 1
+                    le[j, u] += 1
+
+    return column_counts
+
+
 def _count_distinct_py(idx: Any, n: int) -> int:  # pragma: no cover - compiled
     seen = np.zeros(n, np.bool_)
     c = 0
@@ -313,6 +481,16 @@ def _compile(name: str) -> Callable[..., Any] | None:
                         one64.copy(),
                         np.ones((1, 1)),
                     )
+                elif name == "rank_counts":
+                    fn = jit(_make_rank_counts(numba.prange))
+                    i2 = np.zeros((1, 1), np.int64)
+                    fn(z, np.zeros(1, np.int64), z, i2, np.ones((1, 1), np.bool_), True,
+                       i2.copy(), i2.copy(), i2.copy())  # fmt: skip
+                elif name == "column_counts":
+                    fn = jit(_make_column_counts(numba.prange))
+                    i2 = np.zeros((1, 2), np.int64)
+                    fn(z, np.zeros(1, np.int64), z, np.zeros((1, 1), np.int64),
+                       np.ones(1, np.int64), True, i2, i2.copy(), i2[:, :1].copy())  # fmt: skip
                 elif name == "inv_norms":
                     fn = jit(_make_inv_norms(numba.prange))
                     fn(z, np.zeros(1, np.float32))
@@ -487,3 +665,91 @@ def pair_dots(
         numba.set_num_threads(old)
     _CALLS[0] += 1
     return out
+
+
+def rank_counts_kernel() -> Callable[..., Any] | None:
+    """The compiled retrieval counting kernel, or None without numba (or when disabled)."""
+    return _compile("rank_counts")
+
+
+def column_counts_kernel() -> Callable[..., Any] | None:
+    """The compiled column-counting kernel, or None without numba (or when disabled)."""
+    return _compile("column_counts")
+
+
+def rank_counts(
+    s: np.ndarray,
+    col_pos: np.ndarray,
+    rel_val: np.ndarray,
+    rel_pos: np.ndarray,
+    rel_mask: np.ndarray,
+    stable: bool,
+    threads: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Counts ``(n_gt, n_ge, before)``, each (Q, R) int64, of the compiled retrieval kernel
+    (see :func:`_make_rank_counts`), or None without the kernel.
+
+    ``s`` (Q, G) scores (float32, made C-contiguous), ``col_pos`` (G,) each column's
+    gallery position (the stable tie order), ``rel_val`` / ``rel_pos`` (Q, R) each relevant
+    item's score and gallery position, real where ``rel_mask`` (Q, R)."""
+    fn = rank_counts_kernel()
+    if fn is None:
+        return None
+    import numba
+
+    q, r = rel_mask.shape
+    n_gt = np.zeros((q, r), np.int64)
+    n_ge = np.zeros((q, r), np.int64)
+    before = np.zeros((q, r), np.int64)
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, int(numba.config.NUMBA_NUM_THREADS))))  # type: ignore[attr-defined]
+    try:
+        fn(
+            np.ascontiguousarray(s, dtype=np.float32),
+            np.ascontiguousarray(col_pos, dtype=np.int64),
+            np.ascontiguousarray(rel_val, dtype=np.float32),
+            np.ascontiguousarray(rel_pos, dtype=np.int64),
+            np.ascontiguousarray(rel_mask, dtype=np.bool_),
+            bool(stable),
+            n_gt,
+            n_ge,
+            before,
+        )
+    finally:
+        numba.set_num_threads(old)
+    return n_gt, n_ge, before
+
+
+def column_counts(
+    s: np.ndarray,
+    row_pos: np.ndarray,
+    srt: np.ndarray,
+    spos: np.ndarray,
+    nrel: np.ndarray,
+    stable: bool,
+    acc: tuple[np.ndarray, np.ndarray, np.ndarray],
+    threads: int,
+) -> bool:
+    """Add one row block to the column histograms ``acc = (lt, le, bf)`` (see
+    :func:`_make_column_counts`; int64, C-contiguous, (N, R+1), (N, R+1), (N, R)).
+    False without the kernel (nothing added)."""
+    fn = column_counts_kernel()
+    if fn is None:
+        return False
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, int(numba.config.NUMBA_NUM_THREADS))))  # type: ignore[attr-defined]
+    try:
+        fn(
+            np.ascontiguousarray(s, dtype=np.float32),
+            np.ascontiguousarray(row_pos, dtype=np.int64),
+            srt,
+            spos,
+            nrel,
+            bool(stable),
+            *acc,
+        )
+    finally:
+        numba.set_num_threads(old)
+    return True

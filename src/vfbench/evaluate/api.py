@@ -155,6 +155,7 @@ def evaluate(
         scorer=sc,
         res=res,
         log=say,
+        trials=trials,
     )
     # a small evaluation runs every BLAS call on one thread (its GEMMs are too small to
     # split; two threads spin-wait against each other: utils.parallel)

@@ -66,6 +66,7 @@ import numpy as np
 
 from vfbench.errors import EvaluationError
 from vfbench.evaluate.embeddings import Embeddings
+from vfbench.evaluate.metrics import prefetch_retrieval
 from vfbench.evaluate.scoring import prefetch_kernel
 from vfbench.evaluate.trials import TrialSet
 from vfbench.utils.io import atomic_save_npz, atomic_write_json
@@ -859,6 +860,8 @@ def import_list(
                 p.stem,
                 int((q >= 0).sum()),
             )
+            if prefetch:
+                prefetch_retrieval(int((q >= 0).sum()), int((g >= 0).sum()), False)
     else:  # cmpc-retrieval
         if len(ps) != 2:
             raise EvaluationError("cmpc-retrieval needs two files: wav_20k.csv jpg_20k.csv")
@@ -893,6 +896,8 @@ def import_list(
                 d,
                 int(q.size),
             )
+        if prefetch:  # both directions over the same items: one shared score matrix
+            prefetch_retrieval(int(sets[0].size), int(sets[1].size), True)
     _finish(rep, vm, fm, drop_unmapped)
     ts = TrialSet(
         vm.ids(), fm.ids(), np.array(vm.identities, dtype=str), np.array(fm.identities, dtype=str)

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from vfbench.errors import EvaluationError
-from vfbench.evaluate.scoring import score_matrix
+from vfbench.evaluate import _kernels
+from vfbench.evaluate.scoring import score_matrix, scoring_threads
 
 TIE_RULES = ("half", "correct")
 AP_VARIANTS = ("sklearn", "ssnet")
@@ -181,9 +182,15 @@ def _ssnet_stats(rank: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]) ->
     """SSNet-AP statistics from each relevant item's exact 1-based rank (Q, R) in the stable
     descending order (ranks of distinct items are distinct)."""
     n_rel = rel_mask.sum(axis=1)
-    above = (rank[:, None, :] <= rank[:, :, None]) & rel_mask[:, None, :]
+    # relevant items ranked at or above each one = its place among the sorted ranks + 1
+    # (pads last); O(R log R) per query, no (R, R) table (R reaches thousands on
+    # galleries of few identities)
+    big = np.iinfo(np.int64).max
+    o = np.argsort(np.where(rel_mask, rank, big), axis=1, kind="stable")
+    above = np.empty_like(o)
+    np.put_along_axis(above, o, np.broadcast_to(np.arange(1, o.shape[1] + 1), o.shape), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(rel_mask, above.sum(2) / rank, 0.0)
+        prec = np.where(rel_mask, above / rank, 0.0)
     apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
     hits = {k: ((rank <= k) & rel_mask).sum(1).astype(np.float64) for k in ks}
     top_r = ((rank <= n_rel[:, None]) & rel_mask).sum(1)
@@ -211,27 +218,76 @@ def _ties_before(
     return before
 
 
-def _ssnet_block(
+#: Score entries of a block from which :func:`rank_counts` uses the compiled kernel (its
+#: first call in a process loads it: ~0.5 s from numba's disk cache, a few s without).
+_RANK_KERNEL_MIN = 1 << 20
+
+#: Scores (voices x faces) from which both retrieval directions over the same items share
+#: one score matrix (:func:`rank_retrieval_pair`).
+_PAIR_MIN = 4 * _RANK_KERNEL_MIN
+
+
+def prefetch_retrieval(n_queries: int, n_gallery: int, both_directions: bool) -> None:
+    """Start loading the retrieval kernels in the background (see
+    :func:`vfbench.evaluate._kernels.prefetch`) when a retrieval of ``n_queries`` x
+    ``n_gallery`` items will use them: both directions over the same items from
+    ``_PAIR_MIN`` scores (:func:`rank_retrieval_pair`), one direction from the size where
+    :func:`rank_retrieval` takes 16M-score blocks to the kernel. Numba's first-use cost
+    (~1 s) then overlaps reading and preparing the inputs."""
+    if both_directions and n_queries * n_gallery >= _PAIR_MIN:
+        _kernels.prefetch("rank_counts", "column_counts")
+    elif n_queries * n_gallery >= 4 * _RANK_KERNEL_MIN:
+        _kernels.prefetch("rank_counts")
+
+
+@dataclass
+class RankCounts:
+    """Where each relevant item of each query lands in the ranking of its row, as counts.
+
+    All (Q, R) int64, 0 on padding: ``n_gt`` gallery items scoring higher, ``n_ge`` scoring
+    higher or equal (the item itself included), ``before`` (stable order only) the equal
+    ones ahead of it in gallery order. Every retrieval statistic is a function of these.
+    """
+
+    n_gt: np.ndarray
+    n_ge: np.ndarray
+    before: np.ndarray
+
+
+def rank_counts(
     s: np.ndarray,
     rel_idx: np.ndarray,
     rel_mask: np.ndarray,
-    ks: tuple[int, ...],
     col_pos: np.ndarray | None = None,
-) -> QueryStats:
-    """SSNet-style AP (ranking by a stable descending sort: ties in gallery order) without
-    sorting indices: a relevant item's rank is 1 + the number of gallery items scoring
-    higher (binary search on the sorted row) + the equal ones before it in gallery order.
-    ``col_pos`` (G,): each column's position in the caller's gallery (default: the column
-    order itself), which decides the order of tied items."""
+    stable: bool = False,
+) -> RankCounts:
+    """Rank counts of the relevant items of a block of queries (see :class:`RankCounts`).
+
+    ``s`` (Q, G) float32 scores of each query against the whole gallery; ``rel_idx`` (Q, R)
+    the relevant columns, real where ``rel_mask``; ``col_pos`` (G,) each column's gallery
+    position (default: column order), the tie order when ``stable``. Large blocks go to the
+    compiled kernel (:func:`vfbench.evaluate._kernels._make_rank_counts`: no row is sorted,
+    O(G log R) per row); small ones, or without numba, to numpy (one bulk row sort, two
+    binary searches per query, and a stable argsort of the rows where a relevant item shares
+    its score). Both give the same counts: exact float comparisons.
+    """
+    s = np.asarray(s, dtype=np.float32)
     q, g = s.shape
     pos = np.arange(g) if col_pos is None else np.asarray(col_pos, dtype=np.int64)
+    rel_mask = np.asarray(rel_mask, dtype=bool)
+    ri = np.where(rel_mask, rel_idx, 0)
     rows = np.arange(q)[:, None]
-    ssort = np.sort(s, axis=1)
-    rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
-    n_ge, n_gt = _row_counts(ssort, rs)
-    own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
+    rs = s[rows, ri]  # the relevant scores, from the very matrix they are compared with
+    if s.size >= _RANK_KERNEL_MIN:
+        got = _kernels.rank_counts(s, pos, rs, pos[ri], rel_mask, stable, scoring_threads())
+        if got is not None:
+            return RankCounts(*got)
+    rs = np.where(rel_mask, rs, np.float32(-np.inf))
+    n_ge, n_gt = _row_counts(np.sort(s, axis=1), rs)
     before = np.zeros(rs.shape, dtype=np.int64)
-    tie_rows = np.flatnonzero((rel_mask & (n_ge - n_gt - own > 0)).any(axis=1))
+    own = rel_mask.astype(np.int64)  # each relevant item is a column of its own row
+    tie = (rel_mask & (n_ge - n_gt - own > 0)).any(axis=1) if stable else np.zeros(q, bool)
+    tie_rows = np.flatnonzero(tie)
     if tie_rows.size:
         # rows where a relevant item shares its score (float32 cosines collide often on
         # large galleries): one stable argsort of those rows with the columns in gallery
@@ -241,11 +297,11 @@ def _ssnet_block(
         o = np.argsort(s[tie_rows][:, at_pos], axis=1, kind="stable")
         place = np.empty_like(o)
         np.put_along_axis(place, o, np.broadcast_to(np.arange(g), o.shape), axis=1)
-        rp = np.where(rel_mask[tie_rows], pos[np.maximum(rel_idx[tie_rows], 0)], 0)
+        rp = np.where(rel_mask[tie_rows], pos[ri[tie_rows]], 0)
         n_lt = g - n_ge[tie_rows]
         inside = np.take_along_axis(place, rp, axis=1) - n_lt
         before[tie_rows] = np.where(rel_mask[tie_rows], inside, 0)
-    return _ssnet_stats(n_gt + before + 1, rel_mask, ks)
+    return RankCounts(np.where(rel_mask, n_gt, 0), np.where(rel_mask, n_ge, 0), before)
 
 
 def retrieval_block(
@@ -260,21 +316,35 @@ def retrieval_block(
 
     ``s`` (Q, G) scores of each query against the whole gallery; ``rel_idx`` (Q, R) the
     gallery columns relevant to each query, padded, with ``rel_mask`` (Q, R) marking real
-    entries. Cost: one bulk row sort of ``s`` plus two binary searches per query (sklearn),
-    or a stable argsort (ssnet). ``col_pos``: each column's gallery position, the tie order
-    of the SSNet AP (default: column order).
+    entries. Cost: :func:`rank_counts` (the relevant items' places in each row, without
+    sorting rows when the compiled kernel is there). ``col_pos``: each column's gallery
+    position, the tie order of the SSNet AP (default: column order).
     """
-    s = np.asarray(s, dtype=np.float32)
-    q, g = s.shape
-    rows = np.arange(q)[:, None]
-    if ap == "ssnet":
-        return _ssnet_block(s, rel_idx, rel_mask, ks, col_pos)
-    if ap != "sklearn":
+    if ap not in AP_VARIANTS:
         raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
-    ssort = np.sort(s, axis=1)
-    rs = np.where(rel_mask, s[rows, np.maximum(rel_idx, 0)], -np.inf).astype(np.float32)
-    n_ge, n_gt = _row_counts(ssort, rs)  # gallery items scoring >= / > each relevant score
-    return _sklearn_stats(rs, rel_mask, n_ge, n_gt, ks)
+    s = np.asarray(s, dtype=np.float32)
+    rel_mask = np.asarray(rel_mask, dtype=bool)
+    c = rank_counts(s, rel_idx, rel_mask, col_pos, stable=ap == "ssnet")
+    if ap == "ssnet":  # rank in the stable descending order: ties in gallery order
+        return _ssnet_stats(c.n_gt + c.before + 1, rel_mask, ks)
+    rows = np.arange(s.shape[0])[:, None]
+    rs = np.where(rel_mask, s[rows, np.where(rel_mask, rel_idx, 0)], np.float32(-np.inf))
+    return _sklearn_stats(rs, rel_mask, c.n_ge, c.n_gt, ks)
+
+
+def _count_ge_within(rs: np.ndarray, rel_mask: np.ndarray) -> np.ndarray:
+    """(Q, R): for each real entry, how many real entries of its row are >= it (ties
+    included); O(R log R) per row. Pads are moved below every real score."""
+    x = np.where(rel_mask, rs, -np.inf)
+    r = x.shape[1]
+    o = np.argsort(x, axis=1, kind="stable")
+    sv = np.take_along_axis(x, o, axis=1)
+    start = np.ones(sv.shape, bool)
+    start[:, 1:] = sv[:, 1:] != sv[:, :-1]
+    first = np.maximum.accumulate(np.where(start, np.arange(r)[None, :], 0), axis=1)
+    out = np.empty_like(o)
+    np.put_along_axis(out, o, r - first, axis=1)  # entries from the first of its value on
+    return np.where(rel_mask, out, 0)
 
 
 def _sklearn_stats(
@@ -283,7 +353,7 @@ def _sklearn_stats(
     """sklearn-AP statistics from each relevant item's score ``rs`` (Q, R) and the counts of
     gallery items scoring >= (``n_ge``) and > (``n_gt``) it."""
     n_rel = rel_mask.sum(axis=1)
-    h_ge, _ = _row_counts(np.sort(rs, axis=1), rs)  # relevant items scoring >= (pads: -inf)
+    h_ge = _count_ge_within(rs, rel_mask)  # relevant items scoring >= each relevant one
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(rel_mask, h_ge / np.maximum(n_ge, 1), 0.0)
     apv = np.where(n_rel > 0, prec.sum(1) / np.maximum(n_rel, 1), 0.0)
@@ -313,6 +383,15 @@ def average_precision(scores: np.ndarray, relevant: np.ndarray, ap: str = "sklea
     return float(st.ap[0])
 
 
+def _block_scores(qb: np.ndarray, gb: np.ndarray, scorer: Any, direction: str) -> np.ndarray:
+    """(Q, G) scores of a block of queries against gallery rows, C-contiguous (the counting
+    reads rows). The built-in scorers are symmetric, so face queries are scored as the
+    first argument too; a callable takes the voices first (a transposed copy)."""
+    if direction == "v2f" or not callable(scorer):
+        return score_matrix(qb, gb, scorer, prepared=True)
+    return np.ascontiguousarray(score_matrix(gb, qb, scorer, prepared=True).T)
+
+
 def rank_retrieval(
     qv: np.ndarray,
     gv: np.ndarray,
@@ -323,7 +402,7 @@ def rank_retrieval(
     ks: tuple[int, ...] = (1, 5, 10),
     direction: str = "v2f",
     attrs: tuple[np.ndarray, np.ndarray] | None = None,
-    block_elems: int = 4 << 20,
+    block_elems: int | None = None,
     gallery_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Rank a whole gallery for every query, in memory-bounded query blocks.
@@ -335,8 +414,11 @@ def rank_retrieval(
     (``(q_attr, g_attr)``, "" = unknown): 1 or 0, the ties left as ties - the gender-only
     baseline ("same-gender items first, otherwise at random"); with ``ap="sklearn"`` its
     p@k / recall@k / R-precision are the exact expectations under a random tie order.
-    Returns per-query arrays ``ap``, ``rprec``, ``n_rel`` and ``hits@k``. Peak extra
-    memory is about 40 bytes x ``block_elems`` (default 4M scores -> ~160 MB).
+    Returns per-query arrays ``ap``, ``rprec``, ``n_rel`` and ``hits@k``. Queries are
+    scored in blocks of ``block_elems`` scores: default 16M (64 MB of float32 scores;
+    larger GEMMs run closer to BLAS speed) when the compiled counting kernel takes the
+    blocks, which needs no more than the block itself; 4M otherwise (the numpy path's
+    row sort needs about 40 bytes a score: ~160 MB).
 
     Galleries that do not fit in memory: pass ``gv`` as a memory map (``np.load(path,
     mmap_mode="r")`` of prepared rows) or set ``gallery_rows``; the gallery is then read in
@@ -344,6 +426,9 @@ def rank_retrieval(
     whole, at twice the scoring cost (see :func:`_stream_retrieval`); same figures.
     """
 
+    if block_elems is None:
+        big = qv.shape[0] * gv.shape[0] >= 4 * _RANK_KERNEL_MIN
+        block_elems = 16 << 20 if big and _kernels.rank_counts_kernel() is not None else 4 << 20
     if attrs is None and (gallery_rows is not None or isinstance(gv, np.memmap)):
         rows_g = int(gallery_rows or 65536)
         if rows_g < 1:
@@ -370,10 +455,8 @@ def rank_retrieval(
         if attrs is not None:
             qa = np.asarray(attrs[0])[a : a + rows]
             s = ((qa[:, None] == ga[None, :]) & (qa != "")[:, None]).astype(np.float32)
-        elif direction == "v2f":
-            s = score_matrix(qv[a : a + rows], gv_s, scorer, prepared=True)
         else:
-            s = score_matrix(gv_s, qv[a : a + rows], scorer, prepared=True).T
+            s = _block_scores(qv[a : a + rows], gv_s, scorer, direction)
         r = cnt[qcb]
         rmax = max(int(r.max(initial=0)), 1)
         ar = np.arange(rmax)
@@ -386,6 +469,172 @@ def rank_retrieval(
         for k in ks:
             out[f"hits@{k}"].append(st.hits_at[k])
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _stats_dict(
+    rs: np.ndarray,
+    mask: np.ndarray,
+    n_gt: np.ndarray,
+    n_ge: np.ndarray,
+    before: np.ndarray,
+    ap: str,
+    ks: tuple[int, ...],
+    chunk: int = 2048,
+) -> dict[str, np.ndarray]:
+    """Per-query statistics from rank counts (in chunks of queries: the AP works on
+    (chunk, R, R) arrays)."""
+    out: dict[str, list[np.ndarray]] = {"ap": [], "rprec": [], "n_rel": []}
+    for k in ks:
+        out[f"hits@{k}"] = []
+    for a in range(0, max(mask.shape[0], 1), chunk):
+        sl = slice(a, a + chunk)
+        if ap == "ssnet":
+            st = _ssnet_stats(n_gt[sl] + before[sl] + 1, mask[sl], ks)
+        else:
+            st = _sklearn_stats(rs[sl], mask[sl], n_ge[sl], n_gt[sl], ks)
+        out["ap"].append(st.ap)
+        out["rprec"].append(st.r_prec)
+        out["n_rel"].append(st.n_rel)
+        for k in ks:
+            out[f"hits@{k}"].append(st.hits_at[k])
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def rank_retrieval_pair(
+    v: np.ndarray,
+    f: np.ndarray,
+    vc: np.ndarray,
+    fc: np.ndarray,
+    scorer: Any = "cosine",
+    ap: str = "sklearn",
+    ks: tuple[int, ...] = (1, 5, 10),
+    block_elems: int = 16 << 20,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """Both retrieval directions over the same items from one score matrix: ``(v2f, f2v)``,
+    each as :func:`rank_retrieval` returns it (voices ranking the faces, faces ranking the
+    voices), or None without the compiled kernels or below ``_PAIR_MIN`` scores (where
+    loading the kernels would cost more than the second GEMM saves): then rank each
+    direction apart.
+
+    ``v`` (Nv, D) / ``f`` (Nf, D) prepared vectors, ``vc`` / ``fc`` identity codes. The
+    voices x faces matrix is computed once, in blocks of whole identities' voice rows
+    (about ``block_elems`` scores): its rows are complete, so each voice query is counted
+    as in :func:`rank_counts`; its columns are the face queries, counted block by block
+    into per-column histograms (:func:`vfbench.evaluate._kernels._make_column_counts`).
+    A face query's relevant voices all lie in one block, and their scores are needed
+    before the first block: the "diagonal" scores (a block's voices x the faces of the
+    same identities, ~1/n_blocks of the matrix) are computed first, and replace that part
+    of the block in the column counts, so that every column is compared with the very
+    values its relevant scores were taken from. Half the GEMM work of ranking the two
+    directions apart; same definitions (each direction ranks one set of float32 scores;
+    the two directions' scores of a pair may differ in the last bit, as they do apart).
+    """
+    if ap not in AP_VARIANTS:
+        raise EvaluationError(f"unknown AP variant {ap!r}; known: {list(AP_VARIANTS)}")
+    if v.shape[0] * f.shape[0] < _PAIR_MIN:
+        return None
+    if _kernels.rank_counts_kernel() is None or _kernels.column_counts_kernel() is None:
+        return None
+    threads = scoring_threads()
+    stable = ap == "ssnet"
+    vc = np.asarray(vc, dtype=np.int64)
+    fc = np.asarray(fc, dtype=np.int64)
+    ov = np.argsort(vc, kind="stable")  # voices by identity: original index = position
+    of = np.argsort(fc, kind="stable")
+    vcode, fcode = vc[ov], fc[of]
+    vs = np.ascontiguousarray(v[ov], dtype=np.float32)
+    fs = np.ascontiguousarray(f[of], dtype=np.float32)
+    nv, nf = vs.shape[0], fs.shape[0]
+    n_codes = int(max(vc.max(initial=0), fc.max(initial=0))) + 1
+    vcnt = np.bincount(vcode, minlength=n_codes)
+    fcnt = np.bincount(fcode, minlength=n_codes)
+    vstart = np.concatenate([[0], np.cumsum(vcnt)[:-1]])
+    fstart = np.concatenate([[0], np.cumsum(fcnt)[:-1]])
+    target = max(1, block_elems // max(nf, 1))
+    bounds = []
+    a = 0
+    while a < nv:  # blocks of whole identities
+        b = min(nv, a + target)
+        if b < nv:
+            c = vcode[b - 1]
+            b = int(vstart[c] + vcnt[c])
+        bounds.append((a, b))
+        a = b
+
+    # f2v relevant scores, from the diagonal blocks, sorted per face (pads +inf, last)
+    nrel_f = vcnt[fcode].astype(np.int64)
+    rf = max(int(nrel_f.max(initial=0)), 1)
+    arf = np.arange(rf)
+    srt = np.full((nf, rf), np.inf, np.float32)
+    spos = np.zeros((nf, rf), np.int64)
+    diag: list[tuple[int, int, np.ndarray | None]] = []
+    for a, b in bounds:
+        c0, c1 = vcode[a], vcode[b - 1]
+        fa, fb = int(fstart[c0]), int(fstart[c1] + fcnt[c1])
+        if fb <= fa:
+            diag.append((fa, fb, None))
+            continue
+        d = score_matrix(vs[a:b], fs[fa:fb], scorer, prepared=True)
+        diag.append((fa, fb, d))
+        cj = fcode[fa:fb]
+        m = arf[None, :] < vcnt[cj][:, None]
+        rows = np.where(m, vstart[cj][:, None] - a + arf[None, :], 0)
+        vals = d[rows, np.arange(fb - fa)[:, None]]
+        srt[fa:fb] = np.where(m, vals, np.float32(np.inf))
+        spos[fa:fb] = np.where(m, ov[a + rows], 0)
+    o = np.argsort(srt, axis=1, kind="stable")
+    srt = np.ascontiguousarray(np.take_along_axis(srt, o, axis=1))
+    spos = np.ascontiguousarray(np.take_along_axis(spos, o, axis=1))
+    acc = (
+        np.zeros((nf, rf + 1), np.int64),
+        np.zeros((nf, rf + 1), np.int64),
+        np.zeros((nf, rf), np.int64),
+    )
+
+    rv = max(int(fcnt[vcode].max(initial=0)), 1)
+    arv = np.arange(rv)
+    v_mask = arv[None, :] < fcnt[vcode][:, None]
+    v_rs = np.full((nv, rv), -np.inf, np.float32)
+    v_gt = np.zeros((nv, rv), np.int64)
+    v_ge = np.zeros((nv, rv), np.int64)
+    v_bf = np.zeros((nv, rv), np.int64)
+    buf = np.empty((max(b - a for a, b in bounds), nf), np.float32)  # one block buffer
+    for (a, b), (fa, fb, dg) in zip(bounds, diag, strict=True):
+        s = score_matrix(vs[a:b], fs, scorer, prepared=True, out=buf[: b - a])
+        m = v_mask[a:b]
+        idx = np.where(m, fstart[vcode[a:b]][:, None] + arv[None, :], 0)
+        rs = s[np.arange(b - a)[:, None], idx]
+        got = _kernels.rank_counts(s, of, rs, of[idx], m, stable, threads)
+        if got is None:
+            return None
+        v_gt[a:b], v_ge[a:b], v_bf[a:b] = got
+        v_rs[a:b] = np.where(m, rs, np.float32(-np.inf))
+        if dg is not None:  # the columns' own-identity part: the values their scores came from
+            s[:, fa:fb] = dg
+        if not _kernels.column_counts(s, ov[a:b], srt, spos, nrel_f, stable, acc, threads):
+            return None
+    lt, le, bf = acc
+    f_gt = np.cumsum(lt[:, ::-1], axis=1)[:, ::-1][:, 1:]  # places > m
+    f_ge = np.cumsum(le[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    f_mask = arf[None, :] < nrel_f[:, None]
+    f_rs = np.where(f_mask, srt, np.float32(-np.inf))
+    zero = np.int64(0)
+    sv = _stats_dict(v_rs, v_mask, v_gt, v_ge, v_bf, ap, ks)
+    sf = _stats_dict(
+        f_rs,
+        f_mask,
+        np.where(f_mask, f_gt, zero),
+        np.where(f_mask, f_ge, zero),
+        np.where(f_mask, bf, zero),
+        ap,
+        ks,
+    )
+    out_v = {k: np.empty_like(x) for k, x in sv.items()}
+    out_f = {k: np.empty_like(x) for k, x in sf.items()}
+    for k in sv:  # back to the callers' query order
+        out_v[k][ov] = sv[k]
+        out_f[k][of] = sf[k]
+    return out_v, out_f
 
 
 def _stream_retrieval(
@@ -427,10 +676,7 @@ def _stream_retrieval(
         out[f"hits@{k}"] = []
 
     def scores(qb: np.ndarray, b0: int, b1: int) -> np.ndarray:
-        gb = np.asarray(gv[b0:b1], dtype=np.float32)
-        if direction == "v2f":
-            return score_matrix(qb, gb, scorer, prepared=True)
-        return score_matrix(gb, qb, scorer, prepared=True).T
+        return _block_scores(qb, np.asarray(gv[b0:b1], dtype=np.float32), scorer, direction)
 
     for a in range(0, qv.shape[0], q_rows):
         qb = np.asarray(qv[a : a + q_rows], dtype=np.float32)
@@ -452,6 +698,16 @@ def _stream_retrieval(
         before = np.zeros(mask.shape, dtype=np.int64)
         for b0, b1 in bounds:  # pass 2: counts
             s = scores(qb, b0, b1)
+            got = None
+            if s.size >= _RANK_KERNEL_MIN:  # compiled: no sort (see rank_counts)
+                got = _kernels.rank_counts(
+                    s, pos[b0:b1], rs, rel, mask, ap == "ssnet", scoring_threads()
+                )
+            if got is not None:
+                n_gt += got[0]
+                n_ge += got[1]
+                before += got[2]
+                continue
             ge, gt = _row_counts(np.sort(s, axis=1), rs)
             n_ge += ge
             n_gt += gt

@@ -27,6 +27,12 @@ from vfbench.errors import EvaluationError
 from vfbench.utils.io import atomic_save_npz, atomic_write_json
 
 RESULTS_SCHEMA_VERSION = 1
+#: Bump when the evaluation code changes the figures it writes for the same inputs (an
+#: interval method, a tie rule, a default): stages that cache results (the demo, the methods
+#: benchmark) re-evaluate instead of reusing figures of older code. 2: per-task seeding and
+#: all-roles intervals (round 3); 3: retrieval intervals in every role, corrected crossed
+#: bootstrap of matching (round 4).
+FIGURES_VERSION = 3
 
 
 def _f(x: float | None) -> float | None:

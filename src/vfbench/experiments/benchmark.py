@@ -44,7 +44,7 @@ from vfbench.errors import ConfigError
 from vfbench.evaluate.api import evaluate, make_trials
 from vfbench.evaluate.embeddings import Embeddings
 from vfbench.evaluate.protocol import Protocol
-from vfbench.evaluate.results import EvaluationResult
+from vfbench.evaluate.results import FIGURES_VERSION, EvaluationResult
 from vfbench.evaluate.trials import TrialSet
 from vfbench.experiments.config import CONFIG_DIR as PACKAGED_CONFIGS
 from vfbench.experiments.grid import Cell, Column, GridTable, TableRow, cells_of
@@ -462,28 +462,33 @@ def run_benchmark(
         state_p = row_dir / "row.json"
         st = json.loads(state_p.read_text()) if state_p.is_file() else {}
         same = st.get("fingerprint") == fp
-        if same and st.get("status") == "done" and (res_dir / "results.json").is_file() \
-                and trials_path.is_file():  # fmt: skip
+        trained = same and st.get("status") == "done" and Path(st.get("checkpoint", "")).is_file()
+        if trained and st.get("figures") == FIGURES_VERSION \
+                and (res_dir / "results.json").is_file() and trials_path.is_file():  # fmt: skip
             say(f"{r.name}: done already (skipped)")
             rows.append(RowResult(r.name, cfg.method, res_dir, True,
                                   st.get("train_s", 0.0), st.get("eval_s", 0.0)))  # fmt: skip
             continue
-        say(f"{r.name}: training {cfg.method} for {cfg.steps} steps")
         if grid.shared_backbones:
             _link_features(row_dir, out / "features")
         row_dir.mkdir(parents=True, exist_ok=True)
-        # resume only a crashed run of THIS config; a changed row starts afresh
-        resume = not st or same
-        atomic_write_json(state_p, {"fingerprint": fp, "status": "training"})
-        t0 = time.time()
-        tr = train(cfg, row_dir, get_method(cfg.method), resume=resume, data=data.train,
-                   val_data=data.val, progress=progress, force=not resume)  # fmt: skip
-        train_s = time.time() - t0
-        ck = (
-            tr.best_checkpoint
-            if grid.checkpoint == "best" and tr.best_checkpoint
-            else tr.last_checkpoint
-        )
+        if trained:  # same model, older evaluation code: score it again, no retraining
+            say(f"{r.name}: re-evaluating (figures of an older evaluation version)")
+            ck, train_s = Path(st["checkpoint"]), float(st.get("train_s", 0.0))
+        else:
+            say(f"{r.name}: training {cfg.method} for {cfg.steps} steps")
+            # resume only a crashed run of THIS config; a changed row starts afresh
+            resume = not st or same
+            atomic_write_json(state_p, {"fingerprint": fp, "status": "training"})
+            t0 = time.time()
+            tr = train(cfg, row_dir, get_method(cfg.method), resume=resume, data=data.train,
+                       val_data=data.val, progress=progress, force=not resume)  # fmt: skip
+            train_s = time.time() - t0
+            ck = (
+                tr.best_checkpoint
+                if grid.checkpoint == "best" and tr.best_checkpoint
+                else tr.last_checkpoint
+            )
         t0 = time.time()
         method, model, mcfg, ckpt = load_trained(ck, get_method, cfg.device)
         v, f = embed_split_features(method, model, mcfg, data.test, row_dir / "features",
@@ -507,6 +512,7 @@ def run_benchmark(
         eval_s = time.time() - t0
         atomic_write_json(state_p, {"fingerprint": fp, "status": "done", "train_s": train_s,
                                     "eval_s": eval_s, "checkpoint": str(ck),
+                                    "figures": FIGURES_VERSION,
                                     "config": to_dict(cfg)})  # fmt: skip
         rows.append(RowResult(r.name, cfg.method, res_dir, False, train_s, eval_s))
         say(f"{r.name}: trained in {train_s:.0f} s, evaluated in {eval_s:.0f} s")

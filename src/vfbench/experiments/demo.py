@@ -31,7 +31,7 @@ from vfbench.data.synthetic import generate_corpus
 from vfbench.errors import DataError
 from vfbench.evaluate.api import embeddings_hash, evaluate, make_trials
 from vfbench.evaluate.embeddings import Embeddings
-from vfbench.evaluate.results import EvaluationResult
+from vfbench.evaluate.results import FIGURES_VERSION, EvaluationResult
 from vfbench.evaluate.trials import TrialSet
 from vfbench.experiments.config import DemoConfig
 from vfbench.experiments.oracle import oracle_embeddings
@@ -49,9 +49,16 @@ Log = Callable[[str], None]
 #: preprocess 2: records list every cache file (a cache of an older version is rebuilt once,
 #: with the same content hash, so nothing downstream reruns); report 2: headline rows are
 #: grid-table cells.
-# evaluate 2: per-task seeding and all-roles intervals changed every figure (round 3), and
-# its records carry a hash of the figures so that the report follows them
-STAGE_VERSIONS = {"synth": 1, "preprocess": 2, "train": 1, "embed": 1, "evaluate": 2, "report": 2}
+# evaluate = the evaluation code's FIGURES_VERSION (its records carry a hash of the figures
+# so that the report follows them)
+STAGE_VERSIONS = {
+    "synth": 1,
+    "preprocess": 2,
+    "train": 1,
+    "embed": 1,
+    "evaluate": FIGURES_VERSION,
+    "report": 2,
+}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,9 @@ class Context:
     """One evaluation's state, shared by the task evaluators.
 
     ``v`` / ``f`` (Nv, D) / (Nf, D): prepared vectors aligned with the trial set's item
-    lists; ``vcode`` / ``fcode``: each item's identity code in ``u``."""
+    lists; ``vcode`` / ``fcode``: each item's identity code in ``u``. ``trials``: the trial
+    set being evaluated (lets a task find a group's converse, e.g. the other retrieval
+    direction over the same items); ``memo``: results one group computed for a later one."""
 
     v: np.ndarray
     f: np.ndarray
@@ -33,6 +36,8 @@ class Context:
     scorer: Scorer
     res: EvaluationResult
     log: Log
+    trials: Any = None
+    memo: dict[str, Any] = field(default_factory=dict)
     gender_v: np.ndarray = field(init=False)
     gender_f: np.ndarray = field(init=False)
 

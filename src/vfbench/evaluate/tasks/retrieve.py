@@ -31,7 +31,7 @@ from vfbench.evaluate.confidence import (
     retrieval_replicates,
     save_counts,
 )
-from vfbench.evaluate.metrics import rank_retrieval
+from vfbench.evaluate.metrics import rank_retrieval, rank_retrieval_pair
 from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import Metric
 from vfbench.evaluate.tasks.context import Context, first, group_vectors
@@ -140,19 +140,59 @@ def _setting(meta: dict[str, Any], qc: np.ndarray, gc: np.ndarray) -> str:
     return f"paper {ids.size} ids x {per(g_per)} / {per(q_per)} queries"
 
 
+def _from_shared_matrix(
+    ctx: Context,
+    key: str,
+    meta: dict[str, Any],
+    queries: np.ndarray,
+    gallery: np.ndarray,
+    ks: tuple[int, ...],
+) -> dict[str, np.ndarray] | None:
+    """This group's statistics from one voices x faces score matrix shared with its converse
+    group (same items, the other direction: e.g. CMPC's lists, both directions over the
+    same 20k voices and faces), computed once for both; the converse's result waits in
+    ``ctx.memo``. None when there is no such group (or no compiled kernel)."""
+    if key in ctx.memo:
+        return dict(ctx.memo.pop(key))
+    d = meta["direction"]
+    if ctx.trials is None or queries.ndim != 1 or gallery.ndim != 1:
+        return None
+    for k2 in ctx.trials.keys():
+        m2 = ctx.trials.meta(k2)
+        if k2 == key or m2.get("task") != meta.get("task") or m2.get("direction") == d:
+            continue
+        q2 = np.asarray(ctx.trials.groups[k2]["queries"])
+        g2 = np.asarray(ctx.trials.groups[k2]["gallery"])
+        if not (np.array_equal(q2, gallery) and np.array_equal(g2, queries)):
+            continue
+        vi, fi = (queries, gallery) if d == "v2f" else (gallery, queries)
+        both = rank_retrieval_pair(
+            ctx.v[vi], ctx.f[fi], ctx.vcode[vi], ctx.fcode[fi], ctx.scorer, ctx.p.ap, ks
+        )
+        if both is None:
+            return None
+        ctx.log(f"{key} and {k2}: one score matrix for both directions")
+        mine, other = both if d == "v2f" else both[::-1]
+        ctx.memo[k2] = other
+        return mine
+    return None
+
+
 def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np.ndarray]) -> None:
     d = meta["direction"]
     qx, cx, qcodes, ccodes = ctx.side(d)
     queries, gallery = np.asarray(g["queries"]), np.asarray(g["gallery"])
     qc = qcodes[first(queries)]
     gc = ccodes[first(gallery)]
+    ks = tuple(sorted(set(ctx.p.retrieval.ks)))
     qv = qx[queries] if queries.ndim == 1 else group_vectors(qx, queries, ctx.scorer)
     gv = cx[gallery] if gallery.ndim == 1 else group_vectors(cx, gallery, ctx.scorer)
-    ks = tuple(sorted(set(ctx.p.retrieval.ks)))
-    st = rank_retrieval(qv, gv, qc, gc, ctx.scorer, ctx.p.ap, ks, d)
+    st = _from_shared_matrix(ctx, key, meta, queries, gallery, ks)
+    if st is None:
+        st = rank_retrieval(qv, gv, qc, gc, ctx.scorer, ctx.p.ap, ks, d)
     gst = gender_baseline(ctx, d, qc, gc, ks) if ctx.u.has_gender() else None
     n_rel = st["n_rel"].astype(np.float64)
-    ng = gv.shape[0]
+    ng = gallery.shape[0]
     none = int((n_rel == 0).sum())
     if none:
         ctx.res.warnings.append(f"{key}: {none} queries have no relevant gallery item (AP 0)")
@@ -165,7 +205,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
         params = {"variant": meta.get("variant", "")}
     params.update(
         {
-            "n_queries": int(qv.shape[0]),
+            "n_queries": int(queries.shape[0]),
             "n_gallery": int(ng),
             "n_gallery_identities": int(np.unique(gc).size),
             "ap": ctx.p.ap,
