@@ -164,6 +164,97 @@ def _make_ratio_sums(prange: Any) -> Callable[..., None]:
     return ratio_sums
 
 
+def _make_verify_reps(prange: Any) -> Callable[..., None]:
+    """``verify_reps(w, codes, y, last, n_k, fars, auc, eer, tar)``: AUC, EER and TAR@FAR
+    of every identity-bootstrap replicate of one verification list, with exactly the
+    formulas of :func:`~vfbench.evaluate.metrics.roc` and its readers.
+
+    ``w`` (B, I + 1) identity multiplicities of the replicates, column I all ones (the
+    "no identity" of an empty role); ``codes`` (P, k) identity codes of each pair's roles
+    *in descending score order* (I = none); ``y`` (P,) labels in that order, as 1.0 / 0.0;
+    ``last`` (P,) 1 at the last pair of each of the ``n_k`` tie groups, else 0. A pair's
+    weight is the product of its roles' multiplicities, formed on the fly: the (B, P)
+    matrix is never built. Each replicate is one thread's branch-free pass over the pairs
+    in score order - ``x * y`` and ``x * (1 - y)`` add exact zeros, sequential sums like
+    ``np.cumsum``, each pair storing the running sums at its group's slot (the group's
+    last pair leaves them there) - then a pass over the K points: the ROC of ``roc``, the
+    trapezoid, the interpolated EER crossing and the best TPR at FPR <= FAR. Only the
+    AUC's sum over the points runs in another order than numpy's pairwise sum. A
+    replicate without positive or without negative weight is NaN everywhere. Replicates
+    are split into contiguous runs, each with its own (K + 1,) buffers."""
+
+    def verify_reps(
+        w: Any, codes: Any, y: Any, last: Any, n_k: int, fars: Any, auc: Any, eer: Any, tar: Any
+    ) -> None:  # pragma: no cover - compiled
+        n_b = w.shape[0]
+        n_p = codes.shape[0]
+        k = codes.shape[1]
+        n_f = fars.size
+        nt = min(n_b, 64)
+        chunk = (n_b + nt - 1) // nt
+        for c in prange(nt):
+            tpk = np.empty(n_k + 1)
+            fpk = np.empty(n_k + 1)
+            for b in range(c * chunk, min(n_b, (c + 1) * chunk)):
+                wb = w[b]
+                tp = 0.0
+                fp = 0.0
+                g = 0
+                if k == 2:
+                    for p in range(n_p):
+                        x = wb[codes[p, 0]] * wb[codes[p, 1]]
+                        tp += x * y[p]
+                        fp += x * (1.0 - y[p])
+                        tpk[g] = tp
+                        fpk[g] = fp
+                        g += last[p]
+                else:
+                    for p in range(n_p):
+                        x = wb[codes[p, 0]]
+                        for j in range(1, k):
+                            x *= wb[codes[p, j]]
+                        tp += x * y[p]
+                        fp += x * (1.0 - y[p])
+                        tpk[g] = tp
+                        fpk[g] = fp
+                        g += last[p]
+                if not (tp > 0.0 and fp > 0.0):
+                    auc[b] = np.nan
+                    eer[b] = np.nan
+                    for f in range(n_f):
+                        tar[b, f] = np.nan
+                    continue
+                for f in range(n_f):
+                    tar[b, f] = 0.0
+                t0 = 0.0  # previous ROC point, from (0, 0)
+                f0 = 0.0
+                d0 = 1.0  # (1 - tpr) - fpr at the previous point
+                area = 0.0
+                e = np.nan
+                found = False
+                for g in range(n_k):
+                    t1 = tpk[g] / tp
+                    f1 = fpk[g] / fp
+                    area += (f1 - f0) * (t1 + t0) / 2
+                    if not found:
+                        d1 = (1.0 - t1) - f1
+                        if d1 <= 0:
+                            u = d0 / (d0 - d1) if d0 - d1 > 0 else 0.0
+                            e = f0 + u * (f1 - f0)
+                            found = True
+                        else:
+                            d0 = d1
+                    for f in range(n_f):
+                        if f1 <= fars[f] + 1e-12 and t1 > tar[b, f]:
+                            tar[b, f] = t1
+                    t0 = t1
+                    f0 = f1
+                auc[b] = area
+                eer[b] = e
+
+    return verify_reps
+
+
 def _make_rank_counts(prange: Any) -> Callable[..., None]:
     """The retrieval counting kernel (``numba.prange`` bound as a closure).
 
@@ -374,6 +465,22 @@ def _compile(name: str) -> Callable[..., Any] | None:
                     fn = jit(_make_ratio_sums(numba.prange))
                     one64 = np.ones(1)
                     fn(np.ones((1, 1)), np.zeros((1, 1), np.int32), one64, one64, one64, one64)
+                elif name == "verify_reps":  # exact arithmetic: no fastmath
+                    fn = numba.njit(parallel=True, cache=cache, nogil=True)(
+                        _make_verify_reps(numba.prange)
+                    )
+                    one64 = np.ones(1)
+                    fn(
+                        np.ones((1, 2)),
+                        np.zeros((1, 1), np.int32),
+                        one64,
+                        np.ones(1, np.int64),
+                        1,
+                        one64,
+                        one64.copy(),
+                        one64.copy(),
+                        np.ones((1, 1)),
+                    )
                 elif name == "rank_counts":
                     fn = jit(_make_rank_counts(numba.prange))
                     i2 = np.zeros((1, 1), np.int64)
@@ -446,6 +553,50 @@ def ratio_sums(
         den,
     )
     return num, den
+
+
+def verify_reps_kernel() -> Callable[..., Any] | None:
+    """The compiled ``verify_reps`` kernel, or None without numba (or when disabled)."""
+    return _compile("verify_reps")
+
+
+def verify_reps(
+    w: np.ndarray,
+    codes: np.ndarray,
+    labels: np.ndarray,
+    ends: np.ndarray,
+    fars: tuple[float, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Compiled verification bootstrap (see :func:`_make_verify_reps`), or None without the
+    kernel: ``(auc (B,), eer (B,), tar (B, len(fars)))``. ``w`` (B, I) multiplicities;
+    ``codes`` (P, k) role codes, ``labels`` (P,) and ``ends`` (K,) in descending score
+    order. Codes must lie in [0, I) (column 0) or [-1, I) (the others, -1 = none): not
+    checked here."""
+    fn = _compile("verify_reps")
+    if fn is None:
+        return None
+    n_b, n_i = w.shape
+    ext = np.ones((n_b, n_i + 1))
+    ext[:, :n_i] = w
+    c = np.asarray(codes)
+    c = np.where(c < 0, n_i, c).astype(np.int32)
+    last = np.zeros(c.shape[0], np.int64)
+    last[np.asarray(ends)] = 1
+    auc = np.empty(n_b)
+    eer = np.empty(n_b)
+    tar = np.empty((n_b, len(fars)))
+    fn(
+        ext,
+        np.ascontiguousarray(c),
+        np.asarray(labels, dtype=bool).astype(np.float64),
+        last,
+        int(np.asarray(ends).size),
+        np.asarray(fars, dtype=np.float64).reshape(-1),
+        auc,
+        eer,
+        tar,
+    )
+    return auc, eer, tar
 
 
 def count_distinct(idx: np.ndarray, n: int) -> int | None:

@@ -126,6 +126,8 @@ def evaluate(
     voices, faces = apply_split(voices, faces, identities, p.split)
     sc: Scorer = scorer if scorer is not None else p.scorer
     res = EvaluationResult(protocol=to_dict(p))
+    if "verify" in p.tasks:  # the verification bootstrap kernel loads while trials are made
+        _kernels.prefetch("verify_reps")
     if trials is None:
         say("generating trials")
         trials = make_trials(voices, faces, attrs, p)

@@ -236,12 +236,20 @@ class Resampler:
         self, n_boot: int, rng: np.random.Generator, max_elems: int = 1 << 23
     ) -> Iterator[np.ndarray]:
         """Blocks of (b, T) float32 trial weights, ``n_boot`` rows in all."""
+        for m in self.multiplicities(n_boot, rng, max_elems):
+            w = m.astype(np.float32).T.copy()  # (I, b)
+            yield _trial_weights(w, self.codes, self.linear).T
+
+    def multiplicities(
+        self, n_boot: int, rng: np.random.Generator, max_elems: int = 1 << 23
+    ) -> Iterator[np.ndarray]:
+        """The (b, I) identity multiplicities behind :meth:`weights`' blocks: the same
+        draws from ``rng`` in the same blocks (so a kernel that forms the trial weights
+        itself resamples exactly as :meth:`weights` does)."""
         t = max(self.n_trials, 1)
         step = max(1, max_elems // t)
         for a in range(0, n_boot, step):
-            b = min(step, n_boot - a)
-            w = bootstrap_weights(self.n_identities, b, rng).astype(np.float32).T.copy()  # (I, b)
-            yield _trial_weights(w, self.codes, self.linear).T
+            yield bootstrap_weights(self.n_identities, min(step, n_boot - a), rng)
 
 
 def _trial_weights(wt: np.ndarray, codes: np.ndarray, linear: bool) -> np.ndarray:
@@ -886,12 +894,21 @@ def verification_replicates(
     """Identity-bootstrap replicates of AUC, EER and TAR@FAR of one verification list.
 
     ``roles`` (P, 2): anchor and other identity of each pair (a positive pair involves one
-    identity). A replicate without a positive or a negative pair is NaN for every figure."""
+    identity). A replicate without a positive or a negative pair is NaN for every figure.
 
+    With numba the replicates come from one compiled pass per replicate over the pairs in
+    score order, the pair weights formed from the identity multiplicities on the fly
+    (:func:`vfbench.evaluate._kernels.verify_reps`): the same draws and the same ROC
+    points as the numpy path, which builds (b, P) weight blocks and goes through
+    :func:`~vfbench.evaluate.metrics.roc` (AUC equal up to the order of its sum)."""
+
+    rs = Resampler(roles, all_roles)
+    fast = _verification_kernel(scores, labels, rs, n_boot, rng, fars)
+    if fast is not None:
+        return fast
     out: dict[str, list[np.ndarray]] = {"auc": [], "eer": []}
     for far in fars:
         out[f"tar@far={far:g}"] = []
-    rs = Resampler(roles, all_roles)
     for w in rs.weights(n_boot, rng, max_elems=1 << 21):
         r = roc(scores, labels, w.astype(np.float64))
         out["auc"].append(np.asarray(auc_from_roc(r)))
@@ -899,6 +916,43 @@ def verification_replicates(
         for far in fars:
             out[f"tar@far={far:g}"].append(np.asarray(tar_at_far(r, far)))
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _verification_kernel(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    rs: Resampler,
+    n_boot: int,
+    rng: np.random.Generator,
+    fars: tuple[float, ...],
+) -> dict[str, np.ndarray] | None:
+    """:func:`verification_replicates` by the compiled kernel, or None (nothing drawn from
+    ``rng``) when the numpy path must run: no kernel, more than two roles (``linear``
+    weights) or a pair without an anchor identity."""
+    if rs.linear or n_boot < 1 or rs.n_trials == 0 or (rs.codes[:, 0] < 0).any():
+        return None
+    if _kernels.verify_reps_kernel() is None:
+        return None
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).astype(bool).reshape(-1)
+    if s.shape != y.shape:
+        raise EvaluationError(f"scores {s.shape} and labels {y.shape} disagree")
+    if rs.n_trials != s.size:
+        raise EvaluationError(f"{rs.n_trials} role rows for {s.size} verification pairs")
+    if not y.any() or y.all():
+        raise EvaluationError("verification needs both positive and negative pairs")
+    order = np.argsort(-s, kind="stable")  # as metrics.roc
+    ss = s[order]
+    ends = np.flatnonzero(np.r_[ss[1:] != ss[:-1], True])  # last index of each tie group
+    w = np.concatenate(list(rs.multiplicities(n_boot, rng, max_elems=1 << 21)))
+    got = _kernels.verify_reps(w, rs.codes[order], y[order], ends, fars)
+    if got is None:  # pragma: no cover - compiled above
+        raise EvaluationError("the verification kernel disappeared after compiling")
+    auc, eer, tar = got
+    out = {"auc": auc, "eer": eer}
+    for j, far in enumerate(fars):
+        out[f"tar@far={far:g}"] = tar[:, j].copy()
+    return out
 
 
 def paired_auc_bootstrap(
