@@ -229,3 +229,23 @@ def test_prefetch_for_lists_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(importers, "PREFETCH_LIST_BYTES", small.stat().st_size)
     importers.prefetch_for_lists([small])
     assert asked == [("pair_dots",)]
+
+
+def test_mean_vectors_without_padding_equal_the_masked_formula_bit_for_bit():
+    """Index sets without padding skip the mask product; the means are exactly the masked
+    formula's (and the plain per-set mean up to float32 rounding)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 16)).astype(np.float32)
+    x[7] = -0.0  # signed zeros and large values survive unchanged
+    x[8] = 1e30
+    idx = rng.integers(0, 50, size=(200, 3, 8))
+    idx[0, 0] = 7
+    got = mean_vectors(x, idx)
+    masked = ((x[idx] * (idx >= 0)[..., None]).sum(-2) / 8).astype(np.float32)
+    np.testing.assert_array_equal(got, masked)
+    np.testing.assert_allclose(got, x[idx].astype(np.float64).mean(-2), rtol=1e-5, atol=1e-6)
+    padded = idx.copy()
+    padded[:, :, 5:] = -1  # the padded path still averages only the valid items
+    np.testing.assert_allclose(
+        mean_vectors(x, padded), x[idx[:, :, :5]].astype(np.float64).mean(-2), rtol=1e-5, atol=1e-5
+    )
