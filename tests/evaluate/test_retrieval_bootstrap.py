@@ -335,7 +335,7 @@ def test_item_major_stats_equal_the_previous_formula_bit_for_bit(ap, levels):
     and jackknife weights): continuous scores (no ties), scores on a coarse grid (relevant
     items tie with each other and with distractors: the ``lo`` tables), a finer grid (fewer
     ties), SSNet order; queries with fewer relevant items (padding) included."""
-    from vfbench.evaluate.confidence import rank_counts, retrieval_stats
+    from vfbench.evaluate.confidence import identity_rank_counts, retrieval_stats
 
     rng = np.random.default_rng(levels)
     n_ids = 80
@@ -348,7 +348,7 @@ def test_item_major_stats_equal_the_previous_formula_bit_for_bit(ap, levels):
     w = np.concatenate([w, 1.0 - np.eye(n_ids)], axis=1)
     lo_seen = False
     for a in range(0, qc.size, 211):  # uneven query blocks
-        c = rank_counts(s[a : a + 211], qc[a : a + 211], gc, n_ids, ap)
+        c = identity_rank_counts(s[a : a + 211], qc[a : a + 211], gc, n_ids, ap)
         lo_seen = lo_seen or c.lo is not None
         new, old = retrieval_stats(c, w, (1, 5, 10)), _stats_before(c, w, (1, 5, 10))
         assert new.keys() == old.keys()
@@ -371,7 +371,7 @@ def test_cache_sized_tiles_give_the_untiled_figures_bit_for_bit(ties, monkeypatc
     Ties on the last 40 queries only: among their relevant items (no ``lo`` tables), or
     with distractors too."""
     from vfbench.evaluate import confidence
-    from vfbench.evaluate.confidence import counts_figures, rank_counts
+    from vfbench.evaluate.confidence import counts_figures, identity_rank_counts
 
     rng = np.random.default_rng(len(ties))
     n_ids = 80
@@ -383,7 +383,7 @@ def test_cache_sized_tiles_give_the_untiled_figures_bit_for_bit(ties, monkeypatc
     elif ties == "distractors":
         s[600:] = np.round(s[600:] * 1.5)
     w = np.concatenate([bootstrap_weights(n_ids, 300, rng).T, 1.0 - np.eye(n_ids)], axis=1)
-    blocks = [rank_counts(s, qc, gc, n_ids)]  # 640 queries x 5 relevant items
+    blocks = [identity_rank_counts(s, qc, gc, n_ids)]  # 640 queries x 5 relevant items
     assert (blocks[0].lo is not None) == (ties == "distractors")
     q_rows = confidence.STATS_TILE_ELEMS // (5 * confidence.STATS_TILE_COLS)
     assert q_rows < 600  # tiles with ties and tiles without

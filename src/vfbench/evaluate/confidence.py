@@ -998,7 +998,7 @@ RETRIEVAL_MAX_CELLS = 50_000_000
 
 
 @dataclass
-class RankCounts:
+class IdentityRankCounts:
     """What every retrieval figure of one query block needs, as a function of the identity
     multiplicities of a bootstrap replicate (:func:`retrieval_replicates`).
 
@@ -1021,7 +1021,7 @@ class RankCounts:
     lo: np.ndarray | None
 
 
-def rank_counts(
+def identity_rank_counts(
     s: np.ndarray,
     code: np.ndarray,
     gcode: np.ndarray,
@@ -1029,8 +1029,8 @@ def rank_counts(
     ap: str = "sklearn",
     col_pos: np.ndarray | None = None,
     block_elems: int = 1 << 22,
-) -> RankCounts:
-    """:class:`RankCounts` of a block of queries from their scores.
+) -> IdentityRankCounts:
+    """:class:`IdentityRankCounts` of a block of queries from their scores.
 
     ``s`` (Qb, G) float32 scores against the whole gallery, ``code`` (Qb,) the query
     identities and ``gcode`` (G,) the gallery identities (both 0..``n_ids``-1; relevant =
@@ -1086,7 +1086,7 @@ def rank_counts(
         rel_hi = (((r_j > r_i) | ((r_j == r_i) & (p_j <= p_i))) & m_j).sum(2)
         rel_lo = rel_hi - 1
         lo_out = None
-    return RankCounts(
+    return IdentityRankCounts(
         code,
         mask,
         np.where(mask, rel_hi, 0).astype(np.float32),
@@ -1096,22 +1096,22 @@ def rank_counts(
     )
 
 
-def _no_tied_items(c: RankCounts) -> bool:
+def _no_tied_items(c: IdentityRankCounts) -> bool:
     """No tie block of any query holds two of its items (relevant or distractor copies)."""
     return c.lo is None and bool(np.array_equal(c.rel_lo, c.rel_hi - c.mask))
 
 
-def query_rows(c: RankCounts, a: int, b: int) -> RankCounts:
-    """The :class:`RankCounts` of queries ``a..b`` of a block (views, no copies)."""
+def query_rows(c: IdentityRankCounts, a: int, b: int) -> IdentityRankCounts:
+    """The :class:`IdentityRankCounts` of queries ``a..b`` of a block (views, no copies)."""
     r = c.mask.shape[1]
     lo = None if c.lo is None else c.lo[a * r : b * r]
-    return RankCounts(
+    return IdentityRankCounts(
         c.code[a:b], c.mask[a:b], c.rel_hi[a:b], c.rel_lo[a:b], c.hi[a * r : b * r], lo
     )
 
 
 def retrieval_stats(
-    c: RankCounts,
+    c: IdentityRankCounts,
     w: np.ndarray,
     ks: tuple[int, ...] = (1, 5, 10),
     no_ties: bool | None = None,
@@ -1210,7 +1210,7 @@ def retrieval_replicates(
     ks: tuple[int, ...] = (1, 5, 10),
     direction: str = "v2f",
     block_elems: int = 1 << 22,
-    keep: list[RankCounts] | None = None,
+    keep: list[IdentityRankCounts] | None = None,
     jackknife: bool = False,
 ) -> dict[str, np.ndarray]:
     """All-roles identity-bootstrap replicates of every retrieval figure (``mAP``,
@@ -1222,7 +1222,7 @@ def retrieval_replicates(
     :func:`bootstrap_weights`: I draws out of the I identities, in sorted label order) and
     is :func:`retrieval_figures` of the test set those multiplicities make. Callers check
     :func:`retrieval_cells` against :data:`RETRIEVAL_MAX_CELLS` first. ``keep``: a list that
-    receives the :class:`RankCounts` of every query block (to save them for ``compare``).
+    receives the :class:`IdentityRankCounts` of every query block (to save them for ``compare``).
     ``jackknife``: each array also holds, after the n_boot replicates, the I figures with
     one identity left out of every role (identity order: sorted labels), for
     :func:`jackknife_interval`.
@@ -1245,7 +1245,7 @@ def retrieval_figures(
     ks: tuple[int, ...] = (1, 5, 10),
     direction: str = "v2f",
     block_elems: int = 1 << 22,
-    keep: list[RankCounts] | None = None,
+    keep: list[IdentityRankCounts] | None = None,
 ) -> dict[str, np.ndarray]:
     """Retrieval figures of B resampled test sets: ``w`` (I, B) multiplicities of the
     identities of either role (sorted label order) -> name -> (B,).
@@ -1283,7 +1283,7 @@ def score_figures(
     ap: str = "sklearn",
     ks: tuple[int, ...] = (1, 5, 10),
     block_elems: int = 1 << 22,
-    keep: list[RankCounts] | None = None,
+    keep: list[IdentityRankCounts] | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`retrieval_figures` from scores: ``scores`` (Q, G) or a function giving the
     rows a..b of that matrix (float32), ``qc`` (Q,) / ``gc`` (G,) identity labels."""
@@ -1304,10 +1304,10 @@ def score_figures(
     r_max = max(int(np.bincount(gd, minlength=n_ids)[qd].max()), 1)
     q_rows = max(1, block_elems // (r_max * max(n_ids, gd.size)))
 
-    def blocks() -> Iterator[RankCounts]:
+    def blocks() -> Iterator[IdentityRankCounts]:
         for a in range(0, n_q, q_rows):
             s = rows(a, min(a + q_rows, n_q))
-            c = rank_counts(s, qd[a : a + q_rows], gd, n_ids, ap, None, block_elems)
+            c = identity_rank_counts(s, qd[a : a + q_rows], gd, n_ids, ap, None, block_elems)
             if keep is not None:
                 keep.append(c)
             yield c
@@ -1324,13 +1324,13 @@ STATS_TILE_COLS = 128
 
 
 def counts_figures(
-    blocks: Iterable[RankCounts],
+    blocks: Iterable[IdentityRankCounts],
     w: np.ndarray,
     ks: tuple[int, ...] = (1, 5, 10),
     block_elems: int = 1 << 22,
 ) -> dict[str, np.ndarray]:
     """Retrieval figures of B resampled test sets (``w`` (I, B)) from the
-    :class:`RankCounts` of every query block (:func:`retrieval_figures`)."""
+    :class:`IdentityRankCounts` of every query block (:func:`retrieval_figures`)."""
     w = np.asarray(w, dtype=np.float32)
     n_boot = w.shape[1]
     names = ["mAP", "R-precision"] + [f"{m}@{k}" for k in ks for m in ("p", "recall")]
@@ -1350,7 +1350,7 @@ def counts_figures(
 
 
 def _block_figures(
-    c: RankCounts,
+    c: IdentityRankCounts,
     w: np.ndarray,
     ks: tuple[int, ...],
     b_cols: int,
@@ -1374,7 +1374,7 @@ def _block_figures(
             num[name][b0 : b0 + b_cols] += (wq * v).sum(0)
 
 
-def save_counts(blocks: list[RankCounts]) -> dict[str, np.ndarray]:
+def save_counts(blocks: list[IdentityRankCounts]) -> dict[str, np.ndarray]:
     """What ``vfbench compare`` needs to resample a retrieval set's mAP in every role,
     as compact arrays for ``outcomes.npz``: ``rc_hi`` (Q, R, I) per-identity counts,
     ``rc_rel`` (Q, R) relevant counts (0 = padding), ``rc_code`` (Q,) query identities."""
@@ -1395,12 +1395,12 @@ def save_counts(blocks: list[RankCounts]) -> dict[str, np.ndarray]:
     }
 
 
-def load_counts(arrays: dict[str, np.ndarray]) -> RankCounts:
-    """:class:`RankCounts` (AP only) from :func:`save_counts` arrays."""
+def load_counts(arrays: dict[str, np.ndarray]) -> IdentityRankCounts:
+    """:class:`IdentityRankCounts` (AP only) from :func:`save_counts` arrays."""
     hi = np.asarray(arrays["rc_hi"], np.float32)
     rel = np.asarray(arrays["rc_rel"], np.float32)
     q, r, i = hi.shape
-    return RankCounts(
+    return IdentityRankCounts(
         np.asarray(arrays["rc_code"], np.int64), rel > 0, rel, rel - 1, hi.reshape(q * r, i), None
     )
 

@@ -22,7 +22,7 @@ from vfbench.evaluate.confidence import (
     ALL,
     JACK,
     QUERY,
-    RankCounts,
+    IdentityRankCounts,
     centred_interval,
     cluster_bootstrap,
     jackknife_interval,
@@ -312,7 +312,7 @@ def _all_roles(
             {},
         )
     rng = ctx.rng(key, ALL)
-    keep: list[RankCounts] | None = [] if cells <= SAVE_CELLS else None
+    keep: list[IdentityRankCounts] | None = [] if cells <= SAVE_CELLS else None
     reps = retrieval_replicates(
         qv,
         gv,
