@@ -178,6 +178,18 @@ class QueryStats:
     n_rel: np.ndarray  # (Q,)
 
 
+def _stats_columns(blocks: list[QueryStats], ks: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Per-query columns (``ap``, ``rprec``, ``n_rel``, ``hits@k``) of consecutive blocks."""
+    out = {
+        "ap": [b.ap for b in blocks],
+        "rprec": [b.r_prec for b in blocks],
+        "n_rel": [b.n_rel for b in blocks],
+    }
+    for k in ks:
+        out[f"hits@{k}"] = [b.hits_at[k] for b in blocks]
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
 def _ssnet_stats(rank: np.ndarray, rel_mask: np.ndarray, ks: tuple[int, ...]) -> QueryStats:
     """SSNet-AP statistics from each relevant item's exact 1-based rank (Q, R) in the stable
     descending order (ranks of distinct items are distinct)."""
@@ -446,9 +458,7 @@ def rank_retrieval(
     start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
     g = gv_s.shape[0]
     rows = max(1, block_elems // max(g, 1))
-    out: dict[str, list[np.ndarray]] = {"ap": [], "rprec": [], "n_rel": []}
-    for k in ks:
-        out[f"hits@{k}"] = []
+    out: list[QueryStats] = []
     ga = np.asarray(attrs[1])[order] if attrs is not None else np.empty(0)
     for a in range(0, qv.shape[0], rows):
         qcb = qc[a : a + rows]
@@ -463,12 +473,8 @@ def rank_retrieval(
         mask = ar[None, :] < r[:, None]
         idx = np.where(mask, start[qcb][:, None] + ar[None, :], 0)
         st = retrieval_block(s, idx, mask, ks, ap, order)  # ties: original gallery order
-        out["ap"].append(st.ap)
-        out["rprec"].append(st.r_prec)
-        out["n_rel"].append(st.n_rel)
-        for k in ks:
-            out[f"hits@{k}"].append(st.hits_at[k])
-    return {k: np.concatenate(v) for k, v in out.items()}
+        out.append(st)
+    return _stats_columns(out, ks)
 
 
 def _stats_dict(
@@ -483,21 +489,15 @@ def _stats_dict(
 ) -> dict[str, np.ndarray]:
     """Per-query statistics from rank counts (in chunks of queries: the AP works on
     (chunk, R, R) arrays)."""
-    out: dict[str, list[np.ndarray]] = {"ap": [], "rprec": [], "n_rel": []}
-    for k in ks:
-        out[f"hits@{k}"] = []
+    out: list[QueryStats] = []
     for a in range(0, max(mask.shape[0], 1), chunk):
         sl = slice(a, a + chunk)
         if ap == "ssnet":
             st = _ssnet_stats(n_gt[sl] + before[sl] + 1, mask[sl], ks)
         else:
             st = _sklearn_stats(rs[sl], mask[sl], n_ge[sl], n_gt[sl], ks)
-        out["ap"].append(st.ap)
-        out["rprec"].append(st.r_prec)
-        out["n_rel"].append(st.n_rel)
-        for k in ks:
-            out[f"hits@{k}"].append(st.hits_at[k])
-    return {k: np.concatenate(v) for k, v in out.items()}
+        out.append(st)
+    return _stats_columns(out, ks)
 
 
 def rank_retrieval_pair(
@@ -671,9 +671,7 @@ def _stream_retrieval(
     start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
     q_rows = max(1, block_elems // gallery_rows)
     bounds = [(b, min(g, b + gallery_rows)) for b in range(0, g, gallery_rows)]
-    out: dict[str, list[np.ndarray]] = {"ap": [], "rprec": [], "n_rel": []}
-    for k in ks:
-        out[f"hits@{k}"] = []
+    out: list[QueryStats] = []
 
     def scores(qb: np.ndarray, b0: int, b1: int) -> np.ndarray:
         return _block_scores(qb, np.asarray(gv[b0:b1], dtype=np.float32), scorer, direction)
@@ -718,9 +716,5 @@ def _stream_retrieval(
             st = _ssnet_stats(n_gt + before + 1, mask, ks)
         else:
             st = _sklearn_stats(rs, mask, n_ge, n_gt, ks)
-        out["ap"].append(st.ap)
-        out["rprec"].append(st.r_prec)
-        out["n_rel"].append(st.n_rel)
-        for k in ks:
-            out[f"hits@{k}"].append(st.hits_at[k])
-    return {k: np.concatenate(v) for k, v in out.items()}
+        out.append(st)
+    return _stats_columns(out, ks)
