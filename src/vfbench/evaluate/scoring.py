@@ -121,19 +121,13 @@ def score_matrix(
             out[...] = s
             return out
         return s
-    if out is not None:
-        with blas_single_thread_if_small(v.shape[0] * f.shape[0] * v.shape[1]):
-            s = np.matmul(v, f.T, out=out)
-        if scorer == "l2":  # the same float32 steps as below, in place
-            s *= 2.0
-            s -= (v * v).sum(1)[:, None]
-            s -= (f * f).sum(1)[None, :]
-        return s
     with blas_single_thread_if_small(v.shape[0] * f.shape[0] * v.shape[1]):
-        s = v @ f.T
-    if scorer == "l2":
-        s = 2.0 * s - (v * v).sum(1)[:, None] - (f * f).sum(1)[None, :]
-    return s.astype(np.float32, copy=False)
+        s = np.matmul(v, f.T, out=out)
+    if scorer == "l2":  # 2 v.f - |v|^2 - |f|^2, in place
+        s *= 2.0
+        s -= (v * v).sum(1)[:, None]
+        s -= (f * f).sum(1)[None, :]
+    return s if out is not None else s.astype(np.float32, copy=False)
 
 
 def pair_scores(
