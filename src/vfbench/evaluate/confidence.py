@@ -77,7 +77,14 @@ import numpy as np
 
 from vfbench.errors import EvaluationError
 from vfbench.evaluate import _kernels
-from vfbench.evaluate.metrics import AP_VARIANTS, auc_from_roc, eer_from_roc, roc, tar_at_far
+from vfbench.evaluate.metrics import (
+    AP_VARIANTS,
+    auc_from_roc,
+    eer_from_roc,
+    relevant_slots,
+    roc,
+    tar_at_far,
+)
 from vfbench.evaluate.results import Estimate
 from vfbench.evaluate.scoring import score_matrix
 from vfbench.utils.parallel import blas_single_thread_if_small
@@ -1050,11 +1057,9 @@ def identity_rank_counts(
     starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if g else np.zeros(0, np.int64)
     seg_ids = gs[starts]
     cnt = np.bincount(gcode, minlength=n_ids)
-    r_max = max(int(cnt[code].max(initial=0)), 1)
-    ar = np.arange(r_max)
-    mask = ar[None, :] < cnt[code][:, None]
-    first = np.searchsorted(gs, code)  # first sorted column of each query's identity
-    rel = order[np.where(mask, first[:, None] + ar[None, :], 0)]  # (Qb, R) columns
+    mask, rel_pos = relevant_slots(cnt, np.searchsorted(gs, np.arange(n_ids)), code)
+    r_max = mask.shape[1]
+    rel = order[rel_pos]  # (Qb, R) columns
     rows = np.arange(q)[:, None]
     rs = np.where(mask, s[rows, rel], -np.inf).astype(np.float32)
     rp = pos[rel]

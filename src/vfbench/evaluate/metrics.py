@@ -404,6 +404,19 @@ def _block_scores(qb: np.ndarray, gb: np.ndarray, scorer: Any, direction: str) -
     return np.ascontiguousarray(score_matrix(gb, qb, scorer, prepared=True).T)
 
 
+def relevant_slots(
+    cnt: np.ndarray, start: np.ndarray, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's relevant items in a gallery sorted by identity code: ``mask`` (Q, R)
+    marks the real entries (R = the largest relevant set, at least 1) and ``pos`` (Q, R)
+    their positions in the sorted gallery (0 where masked). ``cnt`` / ``start``: items per
+    code and the sorted position of each code's first item; ``codes`` (Q,) the queries'."""
+    r = cnt[codes]
+    ar = np.arange(max(int(r.max(initial=0)), 1))
+    mask = ar[None, :] < r[:, None]
+    return mask, np.where(mask, start[codes][:, None] + ar[None, :], 0)
+
+
 def rank_retrieval(
     qv: np.ndarray,
     gv: np.ndarray,
@@ -467,11 +480,7 @@ def rank_retrieval(
             s = ((qa[:, None] == ga[None, :]) & (qa != "")[:, None]).astype(np.float32)
         else:
             s = _block_scores(qv[a : a + rows], gv_s, scorer, direction)
-        r = cnt[qcb]
-        rmax = max(int(r.max(initial=0)), 1)
-        ar = np.arange(rmax)
-        mask = ar[None, :] < r[:, None]
-        idx = np.where(mask, start[qcb][:, None] + ar[None, :], 0)
+        mask, idx = relevant_slots(cnt, start, qcb)
         st = retrieval_block(s, idx, mask, ks, ap, order)  # ties: original gallery order
         out.append(st)
     return _stats_columns(out, ks)
@@ -591,9 +600,8 @@ def rank_retrieval_pair(
         np.zeros((nf, rf), np.int64),
     )
 
-    rv = max(int(fcnt[vcode].max(initial=0)), 1)
-    arv = np.arange(rv)
-    v_mask = arv[None, :] < fcnt[vcode][:, None]
+    v_mask, v_pos = relevant_slots(fcnt, fstart, vcode)
+    rv = v_mask.shape[1]
     v_rs = np.full((nv, rv), -np.inf, np.float32)
     v_gt = np.zeros((nv, rv), np.int64)
     v_ge = np.zeros((nv, rv), np.int64)
@@ -602,7 +610,7 @@ def rank_retrieval_pair(
     for (a, b), (fa, fb, dg) in zip(bounds, diag, strict=True):
         s = score_matrix(vs[a:b], fs, scorer, prepared=True, out=buf[: b - a])
         m = v_mask[a:b]
-        idx = np.where(m, fstart[vcode[a:b]][:, None] + arv[None, :], 0)
+        idx = v_pos[a:b]
         rs = s[np.arange(b - a)[:, None], idx]
         got = _kernels.rank_counts(s, of, rs, of[idx], m, stable, threads)
         if got is None:
@@ -679,10 +687,7 @@ def _stream_retrieval(
     for a in range(0, qv.shape[0], q_rows):
         qb = np.asarray(qv[a : a + q_rows], dtype=np.float32)
         qcb = qc[a : a + q_rows]
-        r = cnt[qcb]
-        ar = np.arange(max(int(r.max(initial=0)), 1))
-        mask = ar[None, :] < r[:, None]
-        rel_pos = np.where(mask, start[qcb][:, None] + ar[None, :], 0)
+        mask, rel_pos = relevant_slots(cnt, start, qcb)
         rel = order[rel_pos]  # original gallery rows of the relevant items
         rs = np.full(mask.shape, -np.inf, dtype=np.float32)
         for b0, b1 in bounds:  # pass 1: the relevant items' scores
