@@ -42,16 +42,20 @@ def test_retrieval_gender_baseline_is_the_exact_expectation_not_one_draw():
     gc = np.array([0, 0, 1, 1, 2, 2])
     gender = np.array(["m", "m", "f"])
     qc = np.array([0])
-    st = rank_retrieval(
-        np.zeros((1, 1), np.float32),
-        np.zeros((6, 1), np.float32),
-        qc,
-        gc,
-        "dot",
-        "sklearn",
-        (1, 2),
-        attrs=(gender[qc], gender[gc]),
-    )
+
+    def ranked() -> dict[str, np.ndarray]:
+        return rank_retrieval(
+            np.zeros((1, 1), np.float32),
+            np.zeros((6, 1), np.float32),
+            qc,
+            gc,
+            "dot",
+            "sklearn",
+            (1, 2),
+            attrs=(gender[qc], gender[gc]),
+        )
+
+    st = ranked()
     # p@1 = expected hits in the top 1 of a random order of the block = 2/4
     assert st["hits@1"][0] == pytest.approx(0.5)
     assert st["hits@2"][0] == pytest.approx(2 * 2 / 4)
@@ -59,16 +63,7 @@ def test_retrieval_gender_baseline_is_the_exact_expectation_not_one_draw():
     aps = [_ap_of_order(np.array(o)) for o in set(itertools.permutations([1, 1, 0, 0]))]
     assert expected_random_ap(np.array([2]), 4)[0] == pytest.approx(np.mean(aps))
     # and run twice gives the same numbers (no random draw)
-    st2 = rank_retrieval(
-        np.zeros((1, 1), np.float32),
-        np.zeros((6, 1), np.float32),
-        qc,
-        gc,
-        "dot",
-        "sklearn",
-        (1, 2),
-        attrs=(gender[qc], gender[gc]),
-    )
+    st2 = ranked()
     assert st2["hits@1"][0] == st["hits@1"][0]
 
 
