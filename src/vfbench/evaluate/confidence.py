@@ -88,6 +88,7 @@ from vfbench.evaluate.metrics import (
 from vfbench.evaluate.results import Estimate
 from vfbench.evaluate.scoring import score_matrix
 from vfbench.utils.parallel import blas_single_thread_if_small
+from vfbench.utils.tdist import t_quantile
 
 
 def _z(level: float) -> float:
@@ -145,9 +146,7 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> Estimate:
     if r == 1:
         return Estimate(m, float("nan"), float("nan"), 1, "t", level)
     sd = float(v.std(ddof=1))
-    from scipy.special import stdtrit  # lazy: scipy's import costs ~0.4 s per process
-
-    h = float(stdtrit(r - 1, 0.5 + level / 2.0)) * sd / np.sqrt(r)
+    h = t_quantile(r - 1, 0.5 + level / 2.0) * sd / np.sqrt(r)
     return Estimate(m, m - h, m + h, r, "t", level)
 
 
@@ -361,12 +360,17 @@ def bootstrap_replicates(
 
 
 def _all_roles_ratio(
-    v: np.ndarray, d: np.ndarray, roles: np.ndarray, n_boot: int, rng: np.random.Generator
+    v: np.ndarray,
+    d: np.ndarray,
+    roles: np.ndarray | Resampler,
+    n_boot: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Replicates of sum(x v) / sum(x d) with all-roles product weights x: the compiled
     kernel when there is one (no (B, T) weight matrix), else numpy blocks; the same
-    multinomial draws either way, so the same replicates up to rounding."""
-    rs = Resampler(roles, True)
+    multinomial draws either way, so the same replicates up to rounding. ``roles``: the
+    (T, k) identities, or their all-roles :class:`Resampler`."""
+    rs = roles if isinstance(roles, Resampler) else Resampler(roles, True)
     out = np.empty(n_boot)
     n_ids = rs.n_identities
     step = max(1, (1 << 22) // max(n_ids, 1))
@@ -549,10 +553,11 @@ def ratio_replicates(
         )
     point = float(v.sum() / d.sum())
     if all_roles and cl.ndim == 2 and cl.shape[1] > 1:
-        reps = _all_roles_ratio(v, d, cl, n_boot, rng)
+        rs = Resampler(cl, True)  # codes made once, for the replicates and the scale
+        reps = _all_roles_ratio(v, d, rs, n_boot, rng)
         if not variance_correction:
             return point, reps
-        return point, point + crossed_variance_scale(cl, v, d, point, level) * (reps - point)
+        return point, point + crossed_variance_scale(rs, v, d, point, level) * (reps - point)
     q = cl if cl.ndim == 1 else cl[:, 0]
     codes, k = dense_codes(q)
     sums = np.bincount(codes, weights=v, minlength=k)
@@ -623,7 +628,7 @@ def _crossed_variance(
 
 
 def crossed_variance_scale(
-    roles: np.ndarray,
+    roles: np.ndarray | Resampler,
     values: np.ndarray,
     denominators: np.ndarray,
     point: float,
@@ -645,14 +650,12 @@ def crossed_variance_scale(
     in docs/evaluation.md). One-identity trials (a positive verification pair) have no
     surplus, nor has the query-only bootstrap.
     """
-    rs = Resampler(roles, True)
+    rs = roles if isinstance(roles, Resampler) else Resampler(roles, True)
     n_ids = rs.n_identities
     boot, corrected = _crossed_variance(rs.codes, n_ids, values, denominators, point)
     if not (math.isfinite(boot) and math.isfinite(corrected)) or boot <= 0.0 or n_ids < 2:
         return 1.0
-    from scipy.special import stdtrit  # lazy: scipy's import costs ~0.4 s per process
-
-    few = math.sqrt(n_ids / (n_ids - 1)) * float(stdtrit(n_ids - 1, 0.5 + level / 2)) / _z(level)
+    few = math.sqrt(n_ids / (n_ids - 1)) * t_quantile(n_ids - 1, 0.5 + level / 2) / _z(level)
     return math.sqrt(min(1.0, corrected / boot)) * few
 
 
