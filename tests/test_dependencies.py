@@ -23,6 +23,7 @@ IMPORT_NAMES: dict[str, set[str]] = {
     "scikit-learn": {"sklearn"},
     "face-recognition-models": {"face_recognition_models"},
     "yt-dlp": {"yt_dlp"},
+    "faiss-cpu": {"faiss"},
 }
 
 # declared although no module of ours imports them, each with the reason
@@ -100,7 +101,8 @@ def test_known_facts_of_the_scan() -> None:
     and maps distribution names to modules."""
     found = imported()
     assert "vfbench/evaluate/_kernels.py" in found["numba"]
-    assert "faiss" not in found  # declared once, never used: removed
+    assert "vfbench/evaluate/_kernels.py" in found["faiss"]  # declared as faiss-cpu
+    assert module_names("faiss-cpu") == {"faiss"}
     assert _dist_name("dlib-bin>=19.24") == "dlib-bin" and module_names("dlib-bin") == {"dlib"}
     assert _dist_name("Pillow>=10") == "pillow" and module_names("pillow") == {"PIL"}
     assert _dist_name("face_recognition_models==0.3.0") == "face-recognition-models"

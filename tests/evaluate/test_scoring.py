@@ -90,14 +90,20 @@ def test_threaded_gather_is_bit_identical_to_one_thread(monkeypatch: pytest.Monk
         pair_scores(v, f, vi, fi, "cosine", True, strategy="gather")
 
 
+@pytest.mark.parametrize("impl", ["faiss", "numba"])
 def test_compiled_kernel_matches_numpy_and_ignores_thread_count(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, impl: str
 ) -> None:
     from vfbench.evaluate import _kernels, scoring
 
-    if _kernels.pair_dots_kernel() is None:
-        pytest.skip("numba not available: the numpy path is the only one")
+    if impl == "numba":
+        monkeypatch.setenv("VFBENCH_FAISS", "0")  # the numba kernel
+        if _kernels.pair_dots_kernel() is None:
+            pytest.skip("numba not available")
+    elif _kernels.faiss_module() is None:
+        pytest.skip("faiss not available")
     monkeypatch.setattr(scoring, "_KERNEL_MIN_PAIRS", 1000)
+    monkeypatch.setattr(_kernels, "_FAISS_CHUNK", 1111)  # several chunks, one partial
     rng = np.random.default_rng(7)
     v = rng.normal(size=(500, 40)).astype(np.float32)
     f = rng.normal(size=(400, 40)).astype(np.float32)
@@ -111,6 +117,7 @@ def test_compiled_kernel_matches_numpy_and_ignores_thread_count(
             monkeypatch.setenv("VFBENCH_THREADS", threads)
             got[threads] = pair_scores(v, f, vi, fi, scorer, strategy="gather")
         assert np.array_equal(got["1"], got["2"])  # one thread per pair: same bits
+        assert _kernels.scoring_path(0).startswith(f"compiled kernel ({impl} ")
         monkeypatch.setenv("VFBENCH_NUMBA", "0")  # the numpy path
         ref = pair_scores(v, f, vi, fi, scorer, strategy="gather")
         monkeypatch.delenv("VFBENCH_NUMBA")
@@ -201,6 +208,10 @@ def test_load_trials_prefetches_for_a_large_list(
     assert asked == []  # 80 pairs: the numpy path, nothing to load
     monkeypatch.setattr(scoring, "_KERNEL_MIN_PAIRS", 80)
     monkeypatch.setattr(scoring, "_MATMUL_ADVANTAGE", 1.0)
+    if _kernels.faiss_module() is not None:
+        load_trials([lst], v, f)
+        assert asked == []  # faiss scores the pairs: no numba kernel to load
+    monkeypatch.setenv("VFBENCH_FAISS", "0")
     load_trials([lst], v, f)
     assert asked == [("pair_dots",)]
     import_list("matching", [lst])  # importing without scoring: no prefetch
@@ -227,6 +238,7 @@ def test_prefetch_for_lists_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     importers.prefetch_for_lists([small, tmp_path / "missing.txt"])
     assert asked == []
     monkeypatch.setattr(importers, "PREFETCH_LIST_BYTES", small.stat().st_size)
+    monkeypatch.setenv("VFBENCH_FAISS", "0")  # with faiss there is nothing to load
     importers.prefetch_for_lists([small])
     assert asked == [("pair_dots",)]
 

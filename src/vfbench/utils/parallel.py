@@ -37,10 +37,16 @@ def single_threaded(n: int = 1) -> Iterator[Any]:
 
 
 @functools.lru_cache(maxsize=1)
-def _blas_controller() -> Any:
+def _controller_for(_n_modules: int) -> Any:
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+def _blas_controller() -> Any:
+    """The BLAS libraries loaded now (rebuilt, ~1 ms, after an import: faiss, for one,
+    brings its own OpenBLAS)."""
+    return _controller_for(len(sys.modules))
 
 
 #: below this many multiply-adds a BLAS call runs on one thread (~10 ms on one core)
