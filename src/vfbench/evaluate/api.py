@@ -17,6 +17,7 @@ model's) or a score callable, never a model. Steps:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,9 @@ from vfbench.evaluate.inputs import (
 )
 from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import EvaluationResult
-from vfbench.evaluate.scoring import Scorer, prefetch_kernel, prepare
+from vfbench.evaluate.scoring import Scorer, check_scorer, prefetch_kernel
 from vfbench.evaluate.tasks import EVALUATORS, GENERATORS
-from vfbench.evaluate.tasks.context import Context, Log
+from vfbench.evaluate.tasks.context import Context, Log, RawRows
 from vfbench.evaluate.tasks.curves import curves_from_metrics
 from vfbench.evaluate.tasks.generate import adder
 from vfbench.evaluate.tasks.repeated import evaluate_repeated
@@ -135,19 +136,50 @@ def evaluate(
         prefetch_kernel(trials.largest_pair_group(), trials.voice_ids.size, trials.face_ids.size)
     res.warnings.extend(trials.config.get("warnings", []))
     res.trials_hash = trials.sha256
-    # provenance hashes now (hashlib runs without the GIL, beside a kernel prefetch)
-    input_hashes = {
-        "voices": embeddings_hash(voices),
-        "faces": embeddings_hash(faces),
-        "trials": res.trials_hash,
-    }
+    # provenance hashes on a second thread (hashlib runs without the GIL: ~0.05 s for
+    # 2 x 20k x 512 vectors, beside the scoring)
+    with ThreadPoolExecutor(1, thread_name_prefix="vfbench-hash") as pool:
+        hashes = [pool.submit(embeddings_hash, e) for e in (voices, faces)]
+        res = _evaluate_tasks(voices, faces, attrs, p, trials, sc, res, say)
+        input_hashes = {
+            "voices": hashes[0].result(),
+            "faces": hashes[1].result(),
+            "trials": res.trials_hash,
+        }
+    prov = Provenance(
+        command=command,
+        seed=p.seed,
+        config=to_dict(p),
+        inputs=input_hashes,
+    ).to_dict()
+    prov["scoring_path"] = _kernels.scoring_path(calls_before)
+    res.provenance = prov
+    return res
+
+
+def _evaluate_tasks(
+    voices: Embeddings,
+    faces: Embeddings,
+    attrs: dict[str, dict[str, str]],
+    p: Protocol,
+    trials: TrialSet,
+    sc: Scorer,
+    res: EvaluationResult,
+    say: Log,
+) -> EvaluationResult:
+    """Every task of ``trials`` (and the repeated sets) into ``res``, plus its summary."""
     vrow = index_map(trials.voice_ids, voices.ids, "voice")
     frow = index_map(trials.face_ids, faces.ids, "face")
-    v, f = prepare(voices.vectors[vrow], faces.vectors[frow], sc)
+    check_scorer(sc)
+    if not callable(sc) and voices.vectors.shape[1] != faces.vectors.shape[1]:
+        raise EvaluationError(
+            f"voice dim {voices.vectors.shape[1]} != face dim {faces.vectors.shape[1]}"
+        )
     u = Universe.build(trials.voice_identities, trials.face_identities, attrs)
-    ctx = Context(
-        v=v,
-        f=f,
+    ctx = Context(  # vectors prepared when a task needs them (Context.v / .f)
+        pv=None,
+        pf=None,
+        raw=RawRows(voices.vectors, faces.vectors, vrow, frow),
         vcode=np.searchsorted(u.names, trials.voice_identities),
         fcode=np.searchsorted(u.names, trials.face_identities),
         u=u,
@@ -159,7 +191,8 @@ def evaluate(
     )
     # a small evaluation runs every BLAS call on one thread (its GEMMs are too small to
     # split; two threads spin-wait against each other: utils.parallel)
-    with blas_single_thread_if_small(float(v.shape[0]) * f.shape[0] * v.shape[1]):
+    nv, nf, dim = ctx.n_items
+    with blas_single_thread_if_small(float(nv) * nf * dim):
         for key in trials.keys():
             meta = trials.meta(key)
             fn = EVALUATORS.get(str(meta.get("task")))
@@ -183,12 +216,4 @@ def evaluate(
         "voices_meta": voices.meta,
         "faces_meta": faces.meta,
     }
-    prov = Provenance(
-        command=command,
-        seed=p.seed,
-        config=to_dict(p),
-        inputs=input_hashes,
-    ).to_dict()
-    prov["scoring_path"] = _kernels.scoring_path(calls_before)
-    res.provenance = prov
     return res

@@ -64,7 +64,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
     """Score one matching / joint-matching group and append its rows."""
     d = meta["direction"]
     query, cands = np.asarray(g["query"]), np.asarray(g["cands"])
-    _, _, qcodes_all, ccodes_all = ctx.side(d)
+    qcodes_all, ccodes_all = ctx.codes(d)
     qc = qcodes_all[first(query)]
     cc = ccodes_all[first(cands, 2)]
     roles = np.concatenate([qc[:, None], cc[:, 1:]], axis=1)  # query, then every distractor

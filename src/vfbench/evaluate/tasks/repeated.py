@@ -128,8 +128,8 @@ def evaluate_repeated(
             fidx = np.flatnonzero(np.isin(fcode_all, sub_ids))
             su = Universe.build(voices.identities[vidx], faces.identities[fidx], attrs)
             sub = Context(
-                v=v_all[vidx],
-                f=f_all[fidx],
+                pv=v_all[vidx],
+                pf=f_all[fidx],
                 vcode=np.searchsorted(su.names, voices.identities[vidx]),
                 fcode=np.searchsorted(su.names, faces.identities[fidx]),
                 u=su,

@@ -17,7 +17,6 @@ from vfbench.evaluate.confidence import ALL, QUERY, percentile_interval, verific
 from vfbench.evaluate.metrics import roc, verification_metrics
 from vfbench.evaluate.protocol import Protocol
 from vfbench.evaluate.results import Curve, Estimate, Metric
-from vfbench.evaluate.scoring import pair_scores
 from vfbench.evaluate.tasks.context import Context
 from vfbench.evaluate.tasks.generate import Adder
 from vfbench.evaluate.trials import Universe, verify_pairs
@@ -47,7 +46,7 @@ def generate(u: Universe, p: Protocol, direction: str, add: Adder, warn: list[st
 def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np.ndarray]) -> None:
     d = meta["direction"]
     vi, fi, lab = np.asarray(g["voice"]), np.asarray(g["face"]), np.asarray(g["label"]).astype(bool)
-    s = pair_scores(ctx.v, ctx.f, vi, fi, ctx.scorer, prepared=True)
+    s = ctx.pair_scores(vi, fi)
     anchor, other = (ctx.vcode[vi], ctx.fcode[fi]) if d == "v2f" else (ctx.fcode[fi], ctx.vcode[vi])
     roles = np.stack([anchor, other], axis=1)
     fars = tuple(ctx.p.verification.fars)
