@@ -15,6 +15,7 @@ Identity attributes (gender, nationality, language) come from a manifest passed 
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from vfbench.errors import DataError, EvaluationError
-from vfbench.utils.io import atomic_save_npz
+from vfbench.utils.io import atomic_save_npz, read_npz
 
 EMB_SCHEMA_VERSION = 1
 
@@ -86,29 +87,31 @@ class Embeddings:
         if not p.is_file():
             raise EvaluationError(f"{p}: embeddings file not found")
         try:
-            with np.load(p, allow_pickle=False) as z:
-                keys = set(z.files)
-                need = {"schema_version", "modality", "ids", "identities", "vectors"}
-                if not need <= keys:
-                    raise EvaluationError(
-                        f"{p}: not a vfbench embeddings file (missing {sorted(need - keys)})"
-                    )
-                version = int(z["schema_version"])
-                if version != EMB_SCHEMA_VERSION:
-                    raise EvaluationError(f"{p}: schema_version {version} is not supported")
-                meta = json.loads(str(z["meta"])) if "meta" in keys else {}
-                return cls(
-                    ids=z["ids"],
-                    identities=z["identities"],
-                    vectors=z["vectors"],
-                    modality=str(z["modality"]),
-                    meta=meta,
-                )
+            z = read_npz(p)  # straight into the arrays: no zip CRC pass over the vectors
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise EvaluationError(f"{p}: cannot read embeddings ({exc})") from None
+        need = {"schema_version", "modality", "ids", "identities", "vectors"}
+        if not need <= set(z):
+            raise EvaluationError(
+                f"{p}: not a vfbench embeddings file (missing {sorted(need - set(z))})"
+            )
+        try:
+            version = int(z["schema_version"])
+            if version != EMB_SCHEMA_VERSION:
+                raise EvaluationError(f"{p}: schema_version {version} is not supported")
+            meta = json.loads(str(z["meta"])) if "meta" in z else {}
+            return cls(
+                ids=z["ids"],
+                identities=z["identities"],
+                vectors=z["vectors"],
+                modality=str(z["modality"]),
+                meta=meta,
+            )
         except EvaluationError as exc:
             if str(p) in str(exc):
                 raise
             raise EvaluationError(f"{p}: {exc}") from None
-        except (OSError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             raise EvaluationError(f"{p}: cannot read embeddings ({exc})") from None
 
 

@@ -419,6 +419,39 @@ FACE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"})
 _VOX_VOICE = re.compile(r"id\d{5}/")
 
 
+_MODALITIES = np.array(["", "voice", "face"])  # token modality codes 0 / 1 / 2
+
+
+def _modality_codes(
+    tokens: Sequence[str] | np.ndarray,
+    voices: Embeddings | None = None,
+    faces: Embeddings | None = None,
+) -> np.ndarray:
+    """(U,) int8 modality code of each token (index into :data:`_MODALITIES`); see
+    :func:`token_modality`. One pass over the tokens' extensions (a dict look-up each)."""
+    arr = np.asarray(tokens, dtype=str)
+    exts = {e: 1 for e in VOICE_EXTS} | {e: 2 for e in FACE_EXTS}
+    items = arr.tolist()
+    out = np.fromiter(
+        (exts.get(t[t.rfind(".") :].lower(), 0) if "." in t else 0 for t in items),
+        np.int8,
+        len(items),
+    )
+    rest = np.flatnonzero(out == 0)
+    if rest.size:  # no media extension: the embeddings, then the VoxCeleb voice layout
+        vset = set(voices.ids.tolist()) if voices is not None else set()
+        fset = set(faces.ids.tolist()) if faces is not None else set()
+        for i in rest.tolist():
+            t = items[i]
+            item = strip_ext(t)
+            in_v, in_f = item in vset, item in fset
+            if in_v != in_f:
+                out[i] = 1 if in_v else 2
+            else:
+                out[i] = 1 if _VOX_VOICE.match(t) else 0
+    return out
+
+
 def token_modality(
     tokens: Sequence[str] | np.ndarray,
     voices: Embeddings | None = None,
@@ -426,46 +459,28 @@ def token_modality(
 ) -> np.ndarray:
     """(U,) str: ``voice`` / ``face`` / ``""`` (unknown) for each list token.
 
-    By extension first; then by membership in the given embeddings (path without extension);
-    then the VoxCeleb voice layout ``idNNNNN/...`` = voice.
+    By extension first (case-insensitive); then by membership in the given embeddings (path
+    without extension); then the VoxCeleb voice layout ``idNNNNN/...`` = voice.
     """
-    arr = np.asarray(tokens, dtype=str)
-    low = np.char.lower(arr) if arr.size else arr
-    voice = np.zeros(arr.size, bool)
-    face = np.zeros(arr.size, bool)
-    for e in VOICE_EXTS:
-        voice |= np.char.endswith(low, e)
-    for e in FACE_EXTS:
-        face |= np.char.endswith(low, e)
-    out = np.where(voice, "voice", np.where(face, "face", "")).astype(object)
-    rest = np.flatnonzero(~(voice | face))
-    if rest.size:  # no media extension: the embeddings, then the VoxCeleb voice layout
-        vset = set(voices.ids.tolist()) if voices is not None else set()
-        fset = set(faces.ids.tolist()) if faces is not None else set()
-        for i in rest.tolist():
-            t = str(arr[i])
-            item = strip_ext(t)
-            in_v, in_f = item in vset, item in fset
-            if in_v != in_f:
-                out[i] = "voice" if in_v else "face"
-            else:
-                out[i] = "voice" if _VOX_VOICE.match(t) else ""
-    return out.astype(str)
+    return _MODALITIES[_modality_codes(tokens, voices, faces)]
 
 
 def column_modality(
     path: Path, tab: Table, col: int, tok_mod: np.ndarray, what: str = "column"
 ) -> str:
     """The one modality of column ``col`` (``""``: unknown); an error names the first row
-    that disagrees with row 1."""
+    that disagrees with row 1. ``tok_mod``: per-token modality names or codes."""
+    codes = tok_mod
+    if tok_mod.dtype != np.int8:  # names -> codes of _MODALITIES
+        codes = np.select([tok_mod == "voice", tok_mod == "face"], [1, 2], 0).astype(np.int8)
     present = tab.column_tokens(col)
-    kinds = set(np.unique(tok_mod[present]).tolist())
-    if kinds == {"voice"} or kinds == {"face"}:
-        return kinds.pop()
-    if kinds == {""}:
+    kinds = {int(k) for k in np.flatnonzero(np.bincount(codes[present], minlength=3))}
+    if kinds == {1} or kinds == {2}:
+        return str(_MODALITIES[kinds.pop()])
+    if kinds == {0}:
         return ""
-    first = tok_mod[tab.codes[0, col]]
-    bad = int(np.flatnonzero(tok_mod[tab.codes[:, col]] != first)[0])
+    first = codes[tab.codes[0, col]]
+    bad = int(np.flatnonzero(codes[tab.codes[:, col]] != first)[0])
     raise EvaluationError(
         f"{path}: {what} {col + 1} mixes voices and faces (row {bad + 1}: "
         f"{tab.tokens[tab.codes[bad, col]]!r} vs row 1: {tab.tokens[tab.codes[0, col]]!r})"
@@ -679,7 +694,7 @@ def import_list(
             tab = read_table(p, min_fields=3, cache_dir=cache_dir)
             if prefetch:  # distinct tokens bound the voices and faces
                 prefetch_kernel(tab.n_rows * (tab.codes.shape[1] - 1), *(tab.tokens.size,) * 2)
-            tok_mod = token_modality(tab.tokens, voices, faces)
+            tok_mod = _modality_codes(tab.tokens, voices, faces)
             d = _column_modalities(
                 p, tab, tok_mod, _resolve("direction", p, direction, name_direction(p.name))
             )
@@ -769,7 +784,7 @@ def import_list(
             tab = read_table(p, n_fields=2, cache_dir=cache_dir)
             if prefetch:
                 prefetch_kernel(tab.n_rows, tab.tokens.size, tab.tokens.size)
-            tok_mod = token_modality(tab.tokens, voices, faces)
+            tok_mod = _modality_codes(tab.tokens, voices, faces)
             d = _column_modalities(
                 p, tab, tok_mod, _resolve("direction", p, direction, name_direction(p.name))
             )
@@ -779,9 +794,9 @@ def import_list(
             person = np.array(
                 [
                     meta.id_to_name.get(_voice_identity(str(t)), "\0")
-                    if mod == "voice"
+                    if mod == 1  # a voice (_MODALITIES)
                     else _voice_identity(str(t))
-                    for t, mod in zip(tab.tokens, tok_mod, strict=True)
+                    for t, mod in zip(tab.tokens, tok_mod.tolist(), strict=True)
                 ],
                 dtype=object,
             )

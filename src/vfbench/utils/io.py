@@ -121,6 +121,58 @@ def atomic_save_npz(path: str | Path, compressed: bool = False, **arrays: np.nda
     atomic_write_bytes(path, buf.getvalue())
 
 
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, as ``np.load(path, allow_pickle=False)`` gives them.
+
+    Members stored uncompressed (what :func:`atomic_save_npz` and ``np.savez`` write) are
+    read straight into their arrays at their offsets - one read per array, no zip CRC pass
+    (~0.4 s per GB) and no intermediate bytes; compressed members, object arrays and
+    anything unusual go through ``np.load``. A member shorter than its header says is an
+    error (``ValueError``, as ``np.load`` raises), never a silently short array."""
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
+        slow: list[str] = []
+        for info in zf.infolist():
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                slow.append(key)
+                continue
+            fh.seek(info.header_offset)
+            head = fh.read(30)
+            if len(head) != 30 or head[:4] != b"PK\x03\x04":
+                raise ValueError(f"{info.filename}: bad zip local header")
+            start = info.header_offset + 30 + int.from_bytes(head[26:28], "little")
+            start += int.from_bytes(head[28:30], "little")
+            fh.seek(start)
+            version = npformat.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = npformat.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = npformat.read_array_header_2_0(fh)
+            else:
+                slow.append(key)
+                continue
+            if dtype.hasobject:
+                slow.append(key)
+                continue
+            count = int(np.prod(shape, dtype=np.int64))
+            if fh.tell() + count * dtype.itemsize > start + info.file_size:
+                raise ValueError(f"{info.filename}: array data runs past its zip member")
+            arr = np.fromfile(fh, dtype=dtype, count=count) if count else np.empty(0, dtype)
+            if arr.size != count:
+                raise ValueError(f"{info.filename}: {arr.size} of {count} values present")
+            out[key] = arr.reshape(shape, order="F" if fortran else "C")
+        if slow:
+            with np.load(path, allow_pickle=False) as z:
+                for key in slow:
+                    out[key] = z[key]
+    return out
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)
