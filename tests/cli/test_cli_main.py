@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -68,3 +69,24 @@ def test_other_os_errors_are_not_disguised() -> None:
 
     with pytest.raises(PermissionError):
         main(["_perm"])
+
+
+def test_help_style_applies_when_typer_loads_its_renderer_later() -> None:
+    """The house style patches typer's renderer when typer first imports it (a fresh
+    process); importing the CLI alone does not load the renderer (~0.05 s per command)."""
+    code = (
+        "import sys, vfbench.cli\n"
+        "print('loaded' if 'typer.rich_utils' in sys.modules else 'lazy')\n"
+        "rc = vfbench.cli.main(['evaluate', '--help'])\n"
+        "sys.exit(rc or vfbench.cli.main(['data', 'import-features', '--help']))\n"
+    )
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    first, _, page = out.stdout.partition("\n")
+    assert first == "lazy"
+    assert "KEY=VALUE" in page  # our metavar for --set
+    assert "<list" not in page and "<path>" not in page  # typer's type tags are gone
+    assert "[default: (" not in page
+    assert "'id identity [language]'" in page  # the renderer's patch: brackets kept as text

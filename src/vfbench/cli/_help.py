@@ -11,14 +11,19 @@ patches change presentation only: parsing is untouched.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import sys
 import typing
+from types import ModuleType
 from typing import Any
 
-from rich.columns import Columns
-from rich.markup import escape as _escape
-from rich.text import Text
 from typer import core as _core
-from typer import rich_utils as _ru
+
+# typer imports its rich renderer (``typer.rich_utils``, with rich's markdown and columns:
+# ~0.05 s) only to print help or an error; so do these patches (:func:`install`)
+_RICH_UTILS = "typer.rich_utils"
+_orig: dict[str, Any] = {}
 
 _TYPE_WORDS = {"int": "N", "float": "X", "str": "TEXT", "bool": "BOOL"}
 
@@ -67,17 +72,12 @@ def _usage_name(self: Any) -> str:
     return name
 
 
-_orig_param_help = _ru._get_parameter_help
-_orig_rich_text = _ru._make_rich_text
-
-
 def _rich_text(*, text: str, style: str = "", markup_mode: Any) -> Any:
     # Our help strings are plain text: "identity[,gender]" or "'id identity [language]'"
     # must print as written, not be eaten as rich markup tags.
-    return _orig_rich_text(text=_escape(text), style=style, markup_mode=markup_mode)
+    from rich.markup import escape
 
-
-_orig_default_string = _core._get_default_string
+    return _orig["rich_text"](text=escape(text), style=style, markup_mode=markup_mode)
 
 
 def _default_string(obj: Any, **kwargs: Any) -> str:
@@ -85,11 +85,14 @@ def _default_string(obj: Any, **kwargs: Any) -> str:
     # default has none: write both the same way.
     if kwargs.get("show_default_is_str"):
         return str(obj.show_default)
-    return str(_orig_default_string(obj, **kwargs))
+    return str(_orig["default_string"](obj, **kwargs))
 
 
 def _param_help(**kwargs: Any) -> Any:
-    out = _orig_param_help(**kwargs)
+    from rich.columns import Columns
+    from rich.text import Text
+
+    out = _orig["param_help"](**kwargs)
     if isinstance(out, Columns):
         # One text that folds long tokens instead of cutting them with an ellipsis.
         text = Text(overflow="fold")
@@ -101,15 +104,50 @@ def _param_help(**kwargs: Any) -> Any:
     return out
 
 
-def install() -> None:
-    """Apply the house style (idempotent)."""
-    if getattr(_core, "_vfbench_help", False):
+def _patch_rich_utils(ru: ModuleType) -> None:
+    if getattr(ru, "_vfbench_help", False):
         return
-    _core.TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
-    _core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
-    _core.TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
-    _core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
-    _ru._get_parameter_help = _param_help
-    _ru._make_rich_text = _rich_text
-    _core._get_default_string = _default_string
-    _core._vfbench_help = True  # type: ignore[attr-defined]
+    _orig["param_help"] = ru._get_parameter_help
+    _orig["rich_text"] = ru._make_rich_text
+    ru._get_parameter_help = _param_help  # type: ignore[attr-defined]
+    ru._make_rich_text = _rich_text  # type: ignore[attr-defined]
+    ru._vfbench_help = True  # type: ignore[attr-defined]
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches ``typer.rich_utils`` right after typer first imports it (one shot)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != _RICH_UTILS:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec  # unusual layout: typer's own renderer, unpatched
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            _patch_rich_utils(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def install() -> None:
+    """Apply the house style (idempotent); the renderer's part when typer loads it."""
+    if not getattr(_core, "_vfbench_help", False):
+        _core.TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
+        _core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
+        _core.TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
+        _core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
+        _orig["default_string"] = _core._get_default_string
+        _core._get_default_string = _default_string
+        _core._vfbench_help = True  # type: ignore[attr-defined]
+    ru = sys.modules.get(_RICH_UTILS)
+    if ru is not None:
+        _patch_rich_utils(ru)
+    elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
