@@ -38,12 +38,16 @@ from scipy.special import ndtr
 
 from vfbench.evaluate.confidence import (
     ALL,
+    JACK,
+    JACK_SKEW,
     accuracy_intervals,
     bootstrap_weights,
     centred_interval,
     cluster_bootstrap,
     crossed_variance_scale,
     jackknife_interval,
+    jackknife_moments,
+    jackknife_skew_interval,
     mean_normal,
     percentile_interval,
     ratio_replicates,
@@ -51,6 +55,8 @@ from vfbench.evaluate.confidence import (
 )
 from vfbench.evaluate.metrics import retrieval_block
 from vfbench.evaluate.results import Estimate
+from vfbench.utils.progress import progress_bar
+from vfbench.utils.tdist import t_quantile
 
 METHODS = ("binomial", "wilson", "bootstrap-identity", "bootstrap-all")
 #: the all-roles replicates without :func:`crossed_variance_scale` (the default before it)
@@ -212,13 +218,33 @@ def coverage(
 
 
 # ------------------------------------------------------------------------------ retrieval
+#: every interval of a retrieval row, and the two jackknife candidates of issue 20.1:
+#: ``jackknife-all-t`` (t(m - 1) instead of z, symmetric) and the default
+#: ``jackknife-all-skew`` (t(m - 1) and the Cornish-Fisher skewness correction)
+JACK_T = "jackknife-all-t"
 RETRIEVAL_METHODS = (
     "normal",
     "bootstrap-identity",
     "bootstrap-all-uncentred",
     "bootstrap-all",
-    "jackknife-all",
+    JACK,
+    JACK_T,
+    JACK_SKEW,
 )
+#: the columns that need no bootstrap (``bench_coverage.py --task retrieval --jackknife-only``)
+JACKKNIFE_METHODS = (JACK, JACK_T, JACK_SKEW)
+
+
+def jackknife_t_interval(
+    point: float, loo: np.ndarray, level: float, n: int, method: str = JACK_T
+) -> Estimate:
+    """Candidate (a): the symmetric jackknife interval with the t(m - 1) quantile instead
+    of z (m the defined leave-one-out values), clipped to [0, 1]."""
+    jm = jackknife_moments(loo)
+    if jm.m < 2:
+        return Estimate(point, float("nan"), float("nan"), n, method, level)
+    h = t_quantile(jm.m - 1, 0.5 + level / 2.0) * jm.se
+    return Estimate(point, max(0.0, point - h), min(1.0, point + h), n, method, level)
 
 
 @dataclass(frozen=True)
@@ -288,30 +314,120 @@ def retrieval_designs(
     ]
 
 
+def miss_side(est: Estimate, target: float) -> int:
+    """0 when ``est`` contains ``target``, -1 when the interval lies below it ("too low":
+    target > upper end), +1 when above it ("too high": target < lower end); an undefined
+    interval counts as too low."""
+    if est.contains(target):
+        return 0
+    return 1 if est.low > target else -1
+
+
+@dataclass(frozen=True)
+class CoverageCount:
+    """Outcome of one interval method over ``sets`` simulated test sets."""
+
+    sets: int
+    covered: int
+    too_low: int  # the interval below the target
+    too_high: int  # the interval above it
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.sets if self.sets else float("nan")
+
+
+def _retrieval_set_rng(design: RetrievalDesign, seed: int, r: int) -> np.random.Generator:
+    """Test set r's own generator, keyed by (seed, direction, metric, I, r): every method
+    sees the same sets whichever columns are computed."""
+    key = [seed, zlib.crc32(f"{design.name}/{design.metric}".encode()), design.n_identities, r]
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def retrieval_intervals(
+    design: RetrievalDesign,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
+) -> dict[str, Estimate]:
+    """The intervals ``methods`` of one simulated test set drawn from ``rng`` (the set is
+    drawn first, so it does not depend on ``methods``; the bootstrap is run only when a
+    bootstrap column is asked for)."""
+    s, qc, gc = design.draw(rng)
+    vals = per_query(s, qc, gc, design.metric)
+    point = float(vals.mean())
+    i = design.n_identities
+    boot = any(m.startswith("bootstrap") for m in methods)
+    w = 1.0 - np.eye(i)
+    if boot:
+        w = np.concatenate([bootstrap_weights(i, n_boot, rng).T, w], axis=1)
+    k = int(design.metric.split("@")[1]) if design.metric.startswith("p@") else 1
+    figs = score_figures(s, qc, gc, w, ks=(k,))[design.metric]
+    b = n_boot if boot else 0
+    reps, loo = figs[:b], figs[b:]  # replicates, then leave-one-identity-out
+    n = vals.size
+    iv = {
+        JACK: jackknife_interval(point, loo, level, n),
+        JACK_T: jackknife_t_interval(point, loo, level, n),
+        JACK_SKEW: jackknife_skew_interval(point, loo, level, n),
+        "normal": mean_normal(vals, level),
+    }
+    if boot:
+        iv["bootstrap-identity"] = cluster_bootstrap(vals, qc, n_boot, level, rng)
+        iv["bootstrap-all-uncentred"] = percentile_interval(point, reps, level, n, "raw")
+        iv["bootstrap-all"] = centred_interval(point, reps, level, n, "bootstrap-all")[0]
+    unknown = set(methods) - set(iv)
+    if unknown:
+        raise ValueError(f"unknown retrieval interval method(s): {sorted(unknown)}")
+    return {m: iv[m] for m in methods}
+
+
 def simulate_retrieval_once(
     design: RetrievalDesign,
     target: float,
     rng: np.random.Generator,
     n_boot: int = 1000,
     level: float = 0.95,
-) -> dict[str, bool]:
-    """One simulated test set: does each interval of its figure contain ``target``?"""
-    s, qc, gc = design.draw(rng)
-    vals = per_query(s, qc, gc, design.metric)
-    point = float(vals.mean())
-    i = design.n_identities
-    w = np.concatenate([bootstrap_weights(i, n_boot, rng).T, 1.0 - np.eye(i)], axis=1)
-    k = int(design.metric.split("@")[1]) if design.metric.startswith("p@") else 1
-    figs = score_figures(s, qc, gc, w, ks=(k,))[design.metric]
-    reps, loo = figs[:n_boot], figs[n_boot:]  # replicates, then leave-one-identity-out
-    iv = {
-        "normal": mean_normal(vals, level),
-        "bootstrap-identity": cluster_bootstrap(vals, qc, n_boot, level, rng),
-        "bootstrap-all-uncentred": percentile_interval(point, reps, level, vals.size, "raw"),
-        "bootstrap-all": centred_interval(point, reps, level, vals.size, "bootstrap-all")[0],
-        "jackknife-all": jackknife_interval(point, loo, level, vals.size),
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
+) -> dict[str, int]:
+    """One simulated test set: where each interval of its figure misses ``target``
+    (:func:`miss_side`: 0 = contains it)."""
+    iv = retrieval_intervals(design, rng, n_boot, level, methods)
+    return {m: miss_side(iv[m], target) for m in methods}
+
+
+def retrieval_coverage_counts(
+    design: RetrievalDesign,
+    replicates: int,
+    seed: int = 0,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    target: float | None = None,
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
+    progress: bool = False,
+) -> dict[str, CoverageCount]:
+    """Covered / too-low / too-high counts of every method over ``replicates`` test sets,
+    each drawn from its own seeded generator (:func:`_retrieval_set_rng`)."""
+    t = design.target()[0] if target is None else target
+    sides = np.zeros((len(methods), replicates), dtype=np.int8)
+    desc = f"{design.name} {design.n_identities} ids"
+    with progress_bar(replicates, desc, "set", enabled=progress) as bar:
+        for r in range(replicates):
+            got = simulate_retrieval_once(
+                design, t, _retrieval_set_rng(design, seed, r), n_boot, level, methods
+            )
+            sides[:, r] = [got[m] for m in methods]
+            bar.update(1)
+    return {
+        m: CoverageCount(
+            replicates,
+            int((sides[j] == 0).sum()),
+            int((sides[j] < 0).sum()),
+            int((sides[j] > 0).sum()),
+        )
+        for j, m in enumerate(methods)
     }
-    return {m: iv[m].contains(target) for m in RETRIEVAL_METHODS}
 
 
 def retrieval_coverage(
@@ -321,12 +437,8 @@ def retrieval_coverage(
     n_boot: int = 1000,
     level: float = 0.95,
     target: float | None = None,
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
 ) -> dict[str, float]:
     """Empirical coverage of every retrieval interval over ``replicates`` test sets."""
-    t = design.target()[0] if target is None else target
-    rng = np.random.default_rng(np.random.SeedSequence([seed, design.n_identities, 7]))
-    hits = dict.fromkeys(RETRIEVAL_METHODS, 0)
-    for _ in range(replicates):
-        for m, ok in simulate_retrieval_once(design, t, rng, n_boot, level).items():
-            hits[m] += ok
-    return {m: hits[m] / replicates for m in RETRIEVAL_METHODS}
+    c = retrieval_coverage_counts(design, replicates, seed, n_boot, level, target, methods)
+    return {m: c[m].coverage for m in methods}

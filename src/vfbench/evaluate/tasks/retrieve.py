@@ -7,8 +7,9 @@ p@k and recall@k, labelled with the sizes actually drawn, with chance (a uniform
 ranking) and the gender-only baseline as an exact expectation (no random draw, see
 :func:`gender_baseline`). Intervals, every role (query and gallery identities together,
 :func:`~vfbench.evaluate.confidence.retrieval_replicates`): the delete-one-identity
-jackknife (default) and the identity bootstrap; beside them the query-identity bootstrap
-and the normal interval over queries.
+jackknife with t(m - 1) and the Cornish-Fisher skewness correction (``jackknife-all-skew``,
+default), the plain jackknife (estimate +- z se) and the identity bootstrap; beside them the
+query-identity bootstrap and the normal interval over queries.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from vfbench.evaluate import confidence
 from vfbench.evaluate.confidence import (
     ALL,
     JACK,
+    JACK_SKEW,
     QUERY,
     IdentityRankCounts,
     centred_interval,
     cluster_bootstrap,
     jackknife_interval,
+    jackknife_skew_interval,
     mean_normal,
     retrieval_cells,
     retrieval_replicates,
@@ -250,6 +253,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
         if name in reps:
             boot, loo = reps[name][: ctx.p.n_boot], reps[name][ctx.p.n_boot :]
             point = float(np.mean(vals))
+            iv[JACK_SKEW] = jackknife_skew_interval(point, loo, ctx.p.level, vals.size)
             iv[JACK] = jackknife_interval(point, loo, ctx.p.level, vals.size)
             iv[ALL], shift = centred_interval(point, boot, ctx.p.level, vals.size, ALL)
             row_params["bootstrap_all_shift"] = round(shift, 6)
