@@ -154,9 +154,9 @@ ALL = "bootstrap-all"  # identities resampled in every role of a trial (the defa
 QUERY = "bootstrap-identity"  # only the query identity resampled
 PAIRED = "paired-bootstrap"
 JACK = "jackknife-all"  # leave one identity out of every role (retrieval), estimate +- z se
-#: the same leave-one-identity-out values with t(m - 1) and the Cornish-Fisher skewness
-#: correction (:func:`jackknife_skew_interval`): the default retrieval interval
-JACK_SKEW = "jackknife-all-skew"
+#: the same leave-one-identity-out values with a t quantile at the effective number of
+#: identities (:func:`jackknife_t_interval`): the default retrieval interval
+JACK_T = "jackknife-all-t"
 
 
 def bootstrap_weights(n_clusters: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -339,71 +339,95 @@ def jackknife_interval(
 
 @dataclass(frozen=True)
 class JackknifeMoments:
-    """Delete-one jackknife summary of leave-one-out values: ``m`` defined values, the
-    standard error ``se`` and the skewness ``skew`` of the estimator, both from the
-    influence values ``L_i = (m - 1) (mean(loo) - loo_i)`` (Efron's U_i; for a mean they
-    are x_i - mean(x)): se^2 = sum L_i^2 / (m (m - 1)) (= Quenouille-Tukey's
-    (m - 1) / m sum (loo_i - mean)^2) and skew = sum L_i^3 / (sum L_i^2)^(3/2) (for a mean
-    the sample skewness over sqrt(m); 6 x BCa's acceleration)."""
+    """Delete-one jackknife summary of leave-one-out values, from the influence values
+    ``L_i = (m - 1) (mean(loo) - loo_i)`` of the ``m`` defined values (Efron's U_i; for a
+    mean they are x_i - mean(x)):
+
+    * ``se``: se^2 = sum L_i^2 / (m (m - 1)) (= Quenouille-Tukey's
+      (m - 1) / m sum (loo_i - mean)^2);
+    * ``skew``: sum L_i^3 / (sum L_i^2)^(3/2), the skewness of the estimator's first-order
+      part (for a mean the sample skewness over sqrt(m); 6 x BCa's acceleration); at most 1
+      in absolute value (|sum L^3| <= max |L| sum L^2 <= (sum L^2)^(3/2));
+    * ``df``: the Satterthwaite degrees of freedom of se^2 as a sum of m independent
+      squared influence values, 2 E[se^2]^2 / Var(se^2) = 2 m / (kurt - 1) with the
+      influence values' kurtosis kurt = m sum L^4 / (sum L^2)^2 (m for normal ones), at most
+      m - 1 and at least 1: the effective number of identities, small when a few
+      identities carry most of the variance."""
 
     m: int
     se: float
     skew: float
+    df: float
 
 
 def jackknife_moments(loo: np.ndarray) -> JackknifeMoments:
-    """:class:`JackknifeMoments` of the finite values of ``loo`` (NaN se / skew when fewer
-    than two; skew 0 when every value is equal)."""
+    """:class:`JackknifeMoments` of the finite values of ``loo`` (NaN se / skew / df when
+    fewer than two; skew 0 and df m - 1 when every value is equal)."""
     x = np.asarray(loo, dtype=np.float64).reshape(-1)
     x = x[np.isfinite(x)]
     m = int(x.size)
     if m < 2:
-        return JackknifeMoments(m, float("nan"), float("nan"))
+        return JackknifeMoments(m, float("nan"), float("nan"), float("nan"))
     lv = (m - 1) * (x.mean() - x)
-    s2 = float((lv * lv).sum())
+    l2 = lv * lv
+    s2 = float(l2.sum())
+    if s2 <= 0.0:
+        return JackknifeMoments(m, 0.0, 0.0, float(m - 1))
     se = math.sqrt(s2 / (m * (m - 1)))
-    skew = float((lv**3).sum()) / s2**1.5 if s2 > 0.0 else 0.0
-    return JackknifeMoments(m, se, skew)
+    skew = float((l2 * lv).sum()) / s2**1.5
+    excess = m * float((l2 * l2).sum()) / (s2 * s2) - 1.0  # kurt - 1 >= 0
+    df = float(m - 1) if excess <= 2.0 * m / (m - 1) else max(1.0, 2.0 * m / excess)
+    return JackknifeMoments(m, se, skew, df)
 
 
-#: the skewness term of :func:`jackknife_skew_interval` is kept within this share of the
-#: t quantile (each arm 0.5-1.5 t se). The jackknife skewness is at most 1 in absolute
-#: value (|sum L^3| <= max |L| sum L^2 <= (sum L^2)^(3/2)), so the term, at most
-#: (z^2 - 1) / 6 (0.47 at 95 %), reaches the bound only above a 99.9 % level, where the
-#: one-term expansion would otherwise shrink an arm towards 0
+#: the skewness term of :func:`jackknife_t_interval` is kept within this share of the t
+#: quantile (each arm 0.5-1.5 t se). The jackknife skewness is at most 1 in absolute value,
+#: so the term, at most (z^2 - 1) / 6 (0.47 at 95 %), reaches the bound only above a
+#: 99.9 % level, where the one-term expansion would otherwise shrink an arm towards 0
 SKEW_SHIFT_MAX = 0.5
 
+#: degrees-of-freedom rules of :func:`jackknife_t_interval`
+JACK_DF_RULES = ("effective", "identities")
 
-def jackknife_skew_interval(
+
+def jackknife_t_interval(
     point: float,
     loo: np.ndarray,
     level: float,
     n: int,
-    method: str = JACK_SKEW,
+    method: str = JACK_T,
     bounds: tuple[float, float] = (0.0, 1.0),
+    *,
+    df: str = "effective",
+    skew: bool = False,
 ) -> Estimate:
-    """Jackknife interval for few identities and a skewed estimator (the default retrieval
-    interval): ``[point - se (t + d), point + se (t - d)]``, clipped to ``bounds``, with
-    ``se`` and the skewness ``g`` of :func:`jackknife_moments`, ``t`` the
-    ``0.5 + level / 2`` quantile of Student's t with m - 1 degrees of freedom (m the defined
-    leave-one-out values: the few-clusters critical value, -> z as m grows) and
-    ``d = g (z^2 - 1) / 6`` (z the normal quantile), bounded by :data:`SKEW_SHIFT_MAX` x t.
+    """Jackknife t interval for few (effective) identities, optionally corrected for
+    skewness: ``[point - se (t + d), point + se (t - d)]``, clipped to ``bounds``, with
+    ``se``, ``skew`` = g and ``df`` of :func:`jackknife_moments`.
 
-    ``d`` is the one-term Cornish-Fisher correction of the quantiles of (estimate - target)
-    / se: a right-skewed estimator (g > 0) has a long upper tail, so its upper quantile is
-    se (z + d) and its lower one -se (z - d), and the interval [point - upper quantile,
-    point - lower quantile] gets the longer *lower* arm. The jackknife's g is the skewness
-    of the estimator's first-order (per-identity) part; for retrieval it is negative in
-    most test sets (a few strong-distractor identities with large negative influence) and
-    the interval's longer arm is then the upper one, which is the side the symmetric
-    interval misses on in the coverage simulation (docs/evaluation.md)."""
-    jm = jackknife_moments(loo)
-    if jm.m < 2 or not math.isfinite(jm.se):
-        return Estimate(point, float("nan"), float("nan"), n, method, level)
+    ``t`` is the ``0.5 + level / 2`` quantile of Student's t with ``df = "effective"``
+    (the default: the Satterthwaite degrees of freedom of se^2, rounded down; m - 1 at
+    most, -> z as m grows) or ``"identities"`` (m - 1: the few-clusters critical value)
+    degrees of freedom. The default retrieval interval is the first, without ``skew``.
+
+    ``skew``: d = g (z^2 - 1) / 6 (z the normal quantile), bounded by
+    :data:`SKEW_SHIFT_MAX` x t, the one-term Cornish-Fisher correction of the quantiles of
+    (estimate - target) / se for a known se: a right-skewed estimator (g > 0) has a long
+    upper tail, its upper quantile is se (z + d) and its lower one -se (z - d), so the
+    interval [point - upper quantile, point - lower quantile] gets the longer *lower*
+    arm; else d = 0 (symmetric)."""
+    if df not in JACK_DF_RULES:
+        raise EvaluationError(f"jackknife df rule must be one of {JACK_DF_RULES}, got {df!r}")
     z = _z(level)
-    t = t_quantile(jm.m - 1, 0.5 + level / 2.0)
-    cap = SKEW_SHIFT_MAX * t
-    d = min(cap, max(-cap, jm.skew * (z * z - 1.0) / 6.0))
+    jm = jackknife_moments(loo)
+    if jm.m < 2:
+        return Estimate(point, float("nan"), float("nan"), n, method, level)
+    nu = jm.m - 1 if df == "identities" else max(1, math.floor(jm.df))
+    t = t_quantile(nu, 0.5 + level / 2.0)
+    d = 0.0
+    if skew:
+        cap = SKEW_SHIFT_MAX * t
+        d = min(cap, max(-cap, jm.skew * (z * z - 1.0) / 6.0))
     lo, hi = point - jm.se * (t + d), point + jm.se * (t - d)
     return Estimate(point, max(bounds[0], lo), min(bounds[1], hi), n, method, level)
 

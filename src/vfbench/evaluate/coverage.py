@@ -39,15 +39,14 @@ from scipy.special import ndtr
 from vfbench.evaluate.confidence import (
     ALL,
     JACK,
-    JACK_SKEW,
+    JACK_T,
     accuracy_intervals,
     bootstrap_weights,
     centred_interval,
     cluster_bootstrap,
     crossed_variance_scale,
     jackknife_interval,
-    jackknife_moments,
-    jackknife_skew_interval,
+    jackknife_t_interval,
     mean_normal,
     percentile_interval,
     ratio_replicates,
@@ -56,7 +55,6 @@ from vfbench.evaluate.confidence import (
 from vfbench.evaluate.metrics import retrieval_block
 from vfbench.evaluate.results import Estimate
 from vfbench.utils.progress import progress_bar
-from vfbench.utils.tdist import t_quantile
 
 METHODS = ("binomial", "wilson", "bootstrap-identity", "bootstrap-all")
 #: the all-roles replicates without :func:`crossed_variance_scale` (the default before it)
@@ -218,33 +216,27 @@ def coverage(
 
 
 # ------------------------------------------------------------------------------ retrieval
-#: every interval of a retrieval row, and the two jackknife candidates of issue 20.1:
-#: ``jackknife-all-t`` (t(m - 1) instead of z, symmetric) and the default
-#: ``jackknife-all-skew`` (t(m - 1) and the Cornish-Fisher skewness correction)
-JACK_T = "jackknife-all-t"
+#: the jackknife candidates of issue 20.1 beside the row's intervals (coverage only):
+#: the t(I - 1) quantile, symmetric and with the Cornish-Fisher skewness correction, and
+#: the effective-df t with that correction (:func:`~vfbench.evaluate.confidence.jackknife_t_interval`)
+JACK_T_IDS = "jackknife-t(I-1)"
+JACK_T_IDS_CF = "jackknife-t(I-1)-cf"
+JACK_T_CF = "jackknife-t(eff)-cf"
+#: every interval of a retrieval row (``jackknife-all-t``, the default, last) and the
+#: candidates
 RETRIEVAL_METHODS = (
     "normal",
     "bootstrap-identity",
     "bootstrap-all-uncentred",
     "bootstrap-all",
     JACK,
+    JACK_T_IDS,
+    JACK_T_IDS_CF,
+    JACK_T_CF,
     JACK_T,
-    JACK_SKEW,
 )
 #: the columns that need no bootstrap (``bench_coverage.py --task retrieval --jackknife-only``)
-JACKKNIFE_METHODS = (JACK, JACK_T, JACK_SKEW)
-
-
-def jackknife_t_interval(
-    point: float, loo: np.ndarray, level: float, n: int, method: str = JACK_T
-) -> Estimate:
-    """Candidate (a): the symmetric jackknife interval with the t(m - 1) quantile instead
-    of z (m the defined leave-one-out values), clipped to [0, 1]."""
-    jm = jackknife_moments(loo)
-    if jm.m < 2:
-        return Estimate(point, float("nan"), float("nan"), n, method, level)
-    h = t_quantile(jm.m - 1, 0.5 + level / 2.0) * jm.se
-    return Estimate(point, max(0.0, point - h), min(1.0, point + h), n, method, level)
+JACKKNIFE_METHODS = (JACK, JACK_T_IDS, JACK_T_IDS_CF, JACK_T_CF, JACK_T)
 
 
 @dataclass(frozen=True)
@@ -369,8 +361,12 @@ def retrieval_intervals(
     n = vals.size
     iv = {
         JACK: jackknife_interval(point, loo, level, n),
+        JACK_T_IDS: jackknife_t_interval(point, loo, level, n, JACK_T_IDS, df="identities"),
+        JACK_T_IDS_CF: jackknife_t_interval(
+            point, loo, level, n, JACK_T_IDS_CF, df="identities", skew=True
+        ),
+        JACK_T_CF: jackknife_t_interval(point, loo, level, n, JACK_T_CF, skew=True),
         JACK_T: jackknife_t_interval(point, loo, level, n),
-        JACK_SKEW: jackknife_skew_interval(point, loo, level, n),
         "normal": mean_normal(vals, level),
     }
     if boot:
