@@ -67,6 +67,7 @@ def retrieval(
     )
     print("| direction | identities | target (se) | " + " | ".join(methods) + " | time, load |")
     print("|" + "---|" * (4 + len(methods)))
+    lengths = []
     for d in retrieval_designs(sizes, metric):
         if d.name not in directions:
             continue
@@ -86,6 +87,11 @@ def retrieval(
             f"{time.perf_counter() - t:.0f} s, {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
+        lengths.append(
+            f"{d.name} {d.n_identities}: "
+            + ", ".join(f"{m} {100 * c[m].mean_length:.2f}" for m in methods)
+        )
+    print("\nmean interval length (points):\n" + "\n".join(lengths))
 
 
 def matching(reps: int, boot: int, sizes: tuple[int, ...], ns: str, workers: int) -> None:

@@ -174,6 +174,8 @@ def test_coverage_simulation_columns_and_miss_sides():
     for m in JACKKNIFE_METHODS:
         assert fast[m] == full[m]
         assert fast[m].covered + fast[m].too_low + fast[m].too_high == 12
+    # t(df) >= z: the default is never shorter than the plain jackknife
+    assert fast[JACK_T].mean_length >= fast["jackknife-all"].mean_length > 0
     lower_longer = []
     for r in range(12):
         iv = retrieval_intervals(d, _retrieval_set_rng(d, 0, r), methods=JACKKNIFE_METHODS)

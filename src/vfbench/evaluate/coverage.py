@@ -323,6 +323,7 @@ class CoverageCount:
     covered: int
     too_low: int  # the interval below the target
     too_high: int  # the interval above it
+    mean_length: float = float("nan")  # mean high - low over the sets
 
     @property
     def coverage(self) -> float:
@@ -386,11 +387,11 @@ def simulate_retrieval_once(
     n_boot: int = 1000,
     level: float = 0.95,
     methods: tuple[str, ...] = RETRIEVAL_METHODS,
-) -> dict[str, int]:
+) -> dict[str, tuple[int, float]]:
     """One simulated test set: where each interval of its figure misses ``target``
-    (:func:`miss_side`: 0 = contains it)."""
+    (:func:`miss_side`: 0 = contains it) and its length."""
     iv = retrieval_intervals(design, rng, n_boot, level, methods)
-    return {m: miss_side(iv[m], target) for m in methods}
+    return {m: (miss_side(iv[m], target), iv[m].high - iv[m].low) for m in methods}
 
 
 def retrieval_coverage_counts(
@@ -407,13 +408,15 @@ def retrieval_coverage_counts(
     each drawn from its own seeded generator (:func:`_retrieval_set_rng`)."""
     t = design.target()[0] if target is None else target
     sides = np.zeros((len(methods), replicates), dtype=np.int8)
+    lengths = np.zeros((len(methods), replicates))
     desc = f"{design.name} {design.n_identities} ids"
     with progress_bar(replicates, desc, "set", enabled=progress) as bar:
         for r in range(replicates):
             got = simulate_retrieval_once(
                 design, t, _retrieval_set_rng(design, seed, r), n_boot, level, methods
             )
-            sides[:, r] = [got[m] for m in methods]
+            sides[:, r] = [got[m][0] for m in methods]
+            lengths[:, r] = [got[m][1] for m in methods]
             bar.update(1)
     return {
         m: CoverageCount(
@@ -421,6 +424,7 @@ def retrieval_coverage_counts(
             int((sides[j] == 0).sum()),
             int((sides[j] < 0).sum()),
             int((sides[j] > 0).sum()),
+            float(np.nanmean(lengths[j])) if replicates else float("nan"),
         )
         for j, m in enumerate(methods)
     }
