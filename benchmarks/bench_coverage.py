@@ -137,10 +137,12 @@ def main() -> None:
     reps = 40 if a.quick else (a.replicates or default_reps)
     boot = 300 if a.quick else a.boot
     t_all = time.perf_counter()
-    print(
-        f"load average {os.getloadavg()[0]:.2f}; {reps} replicates x {boot} bootstrap draws, "
-        f"{a.workers} worker(s)"
-    )
+    if a.task == "matching":
+        runs = f"{reps} replicates x {boot} bootstrap draws, {a.workers} worker(s)"
+    else:  # retrieval runs in this one process
+        boots = "no bootstrap (--jackknife-only)" if a.jackknife_only else f"B = {boot}"
+        runs = f"{reps} test sets, {boots}, one process"
+    print(f"load average {os.getloadavg()[0]:.2f}; {runs}")
     sizes = tuple(int(x) for x in a.sizes.split(","))
     if a.task == "retrieval":
         methods = JACKKNIFE_METHODS if a.jackknife_only else RETRIEVAL_METHODS
