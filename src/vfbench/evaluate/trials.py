@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from vfbench.errors import EvaluationError
-from vfbench.utils.io import atomic_save_npz
+from vfbench.utils.io import atomic_save_npz, read_npz
 
 TRIALS_SCHEMA_VERSION = 1
 CONSTRAINTS = ("U", "G", "N", "GN")
@@ -558,33 +559,33 @@ class TrialSet:
         if not p.is_file():
             raise EvaluationError(f"{p}: trial file not found")
         try:
-            with np.load(p, allow_pickle=False) as z:
-                need = {"schema_version", "config", "sha256", "voice_ids", "face_ids"}
-                if not need <= set(z.files):
-                    raise EvaluationError(
-                        f"{p}: not a vfbench trial file (missing {sorted(need - set(z.files))})"
-                    )
-                if int(z["schema_version"]) != TRIALS_SCHEMA_VERSION:
-                    raise EvaluationError(
-                        f"{p}: trial schema_version {int(z['schema_version'])} is not supported"
-                    )
-                groups: dict[str, dict[str, np.ndarray]] = {}
-                for name in z.files:
-                    if "::" in name:
-                        key, _, arr = name.partition("::")
-                        groups.setdefault(key, {})[arr] = z[name]
-                ts = cls(
-                    voice_ids=z["voice_ids"],
-                    face_ids=z["face_ids"],
-                    voice_identities=z["voice_identities"],
-                    face_identities=z["face_identities"],
-                    groups=groups,
-                    config=json.loads(str(z["config"])),
+            z = read_npz(p)  # straight into the arrays (no zip CRC pass; hash checked below)
+            need = {"schema_version", "config", "sha256", "voice_ids", "face_ids"}
+            if not need <= set(z):
+                raise EvaluationError(
+                    f"{p}: not a vfbench trial file (missing {sorted(need - set(z))})"
                 )
-                stored = str(z["sha256"])
+            if int(z["schema_version"]) != TRIALS_SCHEMA_VERSION:
+                raise EvaluationError(
+                    f"{p}: trial schema_version {int(z['schema_version'])} is not supported"
+                )
+            groups: dict[str, dict[str, np.ndarray]] = {}
+            for name in z:
+                if "::" in name:
+                    key, _, arr = name.partition("::")
+                    groups.setdefault(key, {})[arr] = z[name]
+            ts = cls(
+                voice_ids=z["voice_ids"],
+                face_ids=z["face_ids"],
+                voice_identities=z["voice_identities"],
+                face_identities=z["face_identities"],
+                groups=groups,
+                config=json.loads(str(z["config"])),
+            )
+            stored = str(z["sha256"])
         except EvaluationError:
             raise
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             raise EvaluationError(f"{p}: cannot read trial file ({exc})") from None
         if ts.sha256 != stored:
             raise EvaluationError(f"{p}: content hash mismatch (file corrupt or edited)")
