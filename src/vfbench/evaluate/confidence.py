@@ -30,6 +30,16 @@ few-clusters t(I - 1) factor (same identity draws, same shape; the paired bootst
 The coverage simulation (``benchmarks/bench_coverage.py``, table in docs/evaluation.md)
 checks it: 93.1-95.3 % at 1:2, 1:5 and 1:10 on 80-500 identities.
 
+**Verification** figures (AUC, EER, TAR@FAR of a weighted ROC) are not ratios of sums, but
+each is linearised into per-pair contributions e_p (:func:`verification_contributions`:
+the Hoeffding projection of the AUC, the threshold shift through the score densities for
+EER and TAR@FAR), and the same first-order algebra gives the pigeonhole variance and its
+corrected value from them (:func:`linearised_variance_scale`); a negative pair involves
+two identities and carries the surplus, a positive pair one. The all-roles replicates of
+each figure, and of ``vfbench compare``'s paired AUC difference, are scaled about the
+point value by their own factor (:func:`verification_scales`; coverage table in
+docs/evaluation.md).
+
 Trials with **more than two** distinct identities (1:n matching, n >= 3) are a two-way
 design between the query identity and the *set* of distractors: their weight is
 ``w_q * (1 + sum_j (w_j - 1))``, the query's multiplicity times the first-order (Hajek)
@@ -971,11 +981,7 @@ def verification_replicates(
         reps = {k: np.concatenate(v) for k, v in out.items()}
     c = dict.fromkeys(reps, 1.0)
     if rs.all_roles and variance_correction:
-        c = verification_scales(scores, labels, rs, fars, level)
-        r0 = roc(scores, labels)
-        points = {"auc": float(auc_from_roc(r0)), "eer": float(eer_from_roc(r0))}
-        for far in fars:
-            points[f"tar@far={far:g}"] = float(tar_at_far(r0, far))
+        points, c = _verification_factors(scores, labels, rs, fars, level)
         for name, x in reps.items():
             p = points[name]
             reps[name] = np.clip(p + c[name] * (x - p), 0.0, 1.0)
@@ -1021,16 +1027,29 @@ def verification_contributions(
     * TAR@FAR=f (the threshold t of the reported ROC point moves to keep the FAR):
       ``(1[s >= t] - TPR(t)) / n+`` and ``-(a / b) (1[s >= t] - FPR(t)) / n-``.
     """
+    return _linearise(scores, labels, fars)[1]
+
+
+def _linearise(
+    scores: np.ndarray, labels: np.ndarray, fars: tuple[float, ...]
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(point values of the unweighted ROC, :func:`verification_contributions`)."""
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     y = np.asarray(labels).astype(bool).reshape(-1)
     r = roc(s, y)  # checks shapes and that both classes are present
+    points = {"auc": float(auc_from_roc(r)), "eer": float(eer_from_roc(r))}
+    for far in fars:
+        points[f"tar@far={far:g}"] = float(tar_at_far(r, far))
     pos, neg = s[y], s[~y]
     n_p, n_n = pos.size, neg.size
-    sp, sn = np.sort(pos), np.sort(neg)
-    below = np.searchsorted(sn, pos, "left")
-    f_neg = (below + 0.5 * (np.searchsorted(sn, pos, "right") - below)) / n_n
-    at_most = np.searchsorted(sp, neg, "right")
-    s_pos = (n_p - at_most + 0.5 * (at_most - np.searchsorted(sp, neg, "left"))) / n_p
+    op, on = np.argsort(pos, kind="stable"), np.argsort(neg, kind="stable")
+    sp, sn = pos[op], neg[on]  # sorted queries: the binary searches run in cache order
+    lo, hi = np.searchsorted(sn, sp, "left"), np.searchsorted(sn, sp, "right")
+    f_neg = np.empty(n_p)
+    f_neg[op] = (lo + 0.5 * (hi - lo)) / n_n
+    lo, hi = np.searchsorted(sp, sn, "left"), np.searchsorted(sp, sn, "right")
+    s_pos = np.empty(n_n)
+    s_pos[on] = (n_p - hi + 0.5 * (hi - lo)) / n_p
     auc = float(f_neg.mean())
 
     def split(ep: np.ndarray, en: np.ndarray) -> np.ndarray:
@@ -1064,7 +1083,7 @@ def verification_contributions(
             out[f"tar@far={far:g}"] = split(
                 ((pos >= t) - tpr) / n_p, -(a / b) * ((neg >= t) - fpr) / n_n
             )
-    return out
+    return points, out
 
 
 def verification_scales(
@@ -1079,9 +1098,20 @@ def verification_scales(
     :func:`verification_contributions` (``auc``, ``eer``, ``tar@far=<far>``). A negative
     pair involves two identities, so its own variance enters the pigeonhole bootstrap's
     variance three times; a positive pair involves one and carries no surplus."""
+    return _verification_factors(scores, labels, roles, fars, level)[1]
+
+
+def _verification_factors(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    roles: np.ndarray | Resampler,
+    fars: tuple[float, ...],
+    level: float,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(point values, :func:`verification_scales`) from one ROC."""
     rs = roles if isinstance(roles, Resampler) else Resampler(roles, True)
-    e = verification_contributions(scores, labels, fars)
-    return {name: linearised_variance_scale(rs, v, level) for name, v in e.items()}
+    points, e = _linearise(scores, labels, fars)
+    return points, {name: linearised_variance_scale(rs, v, level) for name, v in e.items()}
 
 
 def _verification_kernel(
