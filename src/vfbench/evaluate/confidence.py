@@ -496,6 +496,11 @@ def _pair_tables(
     if cells > _PAIR_CELLS or cells > 2 * codes.shape[0]:
         return None
     one = codes[:, 1] < 0
+    if not one.any():  # the usual matching case: no masked copies of 1M-trial arrays
+        flat = codes[:, 0] * n_ids + codes[:, 1]
+        sv = np.bincount(flat, weights=v, minlength=cells).reshape(n_ids, n_ids)
+        sd = np.bincount(flat, weights=d, minlength=cells).reshape(n_ids, n_ids)
+        return sv, sd, np.zeros(n_ids), np.zeros(n_ids)
     two = ~one
     flat = codes[two, 0] * n_ids + codes[two, 1]
     sv = np.bincount(flat, weights=v[two], minlength=cells).reshape(n_ids, n_ids)
