@@ -135,7 +135,6 @@ def test_first_order_variance_is_the_raw_replicates_variance():
             assert fixed[name].var() == pytest.approx(corr * _few(60) ** 2, rel=tol)
 
 
-@pytest.mark.slow
 def test_corrected_auc_variance_matches_the_sampling_variance():
     """Over 800 simulated lists (300 identities, 1,200 pairs: pair-level variance is a large
     share) the mean corrected AUC variance matches the AUC's actual mean squared error
