@@ -355,7 +355,7 @@ def test_eight_cmpc_matching_lists_in_one_command(tdir, tmp_path, capsys):
     assert sizes == {f"match/{d}/n=2/{c}/cmpc": n for d in ("v2f", "f2v") for c, n in want.items()}
 
 
-def test_mapped_lists_are_cached_by_list_hash_and_embedding_ids(tmp_path, monkeypatch):
+def test_mapped_lists_are_cached_by_list_hash_and_embedding_ids(tmp_path, monkeypatch, match_list):
     """load_trials keeps the list *mapped onto the embeddings*: a second run with the same
     (settled) list and the same embedding ids/identities loads that trial set - the same
     content hash and report - without parsing or mapping anything; other identities, an
@@ -365,12 +365,9 @@ def test_mapped_lists_are_cached_by_list_hash_and_embedding_ids(tmp_path, monkey
     from vfbench.evaluate import importers
     from vfbench.evaluate.importers import load_trials
 
-    rows = [f"id{i % 7}/v{i}.wav p{i % 5}/f{i}.jpg p{(i + 1) % 5}/f{i + 1}.jpg" for i in range(40)]
-    lst = tmp_path / "match_v2f_2_mine.txt"
-    lst.write_text("\n".join(rows) + "\n")
+    lst, v, f = match_list(tmp_path)
+    rows = lst.read_text().splitlines()
     ts0, _ = import_list("matching", [lst])
-    v = Embeddings(ts0.voice_ids, ts0.voice_identities, np.ones((ts0.voice_ids.size, 2)), "voice")
-    f = Embeddings(ts0.face_ids, ts0.face_identities, np.ones((ts0.face_ids.size, 2)), "face")
     cache = tmp_path / "cache"
     monkeypatch.setattr(importers, "_STAT_SETTLE_NS", 0)
     ts1, src1 = load_trials([lst], v, f, cache_dir=cache)  # parses; memo + entry written
