@@ -22,6 +22,11 @@ integrated once per process (it was recomputed for every interval of every set: 
 1:n set), distractor sets are drawn in O(T k) by rejection instead of ranking a T x I
 key matrix, and :func:`coverage` spreads sets over worker processes, each set with its own
 seeded generator (the figures do not depend on the number of workers).
+
+Verification (:class:`VerifyDesign`, :func:`verify_coverage`): pairs of the same
+heterogeneous identities, AUC / EER / TAR@FAR against their closed-form population values,
+the query-only, uncorrected and (default) variance-corrected all-roles intervals
+(``benchmarks/bench_coverage_verify.py``). Retrieval: :class:`RetrievalDesign`.
 """
 
 from __future__ import annotations
