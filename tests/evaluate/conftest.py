@@ -48,3 +48,23 @@ def structured():
 def make_emb():
     """The :func:`make_embeddings` factory (tests have no package to import it from)."""
     return make_embeddings
+
+
+def small_match_list(folder):  # type: ignore[no-untyped-def]
+    """A 40-trial 1:2 list in the published layout (``match_v2f_2_mine.txt`` in ``folder``)
+    and unit embeddings for its items: (list path, voices, faces)."""
+    from vfbench.evaluate.importers import import_list
+
+    rows = [f"id{i % 7}/v{i}.wav p{i % 5}/f{i}.jpg p{(i + 1) % 5}/f{i + 1}.jpg" for i in range(40)]
+    lst = folder / "match_v2f_2_mine.txt"
+    lst.write_text("\n".join(rows) + "\n")
+    ts, _ = import_list("matching", [lst])
+    v = Embeddings(ts.voice_ids, ts.voice_identities, np.ones((ts.voice_ids.size, 2)), "voice")
+    f = Embeddings(ts.face_ids, ts.face_identities, np.ones((ts.face_ids.size, 2)), "face")
+    return lst, v, f
+
+
+@pytest.fixture
+def match_list():
+    """The :func:`small_match_list` factory."""
+    return small_match_list

@@ -353,3 +353,50 @@ def test_eight_cmpc_matching_lists_in_one_command(tdir, tmp_path, capsys):
     sizes = {k: ts.groups[k]["query"].size for k in ts.keys()}
     want = {"U": 10000, "G": 10000, "N": 9360, "GN": 9120}
     assert sizes == {f"match/{d}/n=2/{c}/cmpc": n for d in ("v2f", "f2v") for c, n in want.items()}
+
+
+def test_mapped_lists_are_cached_by_list_hash_and_embedding_ids(tmp_path, monkeypatch, match_list):
+    """load_trials keeps the list *mapped onto the embeddings*: a second run with the same
+    (settled) list and the same embedding ids/identities loads that trial set - the same
+    content hash and report - without parsing or mapping anything; other identities, an
+    edited list or a damaged entry are imported afresh."""
+    import time
+
+    from vfbench.evaluate import importers
+    from vfbench.evaluate.importers import load_trials
+
+    lst, v, f = match_list(tmp_path)
+    rows = lst.read_text().splitlines()
+    ts0, _ = import_list("matching", [lst])
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(importers, "_STAT_SETTLE_NS", 0)
+    ts1, src1 = load_trials([lst], v, f, cache_dir=cache)  # parses; memo + entry written
+    assert len(list((cache / "resolved").iterdir())) == 2  # trial file + report
+
+    def no_import(*a, **k):
+        raise AssertionError("imported again")
+
+    with monkeypatch.context() as m:
+        m.setattr(importers, "import_list", no_import)
+        m.setattr(importers, "read_table", no_import)
+        ts2, src2 = load_trials([lst], v, f, cache_dir=cache)
+    assert ts2.sha256 == ts1.sha256 == ts0.sha256
+    assert src2.sha256 == src1.sha256 and src2.report.summary() == src1.report.summary()
+    for k in ts1.keys():
+        assert ts2.meta(k) == ts1.meta(k)
+        for name, a in ts1.groups[k].items():
+            np.testing.assert_array_equal(ts2.groups[k][name], a)
+    # other identities for the same ids: a different mapping, imported again
+    f2 = Embeddings(f.ids, np.array([x + "_b" for x in f.identities]), f.vectors, "face")
+    ts3, _ = load_trials([lst], v, f2, cache_dir=cache)
+    assert set(ts3.face_identities.tolist()) == {x + "_b" for x in f.identities}
+    # an edited list: its new content hash is a new key
+    time.sleep(0.01)
+    lst.write_text("\n".join(rows[:10]) + "\n")
+    ts4, _ = load_trials([lst], v, f, cache_dir=cache)
+    assert sum(g["query"].size for g in ts4.groups.values()) == 10
+    # a damaged entry is rebuilt, not trusted
+    for p in (cache / "resolved").glob("*.npz"):
+        p.write_bytes(b"garbage")
+    ts5, _ = load_trials([lst], v, f, cache_dir=cache)
+    assert ts5.sha256 == ts4.sha256

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,18 +191,12 @@ def test_prefetch_loads_once_in_the_background(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_load_trials_prefetches_for_a_large_list(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, match_list: Any
 ) -> None:
     from vfbench.evaluate import _kernels, scoring
-    from vfbench.evaluate.embeddings import Embeddings
     from vfbench.evaluate.importers import import_list, load_trials
 
-    rows = [f"id{i % 7}/v{i}.wav p{i % 5}/f{i}.jpg p{(i + 1) % 5}/f{i + 1}.jpg" for i in range(40)]
-    lst = tmp_path / "match_v2f_2_mine.txt"
-    lst.write_text("\n".join(rows) + "\n")
-    ts, _ = import_list("matching", [lst])
-    v = Embeddings(ts.voice_ids, ts.voice_identities, np.ones((ts.voice_ids.size, 2)), "voice")
-    f = Embeddings(ts.face_ids, ts.face_identities, np.ones((ts.face_ids.size, 2)), "face")
+    lst, v, f = match_list(tmp_path)
     asked: list[tuple[str, ...]] = []
     monkeypatch.setattr(_kernels, "prefetch", lambda *names: asked.append(names))
     load_trials([lst], v, f)

@@ -133,6 +133,15 @@ def test_index_map_names_missing_ids():
     assert index_map(np.array(["b", "a"]), np.array(["a", "b", "c"]), "voice").tolist() == [1, 0]
     with pytest.raises(EvaluationError, match=r"1 voice id\(s\).*'zz'"):
         index_map(np.array(["a", "zz"]), np.array(["a", "b"]), "voice")
+    # a repeated id maps to its first position; empty inputs map to nothing
+    assert index_map(np.array(["a", "b", "a"]), np.array(["b", "a", "b", "a"]), "f").tolist() == [
+        1,
+        0,
+        1,
+    ]
+    assert index_map(np.array([], str), np.array(["a"]), "f").tolist() == []
+    with pytest.raises(EvaluationError, match="not in the embeddings"):
+        index_map(np.array(["a"]), np.array([], str), "face")
 
 
 def test_joint_retrieval_sets_are_capped_at_availability(universe):

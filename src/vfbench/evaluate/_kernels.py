@@ -680,10 +680,12 @@ def _faiss_pair_dots(
     try:
         for a in range(0, vi.size, _FAISS_CHUNK):
             cv, cf = vi[a : a + _FAISS_CHUNK], fi[a : a + _FAISS_CHUNK]
-            key = (cv >> vshift).astype(np.int32) * n_ft + (cf >> fshift)
-            order = np.argsort(key.astype(np.uint16), kind="stable")
-            vs = cv[order].astype(np.int64)
-            fs = cf[order].astype(np.int64)
+            key = (cv >> vshift).astype(np.uint16)  # tile keys < 2**16 (above)
+            key *= n_ft
+            key += (cf >> fshift).astype(np.uint16)
+            order = np.argsort(key, kind="stable")  # radix sort of 16-bit keys, O(n)
+            vs = cv[order]  # int64: faiss's index type
+            fs = cf[order]
             dots = np.empty(order.size, dtype=np.float32)
             faiss.pairwise_indexed_inner_product(
                 d, order.size, faiss.swig_ptr(v), faiss.swig_ptr(vs), faiss.swig_ptr(f),
@@ -721,9 +723,9 @@ def pair_dots(
         return None
     fz = faiss_module()
     if fz is not None and v.shape[1] > 0:
-        vi32 = np.ascontiguousarray(vi, dtype=np.int32)
-        fi32 = np.ascontiguousarray(fi, dtype=np.int32)
-        out = _faiss_pair_dots(fz, v, f, vi32, fi32, threads, cosine)
+        vi64 = np.ascontiguousarray(vi, dtype=np.int64)
+        fi64 = np.ascontiguousarray(fi, dtype=np.int64)
+        out = _faiss_pair_dots(fz, v, f, vi64, fi64, threads, cosine)
         _CALLS[0] += 1
         _LAST_PAIR_PATH[0] = f"faiss {getattr(fz, '__version__', '?')}"
         return out

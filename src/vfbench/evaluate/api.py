@@ -135,12 +135,14 @@ def evaluate(
     if not callable(sc):  # load the pair kernel while the inputs are mapped and hashed
         prefetch_kernel(trials.largest_pair_group(), trials.voice_ids.size, trials.face_ids.size)
     res.warnings.extend(trials.config.get("warnings", []))
-    res.trials_hash = trials.sha256
-    # provenance hashes on a second thread (hashlib runs without the GIL: ~0.05 s for
-    # 2 x 20k x 512 vectors, beside the scoring)
+    # provenance hashes on a second thread (hashlib runs without the GIL: ~0.07 s for
+    # 2 x 20k x 512 vectors and a 1M-trial set, beside the scoring)
     with ThreadPoolExecutor(1, thread_name_prefix="vfbench-hash") as pool:
+        ts = trials
+        t_hash = pool.submit(lambda: ts.sha256)
         hashes = [pool.submit(embeddings_hash, e) for e in (voices, faces)]
         res = _evaluate_tasks(voices, faces, attrs, p, trials, sc, res, say)
+        res.trials_hash = t_hash.result()
         input_hashes = {
             "voices": hashes[0].result(),
             "faces": hashes[1].result(),

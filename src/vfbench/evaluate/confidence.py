@@ -30,6 +30,16 @@ few-clusters t(I - 1) factor (same identity draws, same shape; the paired bootst
 The coverage simulation (``benchmarks/bench_coverage.py``, table in docs/evaluation.md)
 checks it: 93.1-95.3 % at 1:2, 1:5 and 1:10 on 80-500 identities.
 
+**Verification** figures (AUC, EER, TAR@FAR of a weighted ROC) are not ratios of sums, but
+each is linearised into per-pair contributions e_p (:func:`verification_contributions`:
+the Hoeffding projection of the AUC, the threshold shift through the score densities for
+EER and TAR@FAR), and the same first-order algebra gives the pigeonhole variance and its
+corrected value from them (:func:`linearised_variance_scale`); a negative pair involves
+two identities and carries the surplus, a positive pair one. The all-roles replicates of
+each figure, and of ``vfbench compare``'s paired AUC difference, are scaled about the
+point value by their own factor (:func:`verification_scales`; coverage table in
+docs/evaluation.md).
+
 Trials with **more than two** distinct identities (1:n matching, n >= 3) are a two-way
 design between the query identity and the *set* of distractors: their weight is
 ``w_q * (1 + sum_j (w_j - 1))``, the query's multiplicity times the first-order (Hajek)
@@ -587,6 +597,11 @@ def _pair_tables(
     if cells > _PAIR_CELLS or cells > 2 * codes.shape[0]:
         return None
     one = codes[:, 1] < 0
+    if not one.any():  # the usual matching case: no masked copies of 1M-trial arrays
+        flat = codes[:, 0] * n_ids + codes[:, 1]
+        sv = np.bincount(flat, weights=v, minlength=cells).reshape(n_ids, n_ids)
+        sd = np.bincount(flat, weights=d, minlength=cells).reshape(n_ids, n_ids)
+        return sv, sd, np.zeros(n_ids), np.zeros(n_ids)
     two = ~one
     flat = codes[two, 0] * n_ids + codes[two, 1]
     sv = np.bincount(flat, weights=v[two], minlength=cells).reshape(n_ids, n_ids)
@@ -700,7 +715,14 @@ def _crossed_variance(
 ) -> tuple[float, float]:
     v = np.asarray(values, dtype=np.float64)
     d = np.asarray(denominators, dtype=np.float64)
-    e = (v - point * d) / d.sum()
+    return _crossed_variance_e(codes, n_ids, (v - point * d) / d.sum())
+
+
+def _crossed_variance_e(codes: np.ndarray, n_ids: int, e: np.ndarray) -> tuple[float, float]:
+    """:func:`crossed_variance` from the per-trial contributions ``e`` (T,) of the
+    linearised figure (a replicate deviates from the point value by sum_t x_t e_t):
+    ``codes`` (T, k) distinct identity codes (-1 = none), ``n_ids`` identities."""
+    e = np.asarray(e, dtype=np.float64)
     ids = np.zeros(n_ids)
     keys, sums = [], []
     q = codes[:, 0]
@@ -754,6 +776,29 @@ def crossed_variance_scale(
     rs = roles if isinstance(roles, Resampler) else Resampler(roles, True)
     n_ids = rs.n_identities
     boot, corrected = _crossed_variance(rs.codes, n_ids, values, denominators, point)
+    return _variance_scale(boot, corrected, n_ids, level)
+
+
+def linearised_variance_scale(
+    roles: np.ndarray | Resampler, contributions: np.ndarray, level: float = 0.95
+) -> float:
+    """:func:`crossed_variance_scale` of any figure linearised into per-trial
+    contributions (``contributions`` (T,): a replicate with trial weights x deviates from
+    the point value by sum_t x_t e_t to first order; e.g.
+    :func:`verification_contributions`). ``roles`` (T, k) or their all-roles
+    :class:`Resampler`."""
+    rs = roles if isinstance(roles, Resampler) else Resampler(roles, True)
+    e = np.asarray(contributions, dtype=np.float64).reshape(-1)
+    if e.size != rs.n_trials:
+        raise EvaluationError(f"{e.size} contributions for {rs.n_trials} trials")
+    if not np.isfinite(e).all():
+        return 1.0
+    boot, corrected = _crossed_variance_e(rs.codes, rs.n_identities, e)
+    return _variance_scale(boot, corrected, rs.n_identities, level)
+
+
+def _variance_scale(boot: float, corrected: float, n_ids: int, level: float) -> float:
+    """sqrt(min(1, corrected / boot)) times the few-clusters factor; 1 when undefined."""
     if not (math.isfinite(boot) and math.isfinite(corrected)) or boot <= 0.0 or n_ids < 2:
         return 1.0
     few = math.sqrt(n_ids / (n_ids - 1)) * t_quantile(n_ids - 1, 0.5 + level / 2) / _z(level)
@@ -1001,6 +1046,9 @@ def verification_replicates(
     rng: np.random.Generator,
     fars: tuple[float, ...] = (),
     all_roles: bool = True,
+    variance_correction: bool = True,
+    level: float = 0.95,
+    scales: dict[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Identity-bootstrap replicates of AUC, EER and TAR@FAR of one verification list.
 
@@ -1011,22 +1059,165 @@ def verification_replicates(
     score order, the pair weights formed from the identity multiplicities on the fly
     (:func:`vfbench.evaluate._kernels.verify_reps`): the same draws and the same ROC
     points as the numpy path, which builds (b, P) weight blocks and goes through
-    :func:`~vfbench.evaluate.metrics.roc` (AUC equal up to the order of its sum)."""
+    :func:`~vfbench.evaluate.metrics.roc` (AUC equal up to the order of its sum).
+
+    All roles: each figure's replicates are then scaled about its point value (AUC,
+    interpolated EER, TAR@FAR of the unweighted ROC) by :func:`verification_scales` at
+    ``level`` - the pigeonhole bootstrap's surplus of pair-level variance removed, as for
+    matching - unless ``variance_correction`` is False (the raw replicates, for the
+    coverage study), and clipped to [0, 1]; both paths get the same factors, so they stay
+    identical. ``scales``: a dict that receives the factor of every figure (1 where none
+    was applied).
+    """
 
     rs = Resampler(roles, all_roles)
     fast = _verification_kernel(scores, labels, rs, n_boot, rng, fars)
     if fast is not None:
-        return fast
-    out: dict[str, list[np.ndarray]] = {"auc": [], "eer": []}
-    for far in fars:
-        out[f"tar@far={far:g}"] = []
-    for w in rs.weights(n_boot, rng, max_elems=1 << 21):
-        r = roc(scores, labels, w.astype(np.float64))
-        out["auc"].append(np.asarray(auc_from_roc(r)))
-        out["eer"].append(np.asarray(eer_from_roc(r)))
+        reps = fast
+    else:
+        out: dict[str, list[np.ndarray]] = {"auc": [], "eer": []}
         for far in fars:
-            out[f"tar@far={far:g}"].append(np.asarray(tar_at_far(r, far)))
-    return {k: np.concatenate(v) for k, v in out.items()}
+            out[f"tar@far={far:g}"] = []
+        for w in rs.weights(n_boot, rng, max_elems=1 << 21):
+            r = roc(scores, labels, w.astype(np.float64))
+            out["auc"].append(np.asarray(auc_from_roc(r)))
+            out["eer"].append(np.asarray(eer_from_roc(r)))
+            for far in fars:
+                out[f"tar@far={far:g}"].append(np.asarray(tar_at_far(r, far)))
+        reps = {k: np.concatenate(v) for k, v in out.items()}
+    c = dict.fromkeys(reps, 1.0)
+    if rs.all_roles and variance_correction:
+        points, c = _verification_factors(scores, labels, rs, fars, level)
+        for name, x in reps.items():
+            p = points[name]
+            reps[name] = np.clip(p + c[name] * (x - p), 0.0, 1.0)
+    if scales is not None:
+        scales.update(c)
+    return reps
+
+
+def _density_at(x: np.ndarray, t: float) -> float:
+    """Gaussian kernel density of the sample ``x`` at ``t`` (Silverman's rule-of-thumb
+    bandwidth 0.9 min(sd, IQR / 1.349) n^(-1/5)); NaN for a sample without spread."""
+    n = x.size
+    if n < 2:
+        return float("nan")
+    sd = float(x.std(ddof=1))
+    q75, q25 = np.percentile(x, [75.0, 25.0])
+    iqr = float(q75 - q25) / 1.349
+    spread = min(sd, iqr) if iqr > 0 else sd
+    h = 0.9 * spread * n**-0.2
+    if not h > 0:
+        return float("nan")
+    z = (t - x) / h
+    return float(np.exp(-0.5 * z * z).sum() / (n * h * math.sqrt(2.0 * math.pi)))
+
+
+def verification_contributions(
+    scores: np.ndarray, labels: np.ndarray, fars: tuple[float, ...] = ()
+) -> dict[str, np.ndarray]:
+    """Per-pair contributions e (P,) of the linearised AUC, EER and TAR@FAR: with pair
+    weights x = 1 + delta a figure moves by sum_p delta_p e_p to first order, so the
+    crossed-variance correction (:func:`linearised_variance_scale`) applies to them as to
+    a ratio of sums. n+ / n- positive / negative pairs.
+
+    * AUC (Hoeffding projection of the Mann-Whitney statistic, ties = half, which is the
+      trapezoid AUC of :func:`~vfbench.evaluate.metrics.roc`): a positive pair
+      ``(F-(s) - AUC) / n+`` with F-(s) the share of negatives scoring below s (+ half the
+      ties), a negative pair ``(S+(s) - AUC) / n-`` with S+(s) the share of positives
+      above s (+ half the ties). Exact derivative of the weighted AUC at x = 1.
+    * EER (through the threshold t at the ROC point nearest the crossing; FRR rises with
+      slope a = f+(t), FAR falls with slope b = f-(t), the score densities by a Gaussian
+      kernel): ``b / (a + b) (1[s < t] - FRR(t)) / n+`` and
+      ``a / (a + b) (1[s >= t] - FAR(t)) / n-``.
+    * TAR@FAR=f (the threshold t of the reported ROC point moves to keep the FAR):
+      ``(1[s >= t] - TPR(t)) / n+`` and ``-(a / b) (1[s >= t] - FPR(t)) / n-``.
+    """
+    return _linearise(scores, labels, fars)[1]
+
+
+def _linearise(
+    scores: np.ndarray, labels: np.ndarray, fars: tuple[float, ...]
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(point values of the unweighted ROC, :func:`verification_contributions`)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).astype(bool).reshape(-1)
+    r = roc(s, y)  # checks shapes and that both classes are present
+    points = {"auc": float(auc_from_roc(r)), "eer": float(eer_from_roc(r))}
+    for far in fars:
+        points[f"tar@far={far:g}"] = float(tar_at_far(r, far))
+    pos, neg = s[y], s[~y]
+    n_p, n_n = pos.size, neg.size
+    op, on = np.argsort(pos, kind="stable"), np.argsort(neg, kind="stable")
+    sp, sn = pos[op], neg[on]  # sorted queries: the binary searches run in cache order
+    lo, hi = np.searchsorted(sn, sp, "left"), np.searchsorted(sn, sp, "right")
+    f_neg = np.empty(n_p)
+    f_neg[op] = (lo + 0.5 * (hi - lo)) / n_n
+    lo, hi = np.searchsorted(sp, sn, "left"), np.searchsorted(sp, sn, "right")
+    s_pos = np.empty(n_n)
+    s_pos[on] = (n_p - hi + 0.5 * (hi - lo)) / n_p
+    auc = float(f_neg.mean())
+
+    def split(ep: np.ndarray, en: np.ndarray) -> np.ndarray:
+        e = np.empty(s.size)
+        e[y], e[~y] = ep, en
+        return e
+
+    out = {"auc": split((f_neg - auc) / n_p, (s_pos - auc) / n_n)}
+
+    def point_at(j: int) -> tuple[float, float, float, float, float]:
+        """Threshold of ROC point j >= 1, its TPR and FPR, densities f+ and f- there."""
+        t = float(r.thresholds[j - 1])
+        return t, float(r.tpr[j]), float(r.fpr[j]), _density_at(pos, t), _density_at(neg, t)
+
+    d = (1.0 - r.tpr) - r.fpr
+    i = int(np.argmax(d <= 0))
+    j = max(1, i - 1 if abs(d[i - 1]) < abs(d[i]) else i)
+    t, tpr, fpr, a, b = point_at(j)
+    ep = ((pos < t) - (1.0 - tpr)) / n_p
+    en = ((neg >= t) - fpr) / n_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["eer"] = split(b / (a + b) * ep, a / (a + b) * en)
+    for far in fars:
+        ok = np.flatnonzero(r.fpr <= far + 1e-12)
+        j = int(ok[np.argmax(r.tpr[ok])])
+        if j == 0:  # no threshold keeps the FAR: TAR 0 in every replicate's neighbourhood
+            out[f"tar@far={far:g}"] = np.zeros(s.size)
+            continue
+        t, tpr, fpr, a, b = point_at(j)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"tar@far={far:g}"] = split(
+                ((pos >= t) - tpr) / n_p, -(a / b) * ((neg >= t) - fpr) / n_n
+            )
+    return points, out
+
+
+def verification_scales(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    roles: np.ndarray | Resampler,
+    fars: tuple[float, ...] = (),
+    level: float = 0.95,
+) -> dict[str, float]:
+    """Factor by which each verification figure's all-roles replicates are scaled about
+    its point value: :func:`linearised_variance_scale` of its
+    :func:`verification_contributions` (``auc``, ``eer``, ``tar@far=<far>``). A negative
+    pair involves two identities, so its own variance enters the pigeonhole bootstrap's
+    variance three times; a positive pair involves one and carries no surplus."""
+    return _verification_factors(scores, labels, roles, fars, level)[1]
+
+
+def _verification_factors(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    roles: np.ndarray | Resampler,
+    fars: tuple[float, ...],
+    level: float,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(point values, :func:`verification_scales`) from one ROC."""
+    rs = roles if isinstance(roles, Resampler) else Resampler(roles, True)
+    points, e = _linearise(scores, labels, fars)
+    return points, {name: linearised_variance_scale(rs, v, level) for name, v in e.items()}
 
 
 def _verification_kernel(
@@ -1076,7 +1267,11 @@ def paired_auc_bootstrap(
     seed: int | np.random.Generator = 0,
 ) -> tuple[float, float, Estimate, float]:
     """AUC of A and of B on the same pairs, and the identity bootstrap of AUC(A) - AUC(B)
-    (the same replicate weights for both systems). Returns ``(auc_a, auc_b, diff, p)``."""
+    (the same replicate weights for both systems). Returns ``(auc_a, auc_b, diff, p)``.
+    With (P, 2) roles (all roles) the replicates are scaled about A - B by
+    :func:`linearised_variance_scale` of the difference's contributions (A's AUC
+    contributions minus B's, :func:`verification_contributions`), as the paired accuracy
+    difference is; the p-value is read off the scaled replicates."""
     lab = np.asarray(labels).astype(bool)
     if np.asarray(score_a).shape != lab.shape or np.asarray(score_b).shape != lab.shape:
         raise EvaluationError("paired verification scores and labels differ in shape")
@@ -1094,6 +1289,12 @@ def paired_auc_bootstrap(
         )
 
     reps = bootstrap_replicates(stat, cl, n_boot, rng, cl.ndim == 2, max_elems=1 << 21)
+    if cl.ndim == 2 and cl.shape[1] > 1:
+        e = (
+            verification_contributions(score_a, lab)["auc"]
+            - verification_contributions(score_b, lab)["auc"]
+        )
+        reps = (a - b) + linearised_variance_scale(cl, e, level) * (reps - (a - b))
     est = percentile_interval(a - b, reps, level, int(lab.size), PAIRED)
     null = bool(np.array_equal(np.asarray(score_a), np.asarray(score_b)))
     return a, b, est, bootstrap_p_value(reps, null)

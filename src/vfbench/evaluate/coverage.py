@@ -22,6 +22,11 @@ integrated once per process (it was recomputed for every interval of every set: 
 1:n set), distractor sets are drawn in O(T k) by rejection instead of ranking a T x I
 key matrix, and :func:`coverage` spreads sets over worker processes, each set with its own
 seeded generator (the figures do not depend on the number of workers).
+
+Verification (:class:`VerifyDesign`, :func:`verify_coverage`): pairs of the same
+heterogeneous identities, AUC / EER / TAR@FAR against their closed-form population values,
+the query-only, uncorrected and (default) variance-corrected all-roles intervals
+(``benchmarks/bench_coverage_verify.py``). Retrieval: :class:`RetrievalDesign`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from vfbench.evaluate.confidence import (
     ALL,
     JACK,
     JACK_T,
+    QUERY,
     accuracy_intervals,
     bootstrap_weights,
     centred_interval,
@@ -51,8 +57,10 @@ from vfbench.evaluate.confidence import (
     percentile_interval,
     ratio_replicates,
     score_figures,
+    verification_replicates,
+    verification_scales,
 )
-from vfbench.evaluate.metrics import retrieval_block
+from vfbench.evaluate.metrics import retrieval_block, verification_metrics
 from vfbench.evaluate.results import Estimate
 from vfbench.utils.progress import progress_bar
 
@@ -213,6 +221,165 @@ def coverage(
         with ProcessPoolExecutor(w) as ex:
             parts = list(ex.map(_hits, jobs))
     return {m: sum(p[m] for p in parts) / replicates for m in COLUMNS}
+
+
+# --------------------------------------------------------------------------- verification
+#: the verification intervals of the coverage table: the report's two (query-only and the
+#: default all-roles bootstrap) and the all-roles replicates before the variance correction
+VERIFY_COLUMNS = ("bootstrap-identity", UNCORRECTED, ALL)
+
+
+@dataclass(frozen=True)
+class VerifyDesign:
+    """Simulated verification list: I identities from a population with query quality
+    ``q ~ N(0, sd_query^2)`` and distractor strength ``d ~ N(0, sd_distractor^2)``; a pair
+    (anchor a, other o) scores ``mu + q_a + e`` when o = a (positive) and ``d_o + e``
+    otherwise, e ~ N(0, 1); ``n_pairs`` pairs, each positive with probability 1/2, anchors
+    uniform, the other identity of a negative uniform over the rest. Positive scores are
+    N(mu, 1 + sd_query^2) and negative ones N(0, 1 + sd_distractor^2) in the population,
+    which gives the targets in closed form (:meth:`targets`)."""
+
+    name: str
+    n_identities: int
+    mu: float = 1.5
+    sd_query: float = 0.8
+    sd_distractor: float = 0.8
+    n_pairs: int = 10000
+    fars: tuple[float, ...] = (0.01,)
+
+    def targets(self) -> dict[str, float]:
+        """Population AUC ``Phi(mu / sqrt(2 + sd_q^2 + sd_d^2))``, EER
+        ``Phi(-mu / (s+ + s-))`` (s+ / s-: the positive / negative score sd) and TAR at each
+        FAR ``Phi((mu - s- Phi^-1(1 - far)) / s+)``."""
+        sp = float(np.sqrt(1.0 + self.sd_query**2))
+        sn = float(np.sqrt(1.0 + self.sd_distractor**2))
+        out = {
+            "auc": float(ndtr(self.mu / np.hypot(sp, sn))),
+            "eer": float(ndtr(-self.mu / (sp + sn))),
+        }
+        for far in self.fars:
+            out[f"tar@far={far:g}"] = float(ndtr((self.mu - sn * stats.norm.isf(far)) / sp))
+        return out
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One test set: (P,) scores, (P,) labels and the (P, 2) anchor / other identities."""
+        i, t = self.n_identities, self.n_pairs
+        q, d = rng.normal(0.0, self.sd_query, i), rng.normal(0.0, self.sd_distractor, i)
+        anchor = rng.integers(0, i, t)
+        pos = rng.random(t) < 0.5
+        other = rng.integers(0, i - 1, t)
+        other += other >= anchor
+        other = np.where(pos, anchor, other)
+        score = np.where(pos, self.mu + q[anchor], d[other]) + rng.normal(size=t)
+        return score, pos, np.column_stack([anchor, other])
+
+
+#: voice->face and face->voice heterogeneity as the matching designs (:data:`DIRECTIONS`)
+DIRECTIONS_VERIFY = {"v2f": (0.8, 0.8), "f2v": (0.5, 1.2)}  # (sd_query, sd_distractor)
+
+
+def verify_designs(
+    sizes: tuple[int, ...] = (80, 189, 500), n_pairs: int = 10000, fars: tuple[float, ...] = (0.01,)
+) -> list[VerifyDesign]:
+    return [
+        VerifyDesign(d, i, sd_query=sq, sd_distractor=sd, n_pairs=n_pairs, fars=fars)
+        for d, (sq, sd) in DIRECTIONS_VERIFY.items()
+        for i in sizes
+    ]
+
+
+def verify_interval_columns(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    roles: np.ndarray,
+    fars: tuple[float, ...],
+    n_boot: int,
+    level: float,
+    rng: np.random.Generator,
+) -> tuple[dict[str, dict[str, Estimate]], dict[str, float]]:
+    """Every column of the verification coverage table on one list, figure -> column ->
+    interval, and the variance-correction factor of each figure: the query-only bootstrap,
+    and the all-roles one from one set of raw replicates, scaled as
+    :func:`verification_replicates` scales them (the default) and unscaled."""
+    point = verification_metrics(scores, labels, fars)
+    q = verification_replicates(scores, labels, roles, n_boot, rng, fars, all_roles=False)
+    raw = verification_replicates(
+        scores, labels, roles, n_boot, rng, fars, variance_correction=False
+    )
+    c = verification_scales(scores, labels, roles, fars, level)
+    out: dict[str, dict[str, Estimate]] = {}
+    n = int(np.asarray(scores).size)
+    for name, p in point.items():
+        fixed = np.clip(p + c[name] * (raw[name] - p), 0.0, 1.0)
+        out[name] = {
+            "bootstrap-identity": percentile_interval(p, q[name], level, n, QUERY),
+            UNCORRECTED: percentile_interval(p, raw[name], level, n, UNCORRECTED),
+            ALL: percentile_interval(p, fixed, level, n, ALL),
+        }
+    return out, c
+
+
+def simulate_verify_once(
+    design: VerifyDesign, rng: np.random.Generator, n_boot: int = 1000, level: float = 0.95
+) -> dict[str, dict[str, float]]:
+    """One simulated list: figure -> {column: 1.0 if its interval holds the target,
+    ``estimate``: the point value, ``scale``: the correction factor}."""
+    s, y, roles = design.draw(rng)
+    iv, c = verify_interval_columns(s, y, roles, design.fars, n_boot, level, rng)
+    out: dict[str, dict[str, float]] = {}
+    for name, target in design.targets().items():
+        row = {m: float(iv[name][m].contains(target)) for m in VERIFY_COLUMNS}
+        row["estimate"], row["scale"] = iv[name][ALL].value, c[name]
+        out[name] = row
+    return out
+
+
+def _verify_sums(
+    args: tuple[VerifyDesign, int, int, int, int, float],
+) -> dict[str, dict[str, float]]:
+    design, seed, r0, r1, n_boot, level = args
+    tot: dict[str, dict[str, float]] = {}
+    for r in range(r0, r1):
+        key = [seed, zlib.crc32(design.name.encode()), 2, design.n_identities, r]
+        rng = np.random.default_rng(np.random.SeedSequence(key))
+        for name, row in simulate_verify_once(design, rng, n_boot, level).items():
+            t = tot.setdefault(name, dict.fromkeys(row, 0.0))
+            for k, v in row.items():
+                t[k] += v
+    return tot
+
+
+def verify_coverage(
+    design: VerifyDesign,
+    sets: int,
+    seed: int = 0,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    workers: int = 1,
+) -> dict[str, dict[str, float]]:
+    """Coverage of every verification interval over ``sets`` simulated lists, figure ->
+    column -> share of lists whose interval holds the target; plus ``estimate`` (the
+    mean point value: the estimator's bias against the target) and ``scale`` (the mean
+    correction factor). Each list has its own seeded generator (the same figures for any
+    number of ``workers``)."""
+    w = max(1, min(int(workers), sets, os.cpu_count() or 1))
+    bounds = np.linspace(0, sets, 4 * w + 1 if w > 1 else 2).astype(int)
+    jobs = [
+        (design, seed, int(a), int(b), n_boot, level)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    if w == 1:
+        parts = [_verify_sums(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(w) as ex:
+            parts = list(ex.map(_verify_sums, jobs))
+    out: dict[str, dict[str, float]] = {}
+    for part in parts:
+        for name, row in part.items():
+            t = out.setdefault(name, dict.fromkeys(row, 0.0))
+            for k, v in row.items():
+                t[k] += v
+    return {name: {k: v / sets for k, v in row.items()} for name, row in out.items()}
 
 
 # ------------------------------------------------------------------------------ retrieval

@@ -52,6 +52,7 @@ hashes the file and loads the table (a 1M-trial list: ~0.1 s instead of ~1 s).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -61,6 +62,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -964,6 +966,92 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: version of the resolved-list cache entries (:func:`_resolved_key`)
+RESOLVED_CACHE_VERSION = 1
+
+
+def _ids_digest(h: Any, e: Embeddings) -> None:
+    h.update("\n".join(e.ids.tolist()).encode() + b"\0")
+    h.update("\n".join(e.identities.tolist()).encode() + b"\0")
+
+
+def _resolved_key(
+    cdir: Path | None,
+    kind: str,
+    ps: Sequence[Path],
+    voices: Embeddings,
+    faces: Embeddings,
+    vox1_meta: str | Path | Vox1Meta | None,
+    drop_unmapped: bool,
+) -> str | None:
+    """Cache key of published lists *mapped onto these embeddings*: the lists' names and
+    content hashes (from the stat memo: nothing is read), the format and options, the
+    VoxCeleb1 meta used, and the embeddings' ids and identities (not their vectors). None
+    when a list's hash is not remembered yet, or the meta is an in-memory object."""
+    if cdir is None or isinstance(vox1_meta, Vox1Meta):
+        return None
+    digests = []
+    for p in ps:
+        _check_list_file(p)
+        d = _remembered_digest(cdir, p, p.stat())
+        if d is None:
+            return None
+        digests.append([p.name, d])
+    meta = Path(vox1_meta) if vox1_meta is not None else PACKAGED_VOX1_META
+    try:
+        mst = meta.stat()
+    except OSError:
+        return None  # import_list names the missing file
+    head = {
+        "v": RESOLVED_CACHE_VERSION,
+        "table": TABLE_CACHE_VERSION,
+        "format": kind,
+        "lists": digests,
+        "vox1_meta": [str(meta.resolve()), *_stat_signature(mst)],
+        "drop_unmapped": bool(drop_unmapped),
+    }
+    h = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
+    _ids_digest(h, voices)
+    _ids_digest(h, faces)
+    return h.hexdigest()
+
+
+def _resolved_paths(cdir: Path, key: str) -> tuple[Path, Path]:
+    base = cdir / "resolved" / f"{key}.v{RESOLVED_CACHE_VERSION}"
+    return base.with_suffix(base.suffix + ".npz"), base.with_suffix(base.suffix + ".json")
+
+
+def _load_resolved(cdir: Path, key: str) -> tuple[TrialSet, ImportReport] | None:
+    """The cached trial set and import report of :func:`_resolved_key`, or None (absent or
+    damaged: rebuilt). The trial file's content hash is checked on load."""
+    npz, rep_path = _resolved_paths(cdir, key)
+    if not (npz.is_file() and rep_path.is_file()):
+        return None
+    try:
+        rep = ImportReport(**json.loads(rep_path.read_text()))
+        return TrialSet.load(npz), rep
+    except (OSError, ValueError, TypeError, EvaluationError):
+        return None
+
+
+def _save_resolved(cdir: Path, key: str, ts: TrialSet, rep: ImportReport) -> None:
+    npz, rep_path = _resolved_paths(cdir, key)
+    try:
+        atomic_write_json(rep_path, dataclasses.asdict(rep))
+        ts.save(npz, compressed=False)
+    except OSError:
+        pass  # the cache only saves time; a read-only cache folder is not an error
+
+
+def _prefetch_for(ts: TrialSet) -> None:
+    """What :func:`import_list` starts for lists about to be scored, from a cached set."""
+    prefetch_kernel(ts.largest_pair_group(), ts.voice_ids.size, ts.face_ids.size)
+    retr = [ts.groups[k] for k in ts.keys() if ts.meta(k).get("task") == "retrieve"]
+    for g in retr:
+        n_q, n_g = int(np.asarray(g["queries"]).size), int(np.asarray(g["gallery"]).size)
+        prefetch_retrieval(n_q, n_g, len(retr) == 2)
+
+
 @dataclass
 class TrialSource:
     """Where a run's trials came from: recorded in ``results.json`` instead of a copy."""
@@ -1030,9 +1118,20 @@ def load_trials(
             + "; evaluate them in separate runs"
         )
     kind = next(iter(kinds.values()))
-    ts, rep = import_list(
-        kind, ps, voices, faces, vox1_meta, drop_unmapped, cache_dir=cache_dir, prefetch=True
-    )
+    cdir = Path(cache_dir) if cache_dir else None
+    key = _resolved_key(cdir, kind, ps, voices, faces, vox1_meta, drop_unmapped)
+    hit = _load_resolved(cdir, key) if cdir is not None and key else None
+    if hit is not None:
+        ts, rep = hit
+        _prefetch_for(ts)
+    else:
+        ts, rep = import_list(
+            kind, ps, voices, faces, vox1_meta, drop_unmapped, cache_dir=cache_dir, prefetch=True
+        )
+        if cdir is not None:
+            key = key or _resolved_key(cdir, kind, ps, voices, faces, vox1_meta, drop_unmapped)
+            if key:
+                _save_resolved(cdir, key, ts, rep)
     known = {str(ts.meta(k).get("list")): str(ts.meta(k).get("list_sha256", "")) for k in ts.keys()}
     names = [p.name for p in ps]
     digests = [

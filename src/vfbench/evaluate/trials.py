@@ -37,15 +37,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vfbench.errors import EvaluationError
-from vfbench.utils.io import atomic_save_npz
+from vfbench.utils.io import atomic_save_npz, read_npz
 
 TRIALS_SCHEMA_VERSION = 1
 CONSTRAINTS = ("U", "G", "N", "GN")
@@ -558,33 +560,33 @@ class TrialSet:
         if not p.is_file():
             raise EvaluationError(f"{p}: trial file not found")
         try:
-            with np.load(p, allow_pickle=False) as z:
-                need = {"schema_version", "config", "sha256", "voice_ids", "face_ids"}
-                if not need <= set(z.files):
-                    raise EvaluationError(
-                        f"{p}: not a vfbench trial file (missing {sorted(need - set(z.files))})"
-                    )
-                if int(z["schema_version"]) != TRIALS_SCHEMA_VERSION:
-                    raise EvaluationError(
-                        f"{p}: trial schema_version {int(z['schema_version'])} is not supported"
-                    )
-                groups: dict[str, dict[str, np.ndarray]] = {}
-                for name in z.files:
-                    if "::" in name:
-                        key, _, arr = name.partition("::")
-                        groups.setdefault(key, {})[arr] = z[name]
-                ts = cls(
-                    voice_ids=z["voice_ids"],
-                    face_ids=z["face_ids"],
-                    voice_identities=z["voice_identities"],
-                    face_identities=z["face_identities"],
-                    groups=groups,
-                    config=json.loads(str(z["config"])),
+            z = read_npz(p)  # straight into the arrays (no zip CRC pass; hash checked below)
+            need = {"schema_version", "config", "sha256", "voice_ids", "face_ids"}
+            if not need <= set(z):
+                raise EvaluationError(
+                    f"{p}: not a vfbench trial file (missing {sorted(need - set(z))})"
                 )
-                stored = str(z["sha256"])
+            if int(z["schema_version"]) != TRIALS_SCHEMA_VERSION:
+                raise EvaluationError(
+                    f"{p}: trial schema_version {int(z['schema_version'])} is not supported"
+                )
+            groups: dict[str, dict[str, np.ndarray]] = {}
+            for name in z:
+                if "::" in name:
+                    key, _, arr = name.partition("::")
+                    groups.setdefault(key, {})[arr] = z[name]
+            ts = cls(
+                voice_ids=z["voice_ids"],
+                face_ids=z["face_ids"],
+                voice_identities=z["voice_identities"],
+                face_identities=z["face_identities"],
+                groups=groups,
+                config=json.loads(str(z["config"])),
+            )
+            stored = str(z["sha256"])
         except EvaluationError:
             raise
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             raise EvaluationError(f"{p}: cannot read trial file ({exc})") from None
         if ts.sha256 != stored:
             raise EvaluationError(f"{p}: content hash mismatch (file corrupt or edited)")
@@ -593,18 +595,17 @@ class TrialSet:
 
 
 def index_map(wanted: np.ndarray, have: np.ndarray, what: str) -> np.ndarray:
-    """Positions of ``wanted`` ids inside ``have``; raises naming missing ids."""
-    have = np.asarray(have).astype(str)
-    wanted = np.asarray(wanted).astype(str)
-    order = np.argsort(have, kind="stable")
-    pos = np.searchsorted(have[order], wanted)
-    pos = np.minimum(pos, max(have.size - 1, 0))
-    found = have.size > 0 and True
-    ok = (have[order][pos] == wanted) if found else np.zeros(wanted.size, bool)
-    if not np.all(ok):
-        missing = wanted[~ok]
+    """Positions of ``wanted`` ids inside ``have`` (the first one of a repeated id); raises
+    naming missing ids. One dict over ``have`` (no string sorts: ~4 ms for 20k ids)."""
+    have_l = np.asarray(have).astype(str).tolist()
+    wanted_l = np.asarray(wanted).astype(str).tolist()
+    n = len(have_l)
+    first = dict(zip(have_l[::-1], range(n - 1, -1, -1), strict=True))  # first one wins
+    pos = np.fromiter(map(first.get, wanted_l, repeat(-1)), np.int64, len(wanted_l))
+    if pos.size and pos.min() < 0:
+        missing = np.asarray(wanted_l, dtype=str)[pos < 0]
         raise EvaluationError(
             f"{missing.size} {what} id(s) of the trials are not in the embeddings, "
             f"e.g. {missing[:3].tolist()}"
         )
-    return order[pos]
+    return pos

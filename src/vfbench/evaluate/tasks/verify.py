@@ -3,8 +3,10 @@
 Generation: one pair list per direction (``task_rng(seed, "trials", key)``), half
 positive; negatives obey ``verification.constraint`` (and ``verification.same``).
 Intervals: the all-roles identity bootstrap (anchor and other identity of every pair
-resampled; :func:`~vfbench.evaluate.confidence.verification_replicates`) is the default,
-the query-only (anchor) bootstrap beside it.
+resampled; :func:`~vfbench.evaluate.confidence.verification_replicates`), its replicates
+scaled by the crossed-variance correction of each figure (recorded as
+``params.variance_scale``; :func:`~vfbench.evaluate.confidence.verification_scales`), is
+the default, the query-only (anchor) bootstrap beside it.
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
     roles = np.stack([anchor, other], axis=1)
     fars = tuple(ctx.p.verification.fars)
     point = verification_metrics(s, lab, fars, ctx.p.eer)
+    scales: dict[str, float] = {}  # the all-roles variance correction of every figure
     reps = {
-        ALL: verification_replicates(s, lab, roles, ctx.p.n_boot, ctx.rng(key, ALL), fars),
+        ALL: verification_replicates(
+            s, lab, roles, ctx.p.n_boot, ctx.rng(key, ALL), fars, level=ctx.p.level, scales=scales
+        ),
         QUERY: verification_replicates(
             s, lab, roles, ctx.p.n_boot, ctx.rng(key, QUERY), fars, all_roles=False
         ),
@@ -87,6 +92,7 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
                 params={
                     **params,
                     "undefined_replicates": int((~np.isfinite(reps[ALL][name])).sum()),
+                    "variance_scale": round(scales[name], 6),
                 },
                 intervals=iv,
                 chance=chance,
