@@ -184,3 +184,32 @@ def test_coverage_simulation_columns_and_miss_sides():
             assert cf.high - cf.low == pytest.approx(t.high - t.low, rel=1e-9)
         lower_longer.append(cf.value - cf.low > cf.high - cf.value)
     assert sum(lower_longer) <= 3  # the upper arm is the longer one in most sets
+
+
+def test_every_retrieval_row_defaults_to_the_effective_df_jackknife(make_emb):
+    """Paper protocol, full gallery and joint retrieval, every figure: the row carries
+    ``jackknife-all-t`` as its default interval, beside the plain ``jackknife-all``, with
+    the degrees of freedom it used; joint matching rows keep the bootstrap."""
+    from vfbench.evaluate.api import evaluate
+    from vfbench.evaluate.protocol import Protocol
+
+    v, f, attrs = make_emb(n_ids=16, per=4, noise=1.5)
+    p = Protocol.quick()
+    p.tasks = ["retrieve", "joint"]
+    p.directions = ["v2f", "f2v"]
+    p.n_boot = 100
+    p.retrieval.full = True
+    res = evaluate(v, f, attrs, p)
+    rows = [m for m in res.metrics if m.task in ("retrieve", "joint_retrieve")]
+    settings = {(m.task, m.setting.split(" ")[0]) for m in rows}
+    assert {("retrieve", "paper"), ("retrieve", "full")} <= settings
+    assert any(t == "joint_retrieve" for t, _ in settings)
+    assert {"mAP", "R-precision", "p@1", "recall@1"} <= {m.name for m in rows}
+    for m in rows:
+        est, plain = m.intervals[JACK_T], m.intervals["jackknife-all"]
+        assert m.interval() is est and est.method == JACK_T
+        assert est.low <= plain.low <= m.value <= plain.high <= est.high  # t(df) >= z
+        assert 1 <= m.params["jackknife_df"] <= m.n_identities - 1
+    assert all(
+        m.interval().method == "bootstrap-all" for m in res.metrics if m.task == "joint_match"
+    )
