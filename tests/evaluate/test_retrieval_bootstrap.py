@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn.metrics import average_precision_score
 
 from vfbench.errors import EvaluationError
@@ -149,10 +150,18 @@ def test_evaluate_reports_the_all_roles_interval_by_default(make_emb):
     assert {"mAP", "R-precision", "p@1", "recall@5"} <= names
     for m in rows:
         a, q = m.intervals["bootstrap-all"], m.intervals["bootstrap-identity"]
-        j = m.intervals["jackknife-all"]
-        assert m.interval() is j  # the default interval of the row (coverage, docs)
+        j, js = m.intervals["jackknife-all"], m.intervals["jackknife-all-t"]
+        assert m.interval() is js  # the default interval of the row (coverage, docs)
         assert j.low <= m.value <= j.high and a.low <= m.value <= a.high
-        assert a.n == q.n == j.n == m.n
+        assert js.low <= m.value <= js.high
+        if 0.0 < js.low and js.high < 1.0 and 0.0 < j.low and j.high < 1.0:
+            # same se: the default is t(df) / z times as long as the plain jackknife, df the
+            # effective identities the row records (tests/evaluate/test_jackknife_t.py)
+            df = m.params["jackknife_df"]
+            assert 1 <= df <= m.n_identities - 1
+            t = stats.t.ppf(0.975, df)
+            assert js.high - js.low == pytest.approx((j.high - j.low) * t / 1.959964, rel=1e-5)
+        assert a.n == q.n == j.n == js.n == m.n
         assert "bootstrap_all_skipped" not in m.params
     # gallery identities resampled too: wider than the query-only interval on average
     wa = np.mean([m.intervals["bootstrap-all"].half_width for m in rows if m.name == "mAP"])
@@ -178,6 +187,7 @@ def test_too_large_sets_fall_back_to_the_query_bootstrap_and_say_why(make_emb, m
     res = evaluate(v, f, attrs, p)
     m = res.get(task="retrieve", name="mAP")
     assert "bootstrap-all" not in m.intervals and "jackknife-all" not in m.intervals
+    assert "jackknife-all-t" not in m.intervals
     assert m.interval() is m.intervals["bootstrap-identity"]
     assert m.intervals["bootstrap-identity"] == full.intervals["bootstrap-identity"]
     cells = retrieval_cells(np.repeat(np.arange(10), 3), np.repeat(np.arange(10), 3))

@@ -43,6 +43,8 @@ from scipy.special import ndtr
 
 from vfbench.evaluate.confidence import (
     ALL,
+    JACK,
+    JACK_T,
     QUERY,
     accuracy_intervals,
     bootstrap_weights,
@@ -50,6 +52,7 @@ from vfbench.evaluate.confidence import (
     cluster_bootstrap,
     crossed_variance_scale,
     jackknife_interval,
+    jackknife_t_interval,
     mean_normal,
     percentile_interval,
     ratio_replicates,
@@ -59,6 +62,7 @@ from vfbench.evaluate.confidence import (
 )
 from vfbench.evaluate.metrics import retrieval_block, verification_metrics
 from vfbench.evaluate.results import Estimate
+from vfbench.utils.progress import progress_bar
 
 METHODS = ("binomial", "wilson", "bootstrap-identity", "bootstrap-all")
 #: the all-roles replicates without :func:`crossed_variance_scale` (the default before it)
@@ -379,13 +383,27 @@ def verify_coverage(
 
 
 # ------------------------------------------------------------------------------ retrieval
+#: the jackknife candidates of issue 20.1 beside the row's intervals (coverage only):
+#: the t(I - 1) quantile, symmetric and with the Cornish-Fisher skewness correction, and
+#: the effective-df t with that correction (:func:`~vfbench.evaluate.confidence.jackknife_t_interval`)
+JACK_T_IDS = "jackknife-t(I-1)"
+JACK_T_IDS_CF = "jackknife-t(I-1)-cf"
+JACK_T_CF = "jackknife-t(eff)-cf"
+#: every interval of a retrieval row (``jackknife-all-t``, the default, last) and the
+#: candidates
 RETRIEVAL_METHODS = (
     "normal",
     "bootstrap-identity",
     "bootstrap-all-uncentred",
     "bootstrap-all",
-    "jackknife-all",
+    JACK,
+    JACK_T_IDS,
+    JACK_T_IDS_CF,
+    JACK_T_CF,
+    JACK_T,
 )
+#: the columns that need no bootstrap (``bench_coverage.py --task retrieval --jackknife-only``)
+JACKKNIFE_METHODS = (JACK, JACK_T_IDS, JACK_T_IDS_CF, JACK_T_CF, JACK_T)
 
 
 @dataclass(frozen=True)
@@ -455,30 +473,128 @@ def retrieval_designs(
     ]
 
 
+def miss_side(est: Estimate, target: float) -> int:
+    """0 when ``est`` contains ``target``, -1 when the interval lies below it ("too low":
+    target > upper end), +1 when above it ("too high": target < lower end); an undefined
+    interval counts as too low."""
+    if est.contains(target):
+        return 0
+    return 1 if est.low > target else -1
+
+
+@dataclass(frozen=True)
+class CoverageCount:
+    """Outcome of one interval method over ``sets`` simulated test sets."""
+
+    sets: int
+    covered: int
+    too_low: int  # the interval below the target
+    too_high: int  # the interval above it
+    mean_length: float = float("nan")  # mean high - low over the sets
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.sets if self.sets else float("nan")
+
+
+def _retrieval_set_rng(design: RetrievalDesign, seed: int, r: int) -> np.random.Generator:
+    """Test set r's own generator, keyed by (seed, direction, metric, I, r): every method
+    sees the same sets whichever columns are computed."""
+    key = [seed, zlib.crc32(f"{design.name}/{design.metric}".encode()), design.n_identities, r]
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def retrieval_intervals(
+    design: RetrievalDesign,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
+) -> dict[str, Estimate]:
+    """The intervals ``methods`` of one simulated test set drawn from ``rng`` (the set is
+    drawn first, so it does not depend on ``methods``; the bootstrap is run only when a
+    bootstrap column is asked for)."""
+    s, qc, gc = design.draw(rng)
+    vals = per_query(s, qc, gc, design.metric)
+    point = float(vals.mean())
+    i = design.n_identities
+    boot = any(m.startswith("bootstrap") for m in methods)
+    w = 1.0 - np.eye(i)
+    if boot:
+        w = np.concatenate([bootstrap_weights(i, n_boot, rng).T, w], axis=1)
+    k = int(design.metric.split("@")[1]) if design.metric.startswith("p@") else 1
+    figs = score_figures(s, qc, gc, w, ks=(k,))[design.metric]
+    b = n_boot if boot else 0
+    reps, loo = figs[:b], figs[b:]  # replicates, then leave-one-identity-out
+    n = vals.size
+    iv = {
+        JACK: jackknife_interval(point, loo, level, n),
+        JACK_T_IDS: jackknife_t_interval(point, loo, level, n, JACK_T_IDS, df="identities"),
+        JACK_T_IDS_CF: jackknife_t_interval(
+            point, loo, level, n, JACK_T_IDS_CF, df="identities", skew=True
+        ),
+        JACK_T_CF: jackknife_t_interval(point, loo, level, n, JACK_T_CF, skew=True),
+        JACK_T: jackknife_t_interval(point, loo, level, n),
+        "normal": mean_normal(vals, level),
+    }
+    if boot:
+        iv["bootstrap-identity"] = cluster_bootstrap(vals, qc, n_boot, level, rng)
+        iv["bootstrap-all-uncentred"] = percentile_interval(point, reps, level, n, "raw")
+        iv["bootstrap-all"] = centred_interval(point, reps, level, n, "bootstrap-all")[0]
+    unknown = set(methods) - set(iv)
+    if unknown:
+        raise ValueError(f"unknown retrieval interval method(s): {sorted(unknown)}")
+    return {m: iv[m] for m in methods}
+
+
 def simulate_retrieval_once(
     design: RetrievalDesign,
     target: float,
     rng: np.random.Generator,
     n_boot: int = 1000,
     level: float = 0.95,
-) -> dict[str, bool]:
-    """One simulated test set: does each interval of its figure contain ``target``?"""
-    s, qc, gc = design.draw(rng)
-    vals = per_query(s, qc, gc, design.metric)
-    point = float(vals.mean())
-    i = design.n_identities
-    w = np.concatenate([bootstrap_weights(i, n_boot, rng).T, 1.0 - np.eye(i)], axis=1)
-    k = int(design.metric.split("@")[1]) if design.metric.startswith("p@") else 1
-    figs = score_figures(s, qc, gc, w, ks=(k,))[design.metric]
-    reps, loo = figs[:n_boot], figs[n_boot:]  # replicates, then leave-one-identity-out
-    iv = {
-        "normal": mean_normal(vals, level),
-        "bootstrap-identity": cluster_bootstrap(vals, qc, n_boot, level, rng),
-        "bootstrap-all-uncentred": percentile_interval(point, reps, level, vals.size, "raw"),
-        "bootstrap-all": centred_interval(point, reps, level, vals.size, "bootstrap-all")[0],
-        "jackknife-all": jackknife_interval(point, loo, level, vals.size),
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
+) -> dict[str, tuple[int, float]]:
+    """One simulated test set: where each interval of its figure misses ``target``
+    (:func:`miss_side`: 0 = contains it) and its length."""
+    iv = retrieval_intervals(design, rng, n_boot, level, methods)
+    return {m: (miss_side(iv[m], target), iv[m].high - iv[m].low) for m in methods}
+
+
+def retrieval_coverage_counts(
+    design: RetrievalDesign,
+    replicates: int,
+    seed: int = 0,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    target: float | None = None,
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
+    progress: bool = False,
+) -> dict[str, CoverageCount]:
+    """Covered / too-low / too-high counts of every method over ``replicates`` test sets,
+    each drawn from its own seeded generator (:func:`_retrieval_set_rng`)."""
+    t = design.target()[0] if target is None else target
+    sides = np.zeros((len(methods), replicates), dtype=np.int8)
+    lengths = np.zeros((len(methods), replicates))
+    desc = f"{design.name} {design.n_identities} ids"
+    with progress_bar(replicates, desc, "set", enabled=progress) as bar:
+        for r in range(replicates):
+            got = simulate_retrieval_once(
+                design, t, _retrieval_set_rng(design, seed, r), n_boot, level, methods
+            )
+            sides[:, r] = [got[m][0] for m in methods]
+            lengths[:, r] = [got[m][1] for m in methods]
+            bar.update(1)
+    return {
+        m: CoverageCount(
+            replicates,
+            int((sides[j] == 0).sum()),
+            int((sides[j] < 0).sum()),
+            int((sides[j] > 0).sum()),
+            float(np.nanmean(lengths[j])) if replicates else float("nan"),
+        )
+        for j, m in enumerate(methods)
     }
-    return {m: iv[m].contains(target) for m in RETRIEVAL_METHODS}
 
 
 def retrieval_coverage(
@@ -488,12 +604,8 @@ def retrieval_coverage(
     n_boot: int = 1000,
     level: float = 0.95,
     target: float | None = None,
+    methods: tuple[str, ...] = RETRIEVAL_METHODS,
 ) -> dict[str, float]:
     """Empirical coverage of every retrieval interval over ``replicates`` test sets."""
-    t = design.target()[0] if target is None else target
-    rng = np.random.default_rng(np.random.SeedSequence([seed, design.n_identities, 7]))
-    hits = dict.fromkeys(RETRIEVAL_METHODS, 0)
-    for _ in range(replicates):
-        for m, ok in simulate_retrieval_once(design, t, rng, n_boot, level).items():
-            hits[m] += ok
-    return {m: hits[m] / replicates for m in RETRIEVAL_METHODS}
+    c = retrieval_coverage_counts(design, replicates, seed, n_boot, level, target, methods)
+    return {m: c[m].coverage for m in methods}

@@ -130,6 +130,7 @@ class Metric:
         if method is not None:
             return self.intervals.get(method)
         for m in (
+            "jackknife-all-t",
             "jackknife-all",
             "bootstrap-all",
             "bootstrap-identity",

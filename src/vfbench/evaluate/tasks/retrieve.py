@@ -7,12 +7,14 @@ p@k and recall@k, labelled with the sizes actually drawn, with chance (a uniform
 ranking) and the gender-only baseline as an exact expectation (no random draw, see
 :func:`gender_baseline`). Intervals, every role (query and gallery identities together,
 :func:`~vfbench.evaluate.confidence.retrieval_replicates`): the delete-one-identity
-jackknife (default) and the identity bootstrap; beside them the query-identity bootstrap
-and the normal interval over queries.
+jackknife with a t quantile at the effective number of identities (``jackknife-all-t``,
+default), the plain jackknife (estimate +- z se) and the identity bootstrap; beside them the
+query-identity bootstrap and the normal interval over queries.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,11 +23,14 @@ from vfbench.evaluate import confidence
 from vfbench.evaluate.confidence import (
     ALL,
     JACK,
+    JACK_T,
     QUERY,
     IdentityRankCounts,
     centred_interval,
     cluster_bootstrap,
     jackknife_interval,
+    jackknife_moments,
+    jackknife_t_interval,
     mean_normal,
     retrieval_cells,
     retrieval_replicates,
@@ -250,6 +255,10 @@ def evaluate_group(ctx: Context, key: str, meta: dict[str, Any], g: dict[str, np
         if name in reps:
             boot, loo = reps[name][: ctx.p.n_boot], reps[name][ctx.p.n_boot :]
             point = float(np.mean(vals))
+            iv[JACK_T] = jackknife_t_interval(point, loo, ctx.p.level, vals.size)
+            jm = jackknife_moments(loo)
+            if jm.m >= 2:  # the t quantile's degrees of freedom (effective identities)
+                row_params["jackknife_df"] = max(1, math.floor(jm.df))
             iv[JACK] = jackknife_interval(point, loo, ctx.p.level, vals.size)
             iv[ALL], shift = centred_interval(point, boot, ctx.p.level, vals.size, ALL)
             row_params["bootstrap_all_shift"] = round(shift, 6)
