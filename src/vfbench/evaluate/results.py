@@ -31,8 +31,9 @@ RESULTS_SCHEMA_VERSION = 1
 #: interval method, a tie rule, a default): stages that cache results (the demo, the methods
 #: benchmark) re-evaluate instead of reusing figures of older code. 2: per-task seeding and
 #: all-roles intervals (round 3); 3: retrieval intervals in every role, corrected crossed
-#: bootstrap of matching (round 4).
-FIGURES_VERSION = 3
+#: bootstrap of matching (round 4); 4: variance-corrected verification bootstrap, retrieval
+#: default jackknife-all-t (round 5).
+FIGURES_VERSION = 4
 
 
 def _f(x: float | None) -> float | None:
