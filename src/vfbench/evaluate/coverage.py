@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import stats
@@ -63,6 +65,8 @@ from vfbench.evaluate.confidence import (
 from vfbench.evaluate.metrics import retrieval_block, verification_metrics
 from vfbench.evaluate.results import Estimate
 from vfbench.utils.progress import progress_bar
+
+_T = TypeVar("_T")
 
 METHODS = ("binomial", "wilson", "bootstrap-identity", "bootstrap-all")
 #: the all-roles replicates without :func:`crossed_variance_scale` (the default before it)
@@ -209,18 +213,24 @@ def coverage(
     """Empirical coverage of every column over ``replicates`` simulated test sets, run in
     ``workers`` processes (the same figures for any number of workers)."""
     design.target  # noqa: B018 - computed once here, before the workers copy the design
-    w = max(1, min(int(workers), replicates, os.cpu_count() or 1))
-    bounds = np.linspace(0, replicates, 4 * w + 1 if w > 1 else 2).astype(int)
-    jobs = [
-        (design, seed, int(a), int(b), n_boot, level)
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-    if w == 1:
-        parts = [_hits(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(w) as ex:
-            parts = list(ex.map(_hits, jobs))
+    parts = _sharded(_hits, (design, seed), replicates, (n_boot, level), workers)
     return {m: sum(p[m] for p in parts) / replicates for m in COLUMNS}
+
+
+def _sharded(
+    fn: Callable[[Any], _T], head: tuple[Any, ...], total: int, tail: tuple[Any, ...], workers: int
+) -> list[_T]:
+    """``fn((*head, r0, r1, *tail))`` over ``[0, total)`` cut into ranges of simulated sets:
+    in this process, or in ``workers`` processes (four ranges each, for balance). The
+    ranges only decide where a set runs - each set has its own seeded generator - so the
+    figures do not depend on ``workers``."""
+    w = max(1, min(int(workers), total, os.cpu_count() or 1))
+    bounds = np.linspace(0, total, 4 * w + 1 if w > 1 else 2).astype(int)
+    jobs = [(*head, int(a), int(b), *tail) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    if w == 1:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(w) as ex:
+        return list(ex.map(fn, jobs))
 
 
 # --------------------------------------------------------------------------- verification
@@ -362,17 +372,7 @@ def verify_coverage(
     mean point value: the estimator's bias against the target) and ``scale`` (the mean
     correction factor). Each list has its own seeded generator (the same figures for any
     number of ``workers``)."""
-    w = max(1, min(int(workers), sets, os.cpu_count() or 1))
-    bounds = np.linspace(0, sets, 4 * w + 1 if w > 1 else 2).astype(int)
-    jobs = [
-        (design, seed, int(a), int(b), n_boot, level)
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-    if w == 1:
-        parts = [_verify_sums(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(w) as ex:
-            parts = list(ex.map(_verify_sums, jobs))
+    parts = _sharded(_verify_sums, (design, seed), sets, (n_boot, level), workers)
     out: dict[str, dict[str, float]] = {}
     for part in parts:
         for name, row in part.items():
