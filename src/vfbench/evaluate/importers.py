@@ -471,10 +471,9 @@ def column_modality(
     path: Path, tab: Table, col: int, tok_mod: np.ndarray, what: str = "column"
 ) -> str:
     """The one modality of column ``col`` (``""``: unknown); an error names the first row
-    that disagrees with row 1. ``tok_mod``: per-token modality names or codes."""
+    that disagrees with row 1. ``tok_mod``: per-token modality codes
+    (:func:`_modality_codes`)."""
     codes = tok_mod
-    if tok_mod.dtype != np.int8:  # names -> codes of _MODALITIES
-        codes = np.select([tok_mod == "voice", tok_mod == "face"], [1, 2], 0).astype(np.int8)
     present = tab.column_tokens(col)
     kinds = {int(k) for k in np.flatnonzero(np.bincount(codes[present], minlength=3))}
     if kinds == {1} or kinds == {2}:
@@ -975,12 +974,19 @@ def _ids_digest(h: Any, e: Embeddings) -> None:
     h.update("\n".join(e.identities.tolist()).encode() + b"\0")
 
 
+def _embeddings_ids_digest(voices: Embeddings, faces: Embeddings) -> str:
+    """sha256 of both embeddings' ids and identities (not their vectors)."""
+    h = hashlib.sha256()
+    _ids_digest(h, voices)
+    _ids_digest(h, faces)
+    return h.hexdigest()
+
+
 def _resolved_key(
     cdir: Path | None,
     kind: str,
     ps: Sequence[Path],
-    voices: Embeddings,
-    faces: Embeddings,
+    ids_digest: str,
     vox1_meta: str | Path | Vox1Meta | None,
     drop_unmapped: bool,
 ) -> str | None:
@@ -1010,10 +1016,8 @@ def _resolved_key(
         "vox1_meta": [str(meta.resolve()), *_stat_signature(mst)],
         "drop_unmapped": bool(drop_unmapped),
     }
-    h = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
-    _ids_digest(h, voices)
-    _ids_digest(h, faces)
-    return h.hexdigest()
+    head["embeddings"] = ids_digest
+    return hashlib.sha256(json.dumps(head, sort_keys=True).encode()).hexdigest()
 
 
 def _resolved_paths(cdir: Path, key: str) -> tuple[Path, Path]:
@@ -1119,7 +1123,8 @@ def load_trials(
         )
     kind = next(iter(kinds.values()))
     cdir = Path(cache_dir) if cache_dir else None
-    key = _resolved_key(cdir, kind, ps, voices, faces, vox1_meta, drop_unmapped)
+    ids = _embeddings_ids_digest(voices, faces) if cdir is not None else ""
+    key = _resolved_key(cdir, kind, ps, ids, vox1_meta, drop_unmapped)
     hit = _load_resolved(cdir, key) if cdir is not None and key else None
     if hit is not None:
         ts, rep = hit
@@ -1129,7 +1134,7 @@ def load_trials(
             kind, ps, voices, faces, vox1_meta, drop_unmapped, cache_dir=cache_dir, prefetch=True
         )
         if cdir is not None:
-            key = key or _resolved_key(cdir, kind, ps, voices, faces, vox1_meta, drop_unmapped)
+            key = key or _resolved_key(cdir, kind, ps, ids, vox1_meta, drop_unmapped)
             if key:
                 _save_resolved(cdir, key, ts, rep)
     known = {str(ts.meta(k).get("list")): str(ts.meta(k).get("list_sha256", "")) for k in ts.keys()}
