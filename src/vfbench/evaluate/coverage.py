@@ -189,8 +189,22 @@ def simulate_once(
 def _replicate_rng(design: Design, seed: int, r: int) -> np.random.Generator:
     """Replicate r's own generator, keyed by (seed, direction, n, I, r): the figures do not
     depend on the number of worker processes or the order replicates run in."""
-    key = [seed, zlib.crc32(design.name.encode()), design.n, design.n_identities, r]
+    return _set_rng(seed, design.name, design.n, design.n_identities, r)
+
+
+def _set_rng(seed: int, name: str, n: int, n_identities: int, r: int) -> np.random.Generator:
+    """The generator of simulated set ``r`` of a design (``name``, ``n`` candidates or 2 for
+    verification pairs, ``n_identities``)."""
+    key = [seed, zlib.crc32(name.encode()), n, n_identities, r]
     return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def _add_rows(into: dict[str, dict[str, float]], part: dict[str, dict[str, float]]) -> None:
+    """``into[name][k] += part[name][k]`` for every figure and column of ``part``."""
+    for name, row in part.items():
+        t = into.setdefault(name, dict.fromkeys(row, 0.0))
+        for k, v in row.items():
+            t[k] += v
 
 
 def _hits(args: tuple[Design, int, int, int, int, float]) -> dict[str, int]:
@@ -350,12 +364,8 @@ def _verify_sums(
     design, seed, r0, r1, n_boot, level = args
     tot: dict[str, dict[str, float]] = {}
     for r in range(r0, r1):
-        key = [seed, zlib.crc32(design.name.encode()), 2, design.n_identities, r]
-        rng = np.random.default_rng(np.random.SeedSequence(key))
-        for name, row in simulate_verify_once(design, rng, n_boot, level).items():
-            t = tot.setdefault(name, dict.fromkeys(row, 0.0))
-            for k, v in row.items():
-                t[k] += v
+        rng = _set_rng(seed, design.name, 2, design.n_identities, r)
+        _add_rows(tot, simulate_verify_once(design, rng, n_boot, level))
     return tot
 
 
@@ -375,10 +385,7 @@ def verify_coverage(
     parts = _sharded(_verify_sums, (design, seed), sets, (n_boot, level), workers)
     out: dict[str, dict[str, float]] = {}
     for part in parts:
-        for name, row in part.items():
-            t = out.setdefault(name, dict.fromkeys(row, 0.0))
-            for k, v in row.items():
-                t[k] += v
+        _add_rows(out, part)
     return {name: {k: v / sets for k, v in row.items()} for name, row in out.items()}
 
 
