@@ -81,11 +81,9 @@ def normalize(x: np.ndarray, eps: float = 1e-12, rows: np.ndarray | None = None)
     ``x / max(sqrt(sum(x * x)), eps)`` with numpy's pairwise sum - so the same bits."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
+        x = x if rows is None else x[rows]
         n = np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=True))
-        out = (x[rows] if rows is not None else x) / np.maximum(
-            n[rows] if rows is not None else n, eps
-        )
-        return out.astype(np.float32, copy=False)
+        return (x / np.maximum(n, eps)).astype(np.float32, copy=False)
     m = x.shape[0] if rows is None else int(np.asarray(rows).size)
     out = np.empty((m, x.shape[1]), dtype=np.float32)
     for a in range(0, m, _ROW_BLOCK):
